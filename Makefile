@@ -1,0 +1,39 @@
+# One command starts everything (make up), one runs every test (make test). See README.md.
+SHELL := /bin/bash
+BIN := .venv/bin
+MANAGE := $(BIN)/python manage.py
+TEST_CELERY_BROKER_URL ?= amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce_test
+
+.PHONY: up demo test services down migrate check bench
+
+.venv/.installed: requirements.txt
+	scripts/venv.sh
+
+services:
+	scripts/services.sh start
+
+migrate: .venv/.installed services
+	$(MANAGE) migrate --noinput
+	$(MANAGE) declare_topology
+	$(MANAGE) ensure_demo_user
+
+## Start PostgreSQL and RabbitMQ, migrate, then run web, relay, worker and beat until Ctrl-C.
+up: migrate
+	@echo "API http://127.0.0.1:8000/products  admin http://127.0.0.1:8000/admin (demo/demo)"
+	PATH="$(CURDIR)/.venv/bin:$$PATH" $(BIN)/honcho start
+
+## Play seed 000's demo against a running `make up`.
+demo: .venv/.installed
+	$(BIN)/python scripts/demo.py
+
+## Architecture contracts, then every test against real PostgreSQL, RabbitMQ and workers.
+test: .venv/.installed services
+	$(BIN)/lint-imports
+	CELERY_BROKER_URL=$(TEST_CELERY_BROKER_URL) $(BIN)/pytest
+
+check: .venv/.installed
+	$(BIN)/lint-imports
+	$(MANAGE) check
+
+down:
+	scripts/services.sh stop

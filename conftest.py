@@ -1,0 +1,108 @@
+"""Fixtures shared by every test: real PostgreSQL (pytest-django), and for end-to-end tests
+real RabbitMQ with real relay and Celery worker processes."""
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from kombu import Connection
+
+from outbox import registry, topology
+from tests.waiting import wait_until
+
+PROJECT_DIR = Path(__file__).resolve().parent
+LOG_DIR = PROJECT_DIR / ".run" / "log"
+
+
+def database_url(database: dict) -> str:
+    """The URL of a Django database settings dict (the test database, once it exists)."""
+    credentials = f"{quote(database['USER'])}:{quote(database['PASSWORD'])}@"
+    return f"postgres://{credentials}{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Connection]:
+    """The test broker with every service's topology declared and every queue empty."""
+    with Connection(settings.CELERY_BROKER_URL) as connection:
+        channel = connection.default_channel
+        topology.declare(channel, registry.all_services())
+        for service in registry.all_services():
+            for queue in (
+                topology.receive_queue(service.name),
+                topology.receive_dead_letter_queue(service.name),
+                topology.publish_dead_letter_queue(service.name),
+            ):
+                channel.queue_purge(queue)
+        yield connection
+
+
+class Processes:
+    """Relay and worker processes on the test database, stopped at the end of the session."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, *command: str) -> subprocess.Popen:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        log = open(LOG_DIR / f"test-{name}.log", "ab")
+        process = subprocess.Popen(
+            command, cwd=PROJECT_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.running[name] = process
+        return process
+
+    def start_relay(self, name: str = "relay") -> subprocess.Popen:
+        return self.start(name, sys.executable, "manage.py", "run_relay")
+
+    def start_worker(self, name: str = "worker") -> subprocess.Popen:
+        return self.start(
+            name,
+            sys.executable, "-m", "celery", "-A", "ecommerce", "worker",
+            "--pool=solo", "--loglevel=INFO", f"--hostname={name}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        )  # fmt: skip
+
+    def stop(self, name: str) -> None:
+        process = self.running.pop(name)
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+
+
+def consumer_count(connection: Connection, queue: str) -> int:
+    _, _, consumers = connection.default_channel.queue_declare(queue, passive=True)
+    return consumers
+
+
+@pytest.fixture(scope="session")
+def processes(django_db_setup: None, django_db_blocker: object, broker: Connection) -> Iterator[Processes]:
+    """A relay and a Celery worker consuming every service's queue, as `make up` runs them."""
+    env = {**os.environ, "DATABASE_URL": database_url(settings.DATABASES["default"])}
+    env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
+    env["OUTBOX_RELAY_IDLE_SECONDS"] = "1"
+    running = Processes(env)
+    running.start_relay()
+    running.start_worker()
+    try:
+        for service in registry.all_services():
+            queue = topology.receive_queue(service.name)
+            wait_until(
+                lambda: consumer_count(broker, queue) > 0,
+                timeout=60,
+                what=f"a worker consuming {queue}",
+            )
+        yield running
+    finally:
+        running.stop_all()

@@ -1,0 +1,73 @@
+"""One JSON error shape for every endpoint.
+
+    {"message": "count: Ensure this value is greater than or equal to 1.",
+     "errors": {"items[0].count": ["Ensure this value is greater than or equal to 1."]}}
+
+`message` reads on its own; `errors` maps each offending field (camelCase, as sent) to what is
+wrong with it, and is empty for errors that are not about one field.
+"""
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from djangorestframework_camel_case.util import camelize
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from outbox.aggregates import StateConflict
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Turn domain and framework errors into a 4xx response of the shape above."""
+    response = drf_exception_handler(as_api_exception(exc), context)
+    if response is None:
+        return None
+    if isinstance(response.data, dict) and set(response.data) == {"detail"}:
+        response.data = {"message": str(response.data["detail"]), "errors": {}}
+        return response
+    errors = dict(flatten(camelize(response.data)))
+    summary = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items())
+    response.data = {"message": summary or "Invalid input.", "errors": errors}
+    return response
+
+
+def as_api_exception(exc: Exception) -> Exception:
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        return exceptions.ValidationError(detail)
+    if isinstance(exc, ObjectDoesNotExist):
+        model = type(exc).__qualname__.removesuffix(".DoesNotExist")
+        return exceptions.NotFound(f"{model} not found.")
+    if isinstance(exc, StateConflict):
+        return Conflict(str(exc))
+    return exc
+
+
+def flatten(detail: Any, path: str = "") -> list[tuple[str, list[str]]]:
+    """Field errors as (dotted path, messages) pairs, with list indexes as `[n]`."""
+    if isinstance(detail, dict):
+        return [pair for key, value in detail.items() for pair in flatten(value, join(path, key))]
+    if isinstance(detail, list) and any(isinstance(item, (dict, list)) for item in detail):
+        return [
+            pair
+            for index, item in enumerate(detail)
+            if item
+            for pair in flatten(item, join(path, index))
+        ]
+    messages = [str(item) for item in detail] if isinstance(detail, list) else [str(detail)]
+    return [(path or "input", messages)]
+
+
+def join(path: str, key: str | int) -> str:
+    """`items` + 0 -> `items[0]`; `items[0]` + `count` -> `items[0].count`."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if key in {"nonFieldErrors", "non_field_errors"}:
+        return path
+    return f"{path}.{key}" if path else key

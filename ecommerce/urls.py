@@ -1,0 +1,30 @@
+"""URLs: each context's API at the root, as in the seed's demo, plus admin and OpenAPI."""
+import uuid
+
+from django.contrib import admin
+from django.urls import include, path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+
+class HexUuidConverter:
+    """A UUID written as 32 hex digits (as the API returns ids) or with dashes."""
+
+    regex = "[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+    def to_python(self, value: str) -> str:
+        return uuid.UUID(value).hex
+
+    def to_url(self, value: uuid.UUID | str) -> str:
+        return uuid.UUID(str(value)).hex
+
+
+register_converter(HexUuidConverter, "hex_uuid")
+
+urlpatterns = [
+    path("", include("products.urls")),
+    path("", include("inventory.urls")),
+    path("", include("orders.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]

@@ -1,0 +1,43 @@
+"""How the inventory context reacts to other contexts' events."""
+from inventory import services
+from outbox.cloudevents import MalformedEvent, ReceivedEvent
+from outbox.registry import EventHandler, Subscription
+
+
+def create_inventory(event: ReceivedEvent) -> None:
+    """A product was created: it gets an empty inventory."""
+    services.inventory_create_for_product(
+        product_id=event.subject,
+        product_name=event.field("name", str),
+        product_version=event.aggregate_version,
+    )
+
+
+def sync_product_name(event: ReceivedEvent) -> None:
+    """A product was renamed: keep the inventory's copy of the name."""
+    services.inventory_sync_product_name(
+        product_id=event.subject,
+        name=event.field("newName", str),
+        product_version=event.aggregate_version,
+    )
+
+
+def decrease_stock_for_order(event: ReceivedEvent) -> None:
+    """An order was created: take its items out of stock."""
+    services.inventory_decrease_for_order(order_id=event.subject, items=order_items(event))
+
+
+def order_items(event: ReceivedEvent) -> list[tuple[str, int]]:
+    """(product id, count) of each item of an OrderCreatedEvent."""
+    items = event.field("items", list)
+    try:
+        return [(str(item["productId"]), int(item["count"])) for item in items]
+    except (TypeError, KeyError, ValueError) as error:
+        raise MalformedEvent(f"{event.type}: data.items is not a list of items: {error}") from None
+
+
+EVENT_HANDLERS: dict[Subscription, EventHandler] = {
+    Subscription("product", "ProductCreatedEvent"): create_inventory,
+    Subscription("product", "ProductNameChangedEvent"): sync_product_name,
+    Subscription("order", "OrderCreatedEvent"): decrease_stock_for_order,
+}

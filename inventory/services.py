@@ -1,0 +1,68 @@
+"""Commands on inventories."""
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from inventory.models import Inventory
+from outbox import store
+
+
+def inventory_create_for_product(
+    *, product_id: str, product_name: str, product_version: int
+) -> Inventory:
+    """Create the empty inventory of a new product (once: a product has one inventory)."""
+    existing = Inventory.objects.filter(product_id=product_id).first()
+    if existing is not None:
+        return existing
+    inventory = Inventory.create_for_product(
+        product_id=product_id, product_name=product_name, product_version=product_version
+    )
+    store.save(inventory)
+    return inventory
+
+
+@transaction.atomic
+def inventory_increase(*, inventory_id: str, number: int) -> Inventory:
+    inventory = Inventory.objects.select_for_update().get(pk=inventory_id)
+    inventory.increase(number)
+    store.save(inventory)
+    return inventory
+
+
+@transaction.atomic
+def inventory_decrease(*, inventory_id: str, number: int) -> Inventory:
+    inventory = Inventory.objects.select_for_update().get(pk=inventory_id)
+    inventory.decrease(number)
+    store.save(inventory)
+    return inventory
+
+
+@transaction.atomic
+def inventory_sync_product_name(*, product_id: str, name: str, product_version: int) -> None:
+    inventory = Inventory.objects.select_for_update().filter(product_id=product_id).first()
+    if inventory is not None and inventory.sync_product_name(
+        name=name, product_version=product_version
+    ):
+        store.save(inventory)
+
+
+@transaction.atomic
+def inventory_decrease_for_order(*, order_id: str, items: Iterable[tuple[str, int]]) -> None:
+    """Take every item of an order out of stock, all or nothing.
+
+    Inventories are locked in product order so that two orders never deadlock each other.
+    """
+    wanted: dict[str, int] = {}
+    for product_id, count in items:
+        wanted[product_id] = wanted.get(product_id, 0) + count
+    locked = (
+        Inventory.objects.select_for_update().filter(product_id__in=wanted).order_by("product_id")
+    )
+    by_product = {inventory.product_id.hex: inventory for inventory in locked}
+    missing = set(wanted) - set(by_product)
+    if missing:
+        raise Inventory.DoesNotExist(f"No inventory for products {', '.join(sorted(missing))}.")
+    for product_id, count in wanted.items():
+        inventory = by_product[product_id]
+        inventory.decrease(count, reason=f"order {order_id}")
+        store.save(inventory)

@@ -1,0 +1,40 @@
+from django.contrib import admin
+
+from orders.models import CatalogProduct, Order, OrderItem, OrderSummary
+
+
+class OrderItemInline(admin.TabularInline):
+    model = OrderItem
+    readonly_fields = ("product_id", "count", "item_price")
+    can_delete = False
+    extra = 0
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    """Orders change through the API, which raises their events; here they are read."""
+
+    list_display = ("id", "status", "total_price", "city", "created_at", "version")
+    list_filter = ("status",)
+    search_fields = ("id",)
+    readonly_fields = [field.name for field in Order._meta.fields]
+    inlines = [OrderItemInline]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(OrderSummary)
+class OrderSummaryAdmin(admin.ModelAdmin):
+    list_display = ("order_id", "status", "total_price", "item_count", "refreshed_at")
+    list_filter = ("status",)
+    search_fields = ("order_id",)
+
+
+@admin.register(CatalogProduct)
+class CatalogProductAdmin(admin.ModelAdmin):
+    list_display = ("name", "price", "product_id", "product_version")
+    search_fields = ("product_id", "name")

@@ -1,0 +1,136 @@
+"""REST endpoints of the order context."""
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders import selectors, services
+from orders.events import Address, OrderLine
+
+MIN_PRICE = Decimal("0.01")
+
+
+class AddressSerializer(serializers.Serializer):
+    province = serializers.CharField(max_length=100)
+    city = serializers.CharField(max_length=100)
+    detail = serializers.CharField(max_length=500)
+
+
+class OrderItemOutputSerializer(serializers.Serializer):
+    product_id = serializers.UUIDField(format="hex")
+    count = serializers.IntegerField()
+    item_price = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=False)
+
+
+class OrderOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(format="hex")
+    items = OrderItemOutputSerializer(many=True, source="items.all")
+    address = AddressSerializer()
+    total_price = serializers.DecimalField(
+        max_digits=14, decimal_places=2, coerce_to_string=False
+    )
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class CreatedSerializer(serializers.Serializer):
+    id = serializers.UUIDField(format="hex")
+
+
+class OrderListCreateApi(GenericAPIView):
+    class InputSerializer(serializers.Serializer):
+        class ItemSerializer(serializers.Serializer):
+            product_id = serializers.UUIDField()
+            count = serializers.IntegerField(min_value=1)
+            item_price = serializers.DecimalField(
+                max_digits=12, decimal_places=2, min_value=MIN_PRICE
+            )
+
+        items = ItemSerializer(many=True, allow_empty=False)
+        address = AddressSerializer()
+
+    serializer_class = OrderOutputSerializer
+
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.order_list())
+        return self.get_paginated_response(OrderOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: CreatedSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        order = services.order_create(
+            lines=[
+                OrderLine(
+                    product_id=item["product_id"].hex,
+                    count=item["count"],
+                    item_price=item["item_price"],
+                )
+                for item in data["items"]
+            ],
+            address=Address(**data["address"]),
+        )
+        return Response(CreatedSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(responses=OrderOutputSerializer)
+    def get(self, request: Request, order_id: str) -> Response:
+        order = selectors.order_get(order_id=order_id)
+        return Response(OrderOutputSerializer(order).data)
+
+
+class OrderChangeAddressDetailApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        detail = serializers.CharField(max_length=500)
+
+    @extend_schema(request=InputSerializer, responses=OrderOutputSerializer)
+    def post(self, request: Request, order_id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.order_change_address_detail(order_id=order_id, **serializer.validated_data)
+        return Response(OrderOutputSerializer(selectors.order_get(order_id=order_id)).data)
+
+
+class OrderPayApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        paid_price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=MIN_PRICE)
+
+    @extend_schema(request=InputSerializer, responses=OrderOutputSerializer)
+    def post(self, request: Request, order_id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.order_pay(order_id=order_id, **serializer.validated_data)
+        return Response(OrderOutputSerializer(selectors.order_get(order_id=order_id)).data)
+
+
+class OrderSummaryOutputSerializer(serializers.Serializer):
+    order_id = serializers.UUIDField(format="hex")
+    status = serializers.CharField()
+    total_price = serializers.DecimalField(
+        max_digits=14, decimal_places=2, coerce_to_string=False
+    )
+    item_count = serializers.IntegerField()
+    address = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    order_version = serializers.IntegerField()
+
+
+class OrderSummaryListApi(GenericAPIView):
+    serializer_class = OrderSummaryOutputSerializer
+
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.order_summary_list())
+        return self.get_paginated_response(OrderSummaryOutputSerializer(page, many=True).data)
+
+
+class OrderSummaryDetailApi(APIView):
+    @extend_schema(responses=OrderSummaryOutputSerializer)
+    def get(self, request: Request, order_id: str) -> Response:
+        summary = selectors.order_summary_get(order_id=order_id)
+        return Response(OrderSummaryOutputSerializer(summary).data)

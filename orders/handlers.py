@@ -1,0 +1,55 @@
+"""How the order context reacts to events: the product catalog copy and its own read model."""
+from decimal import Decimal, InvalidOperation
+
+from orders import services
+from orders.events import OrderEvent
+from outbox.cloudevents import MalformedEvent, ReceivedEvent
+from outbox.registry import EventHandler, Subscription
+
+
+def refresh_order_summary(event: ReceivedEvent) -> None:
+    """Any order event means "re-read order X" for the read model (event notification)."""
+    services.order_summary_refresh(order_id=event.subject)
+
+
+def add_catalog_product(event: ReceivedEvent) -> None:
+    services.catalog_product_sync(
+        product_id=event.subject,
+        product_version=event.aggregate_version,
+        name=event.field("name", str),
+        price=decimal_field(event, "price"),
+    )
+
+
+def rename_catalog_product(event: ReceivedEvent) -> None:
+    services.catalog_product_sync(
+        product_id=event.subject,
+        product_version=event.aggregate_version,
+        name=event.field("newName", str),
+    )
+
+
+def reprice_catalog_product(event: ReceivedEvent) -> None:
+    services.catalog_product_sync(
+        product_id=event.subject,
+        product_version=event.aggregate_version,
+        price=decimal_field(event, "newPrice"),
+    )
+
+
+def decimal_field(event: ReceivedEvent, name: str) -> Decimal:
+    try:
+        return Decimal(event.field(name, str))
+    except InvalidOperation:
+        raise MalformedEvent(f"{event.type}: data.{name} is not a decimal") from None
+
+
+EVENT_HANDLERS: dict[Subscription, EventHandler] = {
+    Subscription("product", "ProductCreatedEvent"): add_catalog_product,
+    Subscription("product", "ProductNameChangedEvent"): rename_catalog_product,
+    Subscription("product", "ProductPriceChangedEvent"): reprice_catalog_product,
+    **{
+        Subscription("order", event_class.event_type()): refresh_order_summary
+        for event_class in OrderEvent.__subclasses__()
+    },
+}

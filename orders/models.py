@@ -1,0 +1,144 @@
+"""The Order aggregate, the order read model, and the local copy of the product catalog."""
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from orders.events import (
+    Address,
+    OrderAddressChangedEvent,
+    OrderCreatedEvent,
+    OrderLine,
+    OrderPaidEvent,
+)
+from outbox.aggregates import AggregateRoot, StateConflict
+
+
+class OrderStatus(models.TextChoices):
+    CREATED = "CREATED"
+    PAID = "PAID"
+
+
+class Order(AggregateRoot):
+    """A customer's order: items at the price they were ordered at, and where to send them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=20, choices=OrderStatus, default=OrderStatus.CREATED)
+    total_price = models.DecimalField(max_digits=14, decimal_places=2)
+    province = models.CharField(max_length=100)
+    city = models.CharField(max_length=100)
+    detail = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total_price__gt=0), name="order_total_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order {self.pk.hex}"
+
+    @classmethod
+    def create(cls, *, lines: Sequence[OrderLine], address: Address) -> "Order":
+        """A new order of at least one line, which raises OrderCreatedEvent."""
+        _require_valid_lines(lines)
+        total_price = sum((line.item_price * line.count for line in lines), Decimal("0"))
+        order = cls(
+            id=uuid.uuid4(),
+            total_price=total_price,
+            province=address.province,
+            city=address.city,
+            detail=address.detail,
+        )
+        order.raise_event(
+            OrderCreatedEvent(items=tuple(lines), address=address, total_price=total_price)
+        )
+        return order
+
+    @property
+    def address(self) -> Address:
+        return Address(province=self.province, city=self.city, detail=self.detail)
+
+    def change_address_detail(self, new_detail: str) -> None:
+        """Correct where the order goes; only until it is paid."""
+        if self.status == OrderStatus.PAID:
+            raise StateConflict("The order is paid: its address can no longer change.")
+        if not new_detail.strip():
+            raise ValidationError({"detail": "The address detail cannot be blank."})
+        if new_detail == self.detail:
+            return
+        old_detail, self.detail = self.detail, new_detail
+        self.raise_event(OrderAddressChangedEvent(old_detail=old_detail, new_detail=new_detail))
+
+    def pay(self, paid_price: Decimal) -> None:
+        """Record the payment of the whole order."""
+        if self.status == OrderStatus.PAID:
+            raise StateConflict("The order is already paid.")
+        if paid_price != self.total_price:
+            raise ValidationError(
+                {"paid_price": f"The payment must equal the total price {self.total_price}."}
+            )
+        self.status = OrderStatus.PAID
+        self.raise_event(OrderPaidEvent(paid_price=paid_price))
+
+
+def _require_valid_lines(lines: Sequence[OrderLine]) -> None:
+    if not lines:
+        raise ValidationError({"items": "An order needs at least one item."})
+    for line in lines:
+        if line.count <= 0:
+            raise ValidationError({"items": "Every item's count must be greater than zero."})
+        if line.item_price <= 0:
+            raise ValidationError({"items": "Every item's price must be greater than zero."})
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    product_id = models.UUIDField()
+    count = models.PositiveIntegerField()
+    item_price = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(count__gt=0), name="order_item_count_positive"),
+            models.CheckConstraint(condition=Q(item_price__gt=0), name="order_item_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} x {self.product_id.hex}"
+
+
+class OrderSummary(models.Model):
+    """The read model of orders (CQRS), rebuilt from the Order whenever an order event arrives."""
+
+    order_id = models.UUIDField(primary_key=True)
+    status = models.CharField(max_length=20, choices=OrderStatus)
+    total_price = models.DecimalField(max_digits=14, decimal_places=2)
+    item_count = models.PositiveIntegerField()
+    address = models.CharField(max_length=720)
+    created_at = models.DateTimeField()
+    order_version = models.PositiveIntegerField()
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "order summaries"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Order {self.order_id.hex} ({self.status})"
+
+
+class CatalogProduct(models.Model):
+    """The products that can be ordered: a local copy kept from product events."""
+
+    product_id = models.UUIDField(primary_key=True)
+    name = models.CharField(max_length=200)
+    price = models.DecimalField(max_digits=12, decimal_places=2)
+    product_version = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return self.name

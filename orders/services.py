@@ -1,0 +1,91 @@
+"""Commands on orders, and the upkeep of the order read model and the catalog copy."""
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from orders.events import Address, OrderLine
+from orders.models import CatalogProduct, Order, OrderItem, OrderSummary
+from outbox import store
+
+
+@transaction.atomic
+def order_create(*, lines: Sequence[OrderLine], address: Address) -> Order:
+    _require_known_products(lines)
+    order = Order.create(lines=lines, address=address)
+    store.save(order)
+    OrderItem.objects.bulk_create(
+        OrderItem(
+            order=order,
+            product_id=line.product_id,
+            count=line.count,
+            item_price=line.item_price,
+        )
+        for line in lines
+    )
+    return order
+
+
+@transaction.atomic
+def order_change_address_detail(*, order_id: str, detail: str) -> Order:
+    order = Order.objects.select_for_update().get(pk=order_id)
+    order.change_address_detail(detail)
+    store.save(order)
+    return order
+
+
+@transaction.atomic
+def order_pay(*, order_id: str, paid_price: Decimal) -> Order:
+    order = Order.objects.select_for_update().get(pk=order_id)
+    order.pay(paid_price)
+    store.save(order)
+    return order
+
+
+def order_summary_refresh(*, order_id: str) -> None:
+    """Rebuild an order's read model row from the order itself (event notification style)."""
+    order = Order.objects.prefetch_related("items").filter(pk=order_id).first()
+    if order is None:
+        return
+    OrderSummary.objects.update_or_create(
+        order_id=order.id,
+        defaults={
+            "status": order.status,
+            "total_price": order.total_price,
+            "item_count": sum(item.count for item in order.items.all()),
+            "address": f"{order.province} {order.city} {order.detail}",
+            "created_at": order.created_at,
+            "order_version": order.version,
+        },
+    )
+
+
+@transaction.atomic
+def catalog_product_sync(
+    *, product_id: str, product_version: int, name: str | None = None, price: Decimal | None = None
+) -> None:
+    """Keep the copy of a product that orders may name; an older event changes nothing."""
+    product = CatalogProduct.objects.select_for_update().filter(pk=product_id).first()
+    if product is None:
+        if name is None or price is None:
+            return
+        product = CatalogProduct(product_id=product_id, name=name, price=price, product_version=0)
+    if product_version <= product.product_version:
+        return
+    product.name = name if name is not None else product.name
+    product.price = price if price is not None else product.price
+    product.product_version = product_version
+    product.save()
+
+
+def _require_known_products(lines: Sequence[OrderLine]) -> None:
+    named = CatalogProduct.objects.filter(product_id__in=[line.product_id for line in lines])
+    known = {product_id.hex for product_id in named.values_list("product_id", flat=True)}
+    errors = {
+        f"items[{index}].productId": f"Unknown product {line.product_id}."
+        for index, line in enumerate(lines)
+        if line.product_id not in known
+    }
+    if errors:
+        raise ValidationError(errors)

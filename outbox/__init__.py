@@ -1,0 +1,1 @@
+"""Messaging machinery that knows no business: events, outbox, relay, consumers, topology."""

@@ -1,0 +1,102 @@
+"""The wire format: CloudEvents 1.0 in structured JSON mode.
+
+Any language can read what the relay publishes; consumers read it back with a tolerant
+reader that checks only the attributes the runtime relies on and hands `data` over as a dict.
+"""
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from outbox.events import DomainEvent
+
+CONTENT_TYPE = "application/cloudevents+json"
+SPEC_VERSION = "1.0"
+
+
+def source_of(service: str) -> str:
+    """The CloudEvents `source` of every event that a service publishes."""
+    return f"/{service}"
+
+
+def to_cloudevent(event: DomainEvent) -> dict[str, Any]:
+    """The structured CloudEvent of a domain event, ready for `json.dumps`."""
+    return {
+        "specversion": SPEC_VERSION,
+        "id": event.event_id.hex,
+        "type": event.event_type(),
+        "source": source_of(event.service),
+        "time": event.occurred_at.isoformat(),
+        "subject": event.aggregate_id,
+        "datacontenttype": "application/json",
+        "aggregatetype": event.aggregate_type,
+        "aggregateversion": event.aggregate_version,
+        "data": event.data(),
+    }
+
+
+class MalformedEvent(ValueError):
+    """A message that is not a CloudEvent this runtime can handle; retrying will not help."""
+
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceivedEvent:
+    """An event as a consumer reads it: the envelope, and `data` as the producer wrote it."""
+
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: str
+    aggregate_type: str
+    aggregate_version: int
+    data: Mapping[str, Any]
+
+    @property
+    def service(self) -> str:
+        """The service that published the event."""
+        return self.source.removeprefix("/")
+
+    def field(self, name: str, kind: type[T]) -> T:
+        """A value from `data` that a handler needs, or `MalformedEvent` naming what is off."""
+        value = self.data.get(name)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise MalformedEvent(f"{self.type}: data.{name} is missing or not a {kind.__name__}")
+        return value
+
+
+REQUIRED_STRINGS = ("id", "type", "source", "subject", "time")
+
+
+def parse_cloudevent(body: bytes | str) -> ReceivedEvent:
+    """Read a structured CloudEvent, or raise `MalformedEvent` saying what is wrong."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MalformedEvent(f"body is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise MalformedEvent("body is not a JSON object")
+    if document.get("specversion") != SPEC_VERSION:
+        raise MalformedEvent(f"specversion is {document.get('specversion')!r}, expected '1.0'")
+    for attribute in REQUIRED_STRINGS:
+        if not isinstance(document.get(attribute), str) or not document[attribute]:
+            raise MalformedEvent(f"attribute {attribute!r} is missing or not a string")
+    data = document.get("data")
+    if not isinstance(data, dict):
+        raise MalformedEvent("attribute 'data' is missing or not a JSON object")
+    version = document.get("aggregateversion", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise MalformedEvent("attribute 'aggregateversion' is not an integer")
+    return ReceivedEvent(
+        id=document["id"],
+        type=document["type"],
+        source=document["source"],
+        subject=document["subject"],
+        time=document["time"],
+        aggregate_type=str(document.get("aggregatetype", "")),
+        aggregate_version=version,
+        data=data,
+    )

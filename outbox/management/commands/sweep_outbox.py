@@ -1,0 +1,18 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from outbox.broker import relay_from_settings
+from outbox.publisher import PublishFailed
+
+
+class Command(BaseCommand):
+    help = "Publish every pending outbox event now, and print how many were published."
+
+    def handle(self, *args: object, **options: object) -> None:
+        relay = relay_from_settings()
+        try:
+            published = relay.publish_pending()
+        except PublishFailed as error:
+            raise CommandError(f"Broker did not take the events: {error}") from error
+        finally:
+            relay.publisher.close()
+        self.stdout.write(self.style.SUCCESS(f"Published {published} events."))

@@ -1,0 +1,67 @@
+"""The outbox (events waiting to be published) and the inbox (events already handled)."""
+from django.db import models
+from django.db.models import Q
+
+
+class OutboxEvent(models.Model):
+    """An event saved in its aggregate's transaction, waiting for the relay to publish it.
+
+    The row is the CloudEvent as it will go on the wire, plus what the relay needs to route,
+    order and account for it. `id` gives the publishing order.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(unique=True)
+    event_type = models.CharField(max_length=200)
+    service = models.CharField(max_length=100, help_text="The service whose exchange gets it.")
+    aggregate_type = models.CharField(max_length=100)
+    aggregate_id = models.CharField(max_length=100)
+    aggregate_version = models.PositiveIntegerField()
+    payload = models.JSONField(help_text="The structured CloudEvent, exactly as published.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Failed publish attempts.")
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "outbox event"
+        indexes = [
+            # The relay reads only pending rows: published ones never slow it down.
+            models.Index(
+                fields=["id"], condition=Q(published_at__isnull=True), name="outbox_pending"
+            ),
+            # Finds an earlier pending event of the same aggregate, to keep per-aggregate order.
+            models.Index(
+                fields=["aggregate_type", "aggregate_id", "id"],
+                condition=Q(published_at__isnull=True),
+                name="outbox_pending_by_aggregate",
+            ),
+            models.Index(fields=["aggregate_type", "aggregate_id"], name="outbox_aggregate"),
+            models.Index(fields=["published_at"], name="outbox_published_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.published_at is None
+
+
+class ProcessedEvent(models.Model):
+    """An event that a consumer has handled: the key that makes redelivery harmless."""
+
+    consumer = models.CharField(max_length=100)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=200)
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "processed event"
+        constraints = [
+            models.UniqueConstraint(fields=["consumer", "event_id"], name="processed_once")
+        ]
+        indexes = [models.Index(fields=["processed_at"], name="processed_at")]
+
+    def __str__(self) -> str:
+        return f"{self.consumer}: {self.event_type} {self.event_id}"

@@ -1,0 +1,53 @@
+"""Which services exist and which events each one handles.
+
+Each bounded context registers itself once, from its `AppConfig.ready`, with the table of
+its event handlers. The queue bindings are derived from these tables: subscribing to an event
+is adding a line to a table, and nothing else.
+"""
+import dataclasses
+from collections.abc import Callable, Mapping
+
+from outbox.cloudevents import ReceivedEvent
+
+EventHandler = Callable[[ReceivedEvent], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Subscription:
+    """An event type published by a service."""
+
+    source: str
+    event_type: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Service:
+    """A bounded context on the wire: it publishes events and handles its subscriptions."""
+
+    name: str
+    handlers: Mapping[Subscription, EventHandler]
+
+    def handler_for(self, source: str, event_type: str) -> EventHandler | None:
+        """The handler of an event, or None when this service does not subscribe to it."""
+        return self.handlers.get(Subscription(source, event_type))
+
+
+_services: dict[str, Service] = {}
+
+
+def register_service(name: str, handlers: Mapping[Subscription, EventHandler]) -> None:
+    """Declare a service and its event handlers."""
+    _services[name] = Service(name, dict(handlers))
+
+
+def all_services() -> list[Service]:
+    """Every registered service, by name."""
+    return [_services[name] for name in sorted(_services)]
+
+
+def get_service(name: str) -> Service:
+    """A registered service; `LookupError` names the known ones if there is no such service."""
+    try:
+        return _services[name]
+    except KeyError:
+        raise LookupError(f"no service {name!r}; known: {', '.join(sorted(_services))}") from None

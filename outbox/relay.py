@@ -1,0 +1,130 @@
+"""The relay: moves committed outbox rows to the broker, then marks them published.
+
+One batch is one database transaction: claim pending rows (`FOR UPDATE SKIP LOCKED`, so
+several relays share the work without blocking one another), publish them with pipelined
+confirms, and mark them published only once the broker has confirmed all of them. A crash
+before the mark leaves the rows pending: they are published again and consumers, which are
+idempotent, absorb the copy.
+"""
+import dataclasses
+import logging
+
+from django.db import connection, transaction
+
+from outbox.cloudevents import CONTENT_TYPE
+from outbox.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
+from outbox.topology import publish_exchange
+
+logger = logging.getLogger(__name__)
+
+# The oldest pending rows that no other relay holds. A row is left for later when an earlier
+# pending event of the same aggregate is outside this batch (another relay holds it), so the
+# events of one aggregate leave in the order they were raised.
+CLAIM_BATCH_SQL = """
+WITH claimed AS (
+    SELECT id, event_id, event_type, service, aggregate_type, aggregate_id, payload
+    FROM outbox_outboxevent
+    WHERE published_at IS NULL
+    ORDER BY id
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)
+SELECT claimed.id, replace(claimed.event_id::text, '-', ''), claimed.event_type, claimed.service, claimed.payload::text
+FROM claimed
+WHERE NOT EXISTS (
+    SELECT 1 FROM outbox_outboxevent earlier
+    WHERE earlier.published_at IS NULL
+      AND earlier.aggregate_type = claimed.aggregate_type
+      AND earlier.aggregate_id = claimed.aggregate_id
+      AND earlier.id < claimed.id
+      AND earlier.id NOT IN (SELECT id FROM claimed)
+)
+ORDER BY claimed.id
+"""
+
+MARK_PUBLISHED_SQL = "UPDATE outbox_outboxevent SET published_at = now() WHERE id = ANY(%s)"
+
+RECORD_FAILURE_SQL = """
+UPDATE outbox_outboxevent SET attempts = attempts + 1, last_error = %s WHERE id = ANY(%s)
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimedEvent:
+    """A pending outbox row held by this relay's transaction."""
+
+    id: int
+    event_id: str
+    event_type: str
+    service: str
+    payload: str
+
+    def to_message(self) -> OutgoingMessage:
+        return OutgoingMessage(
+            exchange=publish_exchange(self.service),
+            routing_key=self.event_type,
+            body=self.payload.encode(),
+            properties={
+                "content_type": CONTENT_TYPE,
+                "message_id": self.event_id,
+                "type": self.event_type,
+                "app_id": self.service,
+            },
+        )
+
+
+class Relay:
+    """Publishes pending outbox events in batches."""
+
+    def __init__(self, publisher: ConfirmingPublisher, *, batch_size: int = 500) -> None:
+        self.publisher = publisher
+        self.batch_size = batch_size
+
+    def publish_pending(self) -> int:
+        """Publish batches until nothing is pending; return how many events were published.
+
+        Raises `PublishFailed` when the broker cannot take them; the rows stay pending.
+        """
+        total = 0
+        while published := self.publish_batch():
+            total += published
+        return total
+
+    def publish_batch(self) -> int:
+        """Claim, publish and mark one batch; return its size (0 when nothing was pending)."""
+        with transaction.atomic():
+            batch = claim_batch(self.batch_size)
+            if not batch:
+                return 0
+            ids = [event.id for event in batch]
+            try:
+                self.publisher.publish([event.to_message() for event in batch])
+            except PublishFailed as error:
+                record_failure(ids, str(error))
+                failure: PublishFailed | None = error
+            else:
+                mark_published(ids)
+                failure = None
+        if failure:
+            raise failure
+        return len(batch)
+
+
+def claim_batch(limit: int) -> list[ClaimedEvent]:
+    """Lock up to `limit` pending events for this transaction, oldest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_BATCH_SQL, [limit])
+        return [ClaimedEvent(*row) for row in cursor.fetchall()]
+
+
+def mark_published(ids: list[int]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(MARK_PUBLISHED_SQL, [ids])
+
+
+def record_failure(ids: list[int], error: str) -> None:
+    """Count a failed attempt on the rows, which stay pending for the next try."""
+    logger.warning("publishing %d outbox events failed: %s", len(ids), error)
+    with connection.cursor() as cursor:
+        cursor.execute(RECORD_FAILURE_SQL, [error, ids])
+

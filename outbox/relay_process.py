@@ -1,0 +1,66 @@
+"""The long-running relay: publishes at once when woken, and on a timer as a safety net."""
+import logging
+import select
+import threading
+
+from django.db import DatabaseError, connection
+
+from outbox.publisher import PublishFailed
+from outbox.relay import Relay
+from outbox.store import RELAY_WAKEUP_CHANNEL
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class RelayProcess:
+    """Runs a relay until stopped: drain, then sleep until a commit wakes it or time passes."""
+
+    def __init__(self, relay: Relay, *, idle_seconds: float) -> None:
+        self.relay = relay
+        self.idle_seconds = idle_seconds
+        self.stopping = threading.Event()
+        self._listening_on: object | None = None
+
+    def run(self) -> None:
+        """Publish until `stop` is called."""
+        backoff = 0.0
+        while not self.stopping.is_set():
+            try:
+                self._listen()
+                published = self.relay.publish_pending()
+            except PublishFailed as error:
+                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_SECONDS)
+                logger.warning("broker unavailable (%s); retrying in %.1fs", error, backoff)
+                self.stopping.wait(backoff)
+                continue
+            except DatabaseError as error:
+                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_SECONDS)
+                logger.warning("database unavailable (%s); retrying in %.1fs", error, backoff)
+                connection.close()
+                self.stopping.wait(backoff)
+                continue
+            backoff = 0.0
+            if published:
+                logger.info("published %d events", published)
+            self._wait_for_wakeup()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _listen(self) -> None:
+        """LISTEN on the current database connection (again, after a reconnect)."""
+        connection.ensure_connection()
+        if self._listening_on is not connection.connection:
+            with connection.cursor() as cursor:
+                cursor.execute(f"LISTEN {RELAY_WAKEUP_CHANNEL}")
+            self._listening_on = connection.connection
+
+    def _wait_for_wakeup(self) -> None:
+        """Block until a wake-up arrives, the idle time passes, or a stop is asked for."""
+        raw = connection.connection
+        readable, _, _ = select.select([raw], [], [], self.idle_seconds)
+        if readable:
+            raw.poll()
+            raw.notifies.clear()

@@ -1,0 +1,46 @@
+"""Saving an aggregate: its rows and its events' outbox rows in one local transaction.
+
+This is the only way business code emits an integration event.
+"""
+from django.db import connection, transaction
+
+from outbox.aggregates import AggregateRoot
+from outbox.cloudevents import to_cloudevent
+from outbox.events import DomainEvent
+from outbox.models import OutboxEvent
+
+# PostgreSQL notification channel on which the relay listens for new outbox rows.
+RELAY_WAKEUP_CHANNEL = "outbox_relay_wakeup"
+
+
+def save(aggregate: AggregateRoot) -> None:
+    """Save the aggregate and add the events it raised to the outbox, atomically."""
+    with transaction.atomic():
+        aggregate.save()
+        events = aggregate.collect_events()
+        if events:
+            OutboxEvent.objects.bulk_create([outbox_row(event) for event in events])
+            transaction.on_commit(wake_relay)
+
+
+def outbox_row(event: DomainEvent) -> OutboxEvent:
+    """The outbox row that will carry an event to the broker."""
+    return OutboxEvent(
+        event_id=event.event_id,
+        event_type=event.event_type(),
+        service=event.service,
+        aggregate_type=event.aggregate_type,
+        aggregate_id=event.aggregate_id,
+        aggregate_version=event.aggregate_version,
+        payload=to_cloudevent(event),
+    )
+
+
+def wake_relay() -> None:
+    """Tell listening relays that committed events are waiting, so they publish at once.
+
+    A relay drains everything pending when it wakes and discards the wake-ups that queued up
+    meanwhile, so a burst of commits costs a few drains, not one per commit.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"NOTIFY {RELAY_WAKEUP_CHANNEL}")

@@ -1,0 +1,81 @@
+"""REST endpoints of the product context."""
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from products import selectors, services
+
+MIN_PRICE = Decimal("0.01")
+
+
+class ProductOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(format="hex")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=False)
+    created_at = serializers.DateTimeField()
+    inventory = serializers.IntegerField()
+
+
+class CreatedSerializer(serializers.Serializer):
+    id = serializers.UUIDField(format="hex")
+
+
+class ProductListCreateApi(GenericAPIView):
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200)
+        description = serializers.CharField(allow_blank=True, default="")
+        price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=MIN_PRICE)
+
+    serializer_class = ProductOutputSerializer
+
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.product_list())
+        return self.get_paginated_response(ProductOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: CreatedSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        product = services.product_create(**serializer.validated_data)
+        return Response(CreatedSerializer(product).data, status=status.HTTP_201_CREATED)
+
+
+class ProductDetailApi(APIView):
+    @extend_schema(responses=ProductOutputSerializer)
+    def get(self, request: Request, product_id: str) -> Response:
+        product = selectors.product_get(product_id=product_id)
+        return Response(ProductOutputSerializer(product).data)
+
+
+class ProductRenameApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        new_name = serializers.CharField(max_length=200)
+
+    @extend_schema(request=InputSerializer, responses=ProductOutputSerializer)
+    def post(self, request: Request, product_id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        product = services.product_rename(product_id=product_id, **serializer.validated_data)
+        return Response(ProductOutputSerializer(product).data)
+
+
+class ProductChangePriceApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        new_price = serializers.DecimalField(
+            max_digits=12, decimal_places=2, min_value=MIN_PRICE
+        )
+
+    @extend_schema(request=InputSerializer, responses=ProductOutputSerializer)
+    def post(self, request: Request, product_id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        product = services.product_change_price(
+            product_id=product_id, **serializer.validated_data
+        )
+        return Response(ProductOutputSerializer(product).data)

@@ -1,0 +1,18 @@
+"""How the product context reacts to other contexts' events."""
+from outbox.cloudevents import ReceivedEvent
+from outbox.registry import EventHandler, Subscription
+from products import services
+
+
+def sync_inventory(event: ReceivedEvent) -> None:
+    """Inventory changed: keep the product's stock copy (event-carried state transfer)."""
+    services.product_sync_inventory(
+        product_id=event.field("productId", str),
+        remaining=event.field("remaining", int),
+        inventory_version=event.aggregate_version,
+    )
+
+
+EVENT_HANDLERS: dict[Subscription, EventHandler] = {
+    Subscription("inventory", "InventoryChangedEvent"): sync_inventory,
+}

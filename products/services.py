@@ -1,0 +1,39 @@
+"""Commands on products."""
+from decimal import Decimal
+
+from django.db import transaction
+
+from outbox import store
+from products.models import Product
+
+
+def product_create(*, name: str, description: str, price: Decimal) -> Product:
+    product = Product.create(name=name, description=description, price=price)
+    store.save(product)
+    return product
+
+
+@transaction.atomic
+def product_rename(*, product_id: str, new_name: str) -> Product:
+    product = Product.objects.select_for_update().get(pk=product_id)
+    product.rename(new_name)
+    store.save(product)
+    return product
+
+
+@transaction.atomic
+def product_change_price(*, product_id: str, new_price: Decimal) -> Product:
+    product = Product.objects.select_for_update().get(pk=product_id)
+    product.change_price(new_price)
+    store.save(product)
+    return product
+
+
+@transaction.atomic
+def product_sync_inventory(*, product_id: str, remaining: int, inventory_version: int) -> None:
+    """Keep the local copy of a product's stock; an older inventory event changes nothing."""
+    product = Product.objects.select_for_update().filter(pk=product_id).first()
+    if product is not None and product.sync_inventory(
+        remaining=remaining, inventory_version=inventory_version
+    ):
+        store.save(product)

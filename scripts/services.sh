@@ -1,0 +1,561 @@
+#!/usr/bin/env bash
+# Start / stop / inspect the PostgreSQL and RabbitMQ servers used by this project
+# for development, tests and benchmarks, without Docker and without touching the
+# system services: all data lives under <project>/.run/ (git-ignored).
+#
+#   scripts/services.sh start     # idempotent; installs missing packages when root
+#   scripts/services.sh status    # one line per service; exit 1 if one is down
+#   scripts/services.sh stop      # stops the local servers started from .run/
+#
+# Environment:
+#   DATABASE_URL        if set, no local PostgreSQL: just wait until that server answers
+#   CELERY_BROKER_URL   if set, no local RabbitMQ: just wait until that broker's port answers
+#   PGPORT_LOCAL        port of the local PostgreSQL (default 5432)
+#
+# Local servers:
+#   PostgreSQL  127.0.0.1:$PGPORT_LOCAL, socket dir .run/postgres, data .run/postgres/data,
+#               role/db ecommerce (password ecommerce)   log: .run/log/postgres.log
+#   RabbitMQ    node rabbit@localhost, amqp :5672, management http://127.0.0.1:15672,
+#               vhosts ecommerce + ecommerce_test, user ecommerce/ecommerce (administrator)
+#               logs: .run/log/rabbitmq.log (our commands), .run/rabbitmq/log/ (server)
+set -euo pipefail
+umask 022
+
+SCRIPT_DIR="$(cd -P "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PROJECT_DIR="$(cd -P "$SCRIPT_DIR/.." && pwd)"
+RUN_DIR="$PROJECT_DIR/.run"
+LOG_DIR="$RUN_DIR/log"
+
+APP_USER=ecommerce
+APP_PASSWORD=ecommerce
+APP_DB=ecommerce
+RMQ_VHOSTS=(ecommerce ecommerce_test)
+
+PG_HOST=127.0.0.1
+PG_PORT="${PGPORT_LOCAL:-5432}"
+PG_DIR="$RUN_DIR/postgres"          # also the unix socket directory
+PG_DATA="$PG_DIR/data"
+PG_LOG="$LOG_DIR/postgres.log"
+PG_START_TIMEOUT=30
+
+RMQ_DIR="$RUN_DIR/rabbitmq"
+RMQ_NODE=rabbit@localhost
+RMQ_PORT=5672
+RMQ_MGMT_PORT=15672
+RMQ_LOG="$LOG_DIR/rabbitmq.log"     # output of our rabbitmq-server/-plugins/ctl calls
+RMQ_SERVER_LOG="$RMQ_DIR/log/$RMQ_NODE.log"
+RMQ_START_TIMEOUT=60
+
+URL_WAIT_TIMEOUT=30
+
+# Environment shared by rabbitmq-server, rabbitmq-plugins and rabbitmqctl
+# (runuser/su keep the environment, so this also reaches them when run as the rabbitmq user).
+export RABBITMQ_NODENAME="$RMQ_NODE"
+export RABBITMQ_MNESIA_BASE="$RMQ_DIR/mnesia"
+export RABBITMQ_LOG_BASE="$RMQ_DIR/log"
+export RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_DIR/enabled_plugins"
+export RABBITMQ_PID_FILE="$RMQ_DIR/rabbit.pid"
+
+# --------------------------------------------------------------------------- helpers
+
+say() { printf '%s\n' "$*"; }
+warn() { printf '%s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
+rel() { printf '%s' "${1#"$PROJECT_DIR"/}"; }   # path relative to the project, for messages
+
+show_log() {  # show_log FILE [LINES]: tail of a log on stderr (for failures)
+    local file=$1 lines=${2:-25}
+    if [ -s "$file" ]; then
+        warn "----- last $lines lines of $file -----"
+        tail -n "$lines" "$file" >&2 || true
+        warn "-----"
+    fi
+}
+
+tcp_open() {  # tcp_open HOST PORT: true if something accepts TCP connections there
+    timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" >/dev/null 2>&1
+}
+
+URL_HOST="" URL_PORT=""
+parse_url() {  # parse_url URL DEFAULT_PORT: sets URL_HOST / URL_PORT
+    local url=$1 rest
+    rest=${url#*://}
+    rest=${rest%%[/?#]*}
+    rest=${rest##*@}
+    rest=${rest%%,*}                  # multi-host postgres URLs: first host
+    if [[ $rest == \[* ]]; then      # [ipv6]:port
+        URL_HOST=${rest%%]*}; URL_HOST=${URL_HOST#[}
+        URL_PORT=${rest#*]}; URL_PORT=${URL_PORT#:}
+    elif [[ $rest == *:* ]]; then
+        URL_HOST=${rest%%:*}; URL_PORT=${rest##*:}
+    else
+        URL_HOST=$rest; URL_PORT=""
+    fi
+    URL_HOST=${URL_HOST:-localhost}
+    URL_PORT=${URL_PORT:-$2}
+}
+
+# ------------------------------------------------------------------ package install
+
+POLICY_RC=/usr/sbin/policy-rc.d
+POLICY_RC_CREATED=0
+cleanup() {
+    if [ "$POLICY_RC_CREATED" = 1 ]; then rm -f "$POLICY_RC"; fi
+}
+trap cleanup EXIT
+
+find_pg_bin() {  # prints the bin dir of the highest installed PostgreSQL version
+    local d best="" best_v=-1 v
+    for d in /usr/lib/postgresql/*/bin; do
+        [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/postgres" ] || continue
+        v=$(basename "$(dirname "$d")")
+        [[ $v =~ ^[0-9]+$ ]] || continue
+        if [ "$v" -gt "$best_v" ]; then best_v=$v; best=$d; fi
+    done
+    [ -n "$best" ] && printf '%s\n' "$best"
+}
+
+find_rmq_bin() {  # prints the dir holding the real rabbitmq-server/rabbitmqctl scripts
+    if [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+        printf '%s\n' /usr/lib/rabbitmq/bin
+    elif command -v rabbitmq-server >/dev/null 2>&1; then
+        dirname "$(command -v rabbitmq-server)"
+    else
+        return 1
+    fi
+}
+
+apt_install() {  # apt_install PKG...
+    local log="$LOG_DIR/apt.log"
+    if ! is_root; then
+        die "missing packages: $*. Install them as root, then re-run this script:
+    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q $*"
+    fi
+    command -v apt-get >/dev/null 2>&1 \
+        || die "missing packages: $* (no apt-get here: install PostgreSQL and RabbitMQ yourself, or set DATABASE_URL / CELERY_BROKER_URL)"
+    say "installing $* (apt-get, log: $(rel "$log"))"
+    export DEBIAN_FRONTEND=noninteractive
+    # We run our own servers from .run/: keep the packages' system services from starting
+    # (they would grab ports 5432/5672) while installing, unless a policy is already in place.
+    if [ ! -e "$POLICY_RC" ]; then
+        printf '#!/bin/sh\n# temporary, created by %s\nexit 101\n' "$0" >"$POLICY_RC"
+        chmod 755 "$POLICY_RC"
+        POLICY_RC_CREATED=1
+    fi
+    if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+        apt-get update -q >>"$log" 2>&1 || { show_log "$log"; die "apt-get update failed"; }
+    fi
+    if ! apt-get install -y -q "$@" >>"$log" 2>&1; then
+        { apt-get update -q && apt-get install -y -q "$@"; } >>"$log" 2>&1 \
+            || { show_log "$log"; die "apt-get install $* failed"; }
+    fi
+    cleanup
+    POLICY_RC_CREATED=0
+}
+
+ensure_packages() {  # ensure_packages NEED_PG NEED_RMQ
+    local missing=()
+    if [ "$1" = 1 ] && [ -z "$(find_pg_bin)" ]; then missing+=(postgresql); fi
+    if [ "$2" = 1 ] && ! find_rmq_bin >/dev/null; then missing+=(rabbitmq-server); fi
+    if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+    if [ "$1" = 1 ] && [ -z "$(find_pg_bin)" ]; then
+        die "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"
+    fi
+    if [ "$2" = 1 ] && ! find_rmq_bin >/dev/null; then die "rabbitmq-server not found"; fi
+    return 0
+}
+
+check_access() {  # check_access OSUSER DIR: OSUSER must be able to reach and write DIR
+    local user=$1 dir=$2 cur="" part
+    is_root || return 0
+    if runuser -u "$user" -- test -x "$dir" -a -w "$dir" 2>/dev/null; then return 0; fi
+    local IFS=/
+    for part in ${dir#/}; do
+        cur="$cur/$part"
+        if ! runuser -u "$user" -- test -x "$cur" 2>/dev/null; then
+            die "the '$user' OS user cannot enter $cur ($(stat -c '%A %U:%G' "$cur")), so it cannot reach $dir.
+The servers run as '$user'. Fix: chmod o+x $cur (and any other closed parent dir), or clone the project somewhere world-traversable (e.g. /srv, /opt, /work)."
+        fi
+    done
+    die "the '$user' OS user cannot write to $dir"
+}
+
+# ------------------------------------------------------------------------ PostgreSQL
+
+PG_BIN="" PG_SUPER=""
+
+pg_setup_vars() {
+    if [ -s "$PG_DATA/PG_VERSION" ]; then
+        local v; v=$(cat "$PG_DATA/PG_VERSION")
+        [ -x "/usr/lib/postgresql/$v/bin/pg_ctl" ] \
+            || die "$(rel "$PG_DATA") was created by PostgreSQL $v, which is not installed (remove $(rel "$PG_DIR") to re-create it with $(basename "$(dirname "$(find_pg_bin)")"))"
+        PG_BIN="/usr/lib/postgresql/$v/bin"
+    else
+        PG_BIN=$(find_pg_bin)
+    fi
+    if is_root; then
+        id postgres >/dev/null 2>&1 || die "OS user 'postgres' missing (is the postgresql package installed?)"
+        PG_SUPER=postgres
+    else
+        PG_SUPER=$(id -un)
+    fi
+}
+
+run_as_pg() {  # run a command as the owner of the data dir (cwd / so it is always accessible)
+    if is_root; then
+        (cd / && runuser -u postgres -- "$@")
+    else
+        (cd / && "$@")
+    fi
+}
+
+pg_running() {  # our .run cluster is up?
+    [ -f "$PG_DATA/PG_VERSION" ] && [ -n "$PG_BIN" ] || return 1
+    run_as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1
+}
+
+pg_actual_port() {  # port of the running cluster (line 4 of postmaster.pid)
+    local p; p=$(sed -n 4p "$PG_DATA/postmaster.pid" 2>/dev/null || true)
+    printf '%s\n' "${p:-$PG_PORT}"
+}
+
+pg_ensure_app_db() {  # idempotent: role + database ecommerce
+    local port=$1
+    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$port" -U "$PG_SUPER" -d postgres \
+        >>"$PG_LOG" 2>&1 <<SQL || { show_log "$PG_LOG"; die "postgres: could not create role/database $APP_DB"; }
+SELECT format('CREATE ROLE %I', '$APP_USER')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$APP_USER')
+\gexec
+ALTER ROLE "$APP_USER" WITH LOGIN CREATEDB PASSWORD '$APP_PASSWORD';
+SELECT format('CREATE DATABASE %I OWNER %I', '$APP_DB', '$APP_USER')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$APP_DB')
+\gexec
+ALTER DATABASE "$APP_DB" OWNER TO "$APP_USER";
+SQL
+}
+
+pg_start() {
+    [[ $PG_PORT =~ ^[0-9]+$ ]] || die "PGPORT_LOCAL must be a port number, got '$PG_PORT'"
+    pg_setup_vars
+    mkdir -p "$PG_DIR" "$LOG_DIR"
+    if is_root; then
+        chown postgres: "$PG_DIR"
+        chmod 755 "$PG_DIR"
+        check_access postgres "$PG_DIR"
+    elif [ -e "$PG_DATA" ] && [ ! -O "$PG_DATA" ]; then
+        die "$(rel "$PG_DATA") belongs to $(stat -c %U "$PG_DATA"), not $(id -un): run this script as root (or remove $(rel "$PG_DIR"))"
+    fi
+    local sock="$PG_DIR/.s.PGSQL.$PG_PORT"
+    [ ${#sock} -le 100 ] || die "project path too long for a PostgreSQL unix socket ($sock is ${#sock} chars, max ~100): clone it to a shorter path"
+
+    if pg_running; then
+        local port; port=$(pg_actual_port)
+        pg_ensure_app_db "$port"
+        say "postgres: already running on $PG_HOST:$port"
+        return 0
+    fi
+    if tcp_open "$PG_HOST" "$PG_PORT"; then
+        die "postgres: port $PG_PORT is already used by another server (system PostgreSQL? see 'pg_lsclusters', stop it with 'pg_ctlcluster <ver> main stop' or 'systemctl stop postgresql'), or set PGPORT_LOCAL / DATABASE_URL"
+    fi
+
+    touch "$PG_LOG"
+    if is_root; then chown postgres: "$PG_LOG"; fi
+
+    if [ ! -s "$PG_DATA/PG_VERSION" ]; then
+        local locale=C
+        if locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then locale=C.UTF-8; fi
+        rm -rf "$PG_DATA"
+        run_as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U "$PG_SUPER" --auth=trust --encoding=UTF8 \
+            --locale="$locale" >>"$PG_LOG" 2>&1 || { show_log "$PG_LOG"; die "postgres: initdb failed"; }
+        printf "\n# Settings of scripts/services.sh (rewritten on every start)\ninclude_if_exists = 'services.conf'\n" \
+            >>"$PG_DATA/postgresql.conf"
+    fi
+    local qdir=${PG_DIR//\'/\'\'}
+    cat >"$PG_DATA/services.conf" <<CONF
+# Written by scripts/services.sh on every start: edit the script, not this file.
+listen_addresses = '$PG_HOST'
+port = $PG_PORT
+unix_socket_directories = '$qdir'
+max_connections = 200
+shared_buffers = 256MB
+CONF
+    if is_root; then chown postgres: "$PG_DATA/services.conf"; fi
+
+    run_as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$PG_START_TIMEOUT" start >>"$PG_LOG" 2>&1 \
+        || { show_log "$PG_LOG"; die "postgres: failed to start (log: $PG_LOG)"; }
+    local deadline=$((SECONDS + PG_START_TIMEOUT))
+    until "$PG_BIN/pg_isready" -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_SUPER" -d postgres -t 2; do
+        [ $SECONDS -lt $deadline ] || { show_log "$PG_LOG"; die "postgres: not accepting connections on $PG_HOST:$PG_PORT"; }
+        sleep 0.5
+    done
+    pg_ensure_app_db "$PG_PORT"
+    say "postgres: started on $PG_HOST:$PG_PORT (data: $(rel "$PG_DATA"))"
+}
+
+pg_wait_url() {
+    local scheme=${DATABASE_URL%%://*}
+    case $scheme in
+        postgres|postgresql|pgsql|postgis) ;;
+        *) say "postgres: DATABASE_URL is a '$scheme' URL, not starting or waiting for PostgreSQL"; return 0 ;;
+    esac
+    parse_url "$DATABASE_URL" 5432
+    local isready="" deadline=$((SECONDS + URL_WAIT_TIMEOUT)) rc
+    if command -v pg_isready >/dev/null 2>&1 && pg_isready --version >/dev/null 2>&1; then
+        isready=pg_isready
+    elif [ -n "$(find_pg_bin)" ]; then
+        isready="$(find_pg_bin)/pg_isready"
+    fi
+    while :; do
+        if [ -n "$isready" ]; then
+            rc=0; "$isready" -q -d "$DATABASE_URL" -t 2 >/dev/null 2>&1 || rc=$?
+            [ $rc -eq 0 ] && break
+            [ $rc -eq 3 ] && isready=""     # could not parse the URL: fall back to a TCP check
+        elif tcp_open "$URL_HOST" "$URL_PORT"; then
+            break
+        fi
+        [ $SECONDS -lt $deadline ] || die "postgres: DATABASE_URL server $URL_HOST:$URL_PORT not answering after ${URL_WAIT_TIMEOUT}s"
+        sleep 1
+    done
+    say "postgres: using DATABASE_URL ($URL_HOST:$URL_PORT), accepting connections"
+}
+
+pg_stop() {
+    pg_setup_vars 2>/dev/null || true
+    if [ -n "$PG_BIN" ] && pg_running; then
+        run_as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >>"$PG_LOG" 2>&1 \
+            || { show_log "$PG_LOG"; die "postgres: failed to stop"; }
+        say "postgres: stopped"
+    elif [ -n "${DATABASE_URL:-}" ]; then
+        say "postgres: using DATABASE_URL, nothing to stop"
+    else
+        say "postgres: not running"
+    fi
+}
+
+pg_status() {
+    if [ -z "$(find_pg_bin)" ] && [ ! -s "$PG_DATA/PG_VERSION" ]; then PG_BIN=""; else pg_setup_vars 2>/dev/null || PG_BIN=""; fi
+    if [ -n "$PG_BIN" ] && pg_running; then
+        local port; port=$(pg_actual_port)
+        if "$PG_BIN/pg_isready" -q -h "$PG_HOST" -p "$port" -U "$PG_SUPER" -d postgres -t 3; then
+            say "postgres: running on $PG_HOST:$port (data: $(rel "$PG_DATA"))"
+        else
+            say "postgres: process running but not accepting connections on $PG_HOST:$port (log: $(rel "$PG_LOG"))"
+            return 1
+        fi
+    elif [ -n "${DATABASE_URL:-}" ]; then
+        parse_url "$DATABASE_URL" 5432
+        if tcp_open "$URL_HOST" "$URL_PORT"; then
+            say "postgres: using DATABASE_URL ($URL_HOST:$URL_PORT), reachable"
+        else
+            say "postgres: using DATABASE_URL ($URL_HOST:$URL_PORT), NOT reachable"
+            return 1
+        fi
+    else
+        say "postgres: not running"
+        return 1
+    fi
+}
+
+# -------------------------------------------------------------------------- RabbitMQ
+
+RMQ_BIN=""
+
+run_rmq() {  # run_rmq TOOL ARGS...: a rabbitmq CLI tool with our env, as the rabbitmq user when root
+    local tool=$1; shift
+    if is_root; then
+        # runuser keeps the environment (RABBITMQ_*) and sets HOME to the rabbitmq user's home,
+        # so the CLI uses the same ~/.erlang.cookie as the node (and as the system rabbitmqctl).
+        (cd "$RMQ_DIR" && runuser -u rabbitmq -- "$RMQ_BIN/$tool" "$@")
+    else
+        (cd "$RMQ_DIR" && "$RMQ_BIN/$tool" "$@")
+    fi
+}
+rmqctl() { run_rmq rabbitmqctl -n "$RMQ_NODE" "$@"; }
+
+rmq_setup_vars() {
+    RMQ_BIN=$(find_rmq_bin) || return 1
+    if is_root; then
+        id rabbitmq >/dev/null 2>&1 || die "OS user 'rabbitmq' missing (is the rabbitmq-server package installed?)"
+    fi
+    if locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then
+        export LANG=C.UTF-8 LC_ALL=C.UTF-8    # keeps the Elixir CLI from warning about latin1
+    fi
+}
+
+rmq_node_up() { rmqctl -q -t 10 status >/dev/null 2>&1; }
+
+rmq_our_pid() {  # pid of the node started from our .run (if its pid file points to a live process)
+    local pid
+    pid=$(cat "$RABBITMQ_PID_FILE" 2>/dev/null || true)
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && printf '%s\n' "$pid"
+}
+
+rmq_fail() {
+    show_log "$RMQ_LOG" 15
+    show_log "$RMQ_SERVER_LOG" 25
+    die "rabbitmq: $*"
+}
+
+RMQ_WAS_RUNNING=0
+rmq_launch() {  # first half of the start: launch the node in the background (if needed)
+    rmq_setup_vars
+    mkdir -p "$RMQ_DIR/mnesia" "$RMQ_DIR/log" "$LOG_DIR"
+    if is_root; then
+        chown -R rabbitmq: "$RMQ_DIR"
+        check_access rabbitmq "$RMQ_DIR"
+    fi
+    : >>"$RMQ_LOG"
+    if rmq_node_up; then
+        [ -n "$(rmq_our_pid)" ] \
+            || die "rabbitmq: a node named $RMQ_NODE is already running, but not from $RMQ_DIR (another clone? the system service?). Stop it first."
+        RMQ_WAS_RUNNING=1
+        return 0
+    fi
+    if tcp_open 127.0.0.1 "$RMQ_PORT"; then
+        die "rabbitmq: port $RMQ_PORT is already used by another broker (system rabbitmq-server service? stop it with 'systemctl stop rabbitmq-server' or 'service rabbitmq-server stop'), or set CELERY_BROKER_URL"
+    fi
+    if ! grep -qs rabbitmq_management "$RABBITMQ_ENABLED_PLUGINS_FILE"; then
+        run_rmq rabbitmq-plugins --offline enable rabbitmq_management >>"$RMQ_LOG" 2>&1 \
+            || rmq_fail "could not enable the management plugin"
+    fi
+    rm -f "$RABBITMQ_PID_FILE"
+    printf '\n=== %s rabbitmq-server -detached\n' "$(date '+%F %T')" >>"$RMQ_LOG"
+    run_rmq rabbitmq-server -detached >>"$RMQ_LOG" 2>&1 || rmq_fail "rabbitmq-server -detached failed"
+}
+
+rmq_definitions() {  # user, vhosts and permissions, as a definitions document
+    local v sep="" perms=""
+    for v in "${RMQ_VHOSTS[@]}"; do
+        perms+="$sep{\"user\":\"$APP_USER\",\"vhost\":\"$v\",\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}"
+        sep=","
+    done
+    local vhosts="" ; sep=""
+    for v in "${RMQ_VHOSTS[@]}"; do vhosts+="$sep{\"name\":\"$v\"}"; sep=","; done
+    printf '{"users":[{"name":"%s","password":"%s","tags":"administrator"}],"vhosts":[%s],"permissions":[%s]}\n' \
+        "$APP_USER" "$APP_PASSWORD" "$vhosts" "$perms"
+}
+
+rmq_ensure_objects() {  # idempotent: vhosts, user ecommerce (administrator), permissions
+    local defs="$RMQ_DIR/definitions.json"
+    rmq_definitions >"$defs"
+    if is_root; then chown rabbitmq: "$defs"; fi
+    if rmqctl -q import_definitions "$defs" >>"$RMQ_LOG" 2>&1; then
+        return 0
+    fi
+    # Fallback for CLI versions whose import does not take plain-text passwords.
+    local v out
+    for v in "${RMQ_VHOSTS[@]}"; do
+        out=$(rmqctl -q add_vhost "$v" 2>&1) || [[ $out == *already* ]] || { echo "$out" >>"$RMQ_LOG"; rmq_fail "add_vhost $v failed"; }
+    done
+    out=$(rmqctl -q add_user "$APP_USER" "$APP_PASSWORD" 2>&1) || [[ $out == *already* ]] || { echo "$out" >>"$RMQ_LOG"; rmq_fail "add_user failed"; }
+    rmqctl -q change_password "$APP_USER" "$APP_PASSWORD" >>"$RMQ_LOG" 2>&1 || rmq_fail "change_password failed"
+    rmqctl -q set_user_tags "$APP_USER" administrator >>"$RMQ_LOG" 2>&1 || rmq_fail "set_user_tags failed"
+    for v in "${RMQ_VHOSTS[@]}"; do
+        rmqctl -q set_permissions -p "$v" "$APP_USER" '.*' '.*' '.*' >>"$RMQ_LOG" 2>&1 || rmq_fail "set_permissions on $v failed"
+    done
+}
+
+rmq_finish() {  # second half of the start: wait for the node, then create vhosts/user
+    local deadline=$((SECONDS + RMQ_START_TIMEOUT)) pid_seen=0 pid
+    until rmqctl -q await_startup --timeout 15 >>"$RMQ_LOG" 2>&1; do
+        if [ -s "$RABBITMQ_PID_FILE" ]; then pid_seen=1; fi
+        pid=$(rmq_our_pid || true)
+        if [ $pid_seen = 1 ] && [ -z "$pid" ]; then rmq_fail "the node died while starting"; fi
+        if [ $SECONDS -ge $deadline ]; then
+            if grep -qi 'cookie' "$RMQ_LOG" 2>/dev/null; then
+                rmq_fail "rabbitmqctl cannot talk to the node: Erlang cookie mismatch (~/.erlang.cookie of the user running rabbitmqctl vs. the node's)"
+            fi
+            rmq_fail "node $RMQ_NODE not up after ${RMQ_START_TIMEOUT}s"
+        fi
+        sleep 1
+    done
+    rmq_ensure_objects
+    if [ "$RMQ_WAS_RUNNING" = 1 ]; then
+        say "rabbitmq: already running ($RMQ_NODE, amqp :$RMQ_PORT, management http://127.0.0.1:$RMQ_MGMT_PORT)"
+    else
+        say "rabbitmq: started ($RMQ_NODE, amqp :$RMQ_PORT, management http://127.0.0.1:$RMQ_MGMT_PORT, vhosts: ${RMQ_VHOSTS[*]})"
+    fi
+}
+
+rmq_wait_url() {
+    local scheme=${CELERY_BROKER_URL%%://*} default=5672
+    case $scheme in
+        amqp|pyamqp|librabbitmq) ;;
+        amqps) default=5671 ;;
+        *) say "rabbitmq: CELERY_BROKER_URL is a '$scheme' URL, not starting or waiting for RabbitMQ"; return 0 ;;
+    esac
+    parse_url "$CELERY_BROKER_URL" "$default"
+    local deadline=$((SECONDS + URL_WAIT_TIMEOUT))
+    until tcp_open "$URL_HOST" "$URL_PORT"; do
+        [ $SECONDS -lt $deadline ] || die "rabbitmq: CELERY_BROKER_URL broker $URL_HOST:$URL_PORT not answering after ${URL_WAIT_TIMEOUT}s"
+        sleep 1
+    done
+    say "rabbitmq: using CELERY_BROKER_URL ($URL_HOST:$URL_PORT), port open"
+}
+
+rmq_stop() {
+    if ! rmq_setup_vars 2>/dev/null; then
+        say "rabbitmq: not installed, nothing to stop"
+        return 0
+    fi
+    if [ -n "$(rmq_our_pid)" ] && rmq_node_up; then
+        mkdir -p "$LOG_DIR"
+        rmqctl stop "$RABBITMQ_PID_FILE" >>"$RMQ_LOG" 2>&1 || rmq_fail "failed to stop $RMQ_NODE"
+        say "rabbitmq: stopped"
+    elif [ -n "${CELERY_BROKER_URL:-}" ]; then
+        say "rabbitmq: using CELERY_BROKER_URL, nothing to stop"
+    else
+        say "rabbitmq: not running (from $(rel "$RMQ_DIR"))"
+    fi
+}
+
+rmq_status() {
+    if rmq_setup_vars 2>/dev/null && [ -d "$RMQ_DIR" ] && [ -n "$(rmq_our_pid)" ] && rmq_node_up; then
+        say "rabbitmq: running ($RMQ_NODE, amqp :$RMQ_PORT, management http://127.0.0.1:$RMQ_MGMT_PORT)"
+    elif [ -n "${CELERY_BROKER_URL:-}" ]; then
+        parse_url "$CELERY_BROKER_URL" 5672
+        if tcp_open "$URL_HOST" "$URL_PORT"; then
+            say "rabbitmq: using CELERY_BROKER_URL ($URL_HOST:$URL_PORT), reachable"
+        else
+            say "rabbitmq: using CELERY_BROKER_URL ($URL_HOST:$URL_PORT), NOT reachable"
+            return 1
+        fi
+    else
+        say "rabbitmq: not running"
+        return 1
+    fi
+}
+
+# ------------------------------------------------------------------------------ main
+
+cmd_start() {
+    local need_pg=1 need_rmq=1
+    [ -z "${DATABASE_URL:-}" ] || need_pg=0
+    [ -z "${CELERY_BROKER_URL:-}" ] || need_rmq=0
+    mkdir -p "$LOG_DIR"
+    ensure_packages "$need_pg" "$need_rmq"
+    # RabbitMQ boots slowest: launch it first, set up PostgreSQL meanwhile, then wait for it.
+    if [ $need_rmq = 1 ]; then rmq_launch; fi
+    if [ $need_pg = 1 ]; then pg_start; else pg_wait_url; fi
+    if [ $need_rmq = 1 ]; then rmq_finish; else rmq_wait_url; fi
+}
+
+cmd_stop() {
+    rmq_stop
+    pg_stop
+}
+
+cmd_status() {
+    local rc=0
+    pg_status || rc=1
+    rmq_status || rc=1
+    return $rc
+}
+
+case "${1:-}" in
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
