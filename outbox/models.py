@@ -65,3 +65,53 @@ class ProcessedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer}: {self.event_type} {self.event_id}"
+
+
+class DeadLetter(models.Model):
+    """A message that could not be delivered or handled, recorded from a dead-letter queue.
+
+    The dead-letter queues are drained into this table by the workers, so that what the admin
+    shows and what replay moves are the same records. Replay publishes the stored message to
+    the service's recover exchange; discarding keeps the record and the reason.
+    """
+
+    class Kind(models.TextChoices):
+        FAILED = "failed", "handling failed"
+        UNROUTABLE = "unroutable", "unroutable"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        REPLAYED = "replayed"
+        DISCARDED = "discarded"
+
+    message_key = models.CharField(
+        max_length=255, unique=True, help_text="Identifies one dead-lettering of one message."
+    )
+    service = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind)
+    status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
+    event_id = models.CharField(max_length=255, blank=True)
+    event_type = models.CharField(max_length=200, blank=True)
+    routing_key = models.CharField(max_length=255, blank=True)
+    body = models.BinaryField()
+    properties = models.JSONField(default=dict, help_text="AMQP properties and headers.")
+    error_type = models.CharField(max_length=200, blank=True)
+    error_message = models.TextField(blank=True)
+    error_traceback = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    first_failed_at = models.DateTimeField(null=True, blank=True)
+    last_failed_at = models.DateTimeField(null=True, blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    discard_reason = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "dead letter"
+        ordering = ["-recorded_at"]
+        indexes = [
+            models.Index(fields=["service", "status"], name="dead_letter_service_status"),
+            models.Index(fields=["event_id"], name="dead_letter_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.event_type or 'unreadable message'} {self.event_id}"
