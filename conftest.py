@@ -11,11 +11,14 @@ import pytest
 from django.conf import settings
 from kombu import Connection
 
+import tests.probe  # noqa: F401 - registers the probe service, as the test worker does
 from outbox import registry, topology
 from tests.waiting import wait_until
 
 PROJECT_DIR = Path(__file__).resolve().parent
 LOG_DIR = PROJECT_DIR / ".run" / "log"
+# Every retry in well under a second, instead of the production minute.
+TEST_RETRY_DELAYS = (0.2, 0.4, 0.6, 0.8)
 
 
 def database_url(database: dict) -> str:
@@ -29,12 +32,13 @@ def broker() -> Iterator[Connection]:
     """The test broker with every service's topology declared and every queue empty."""
     with Connection(settings.CELERY_BROKER_URL) as connection:
         channel = connection.default_channel
-        topology.declare(channel, registry.all_services())
+        topology.declare(channel, registry.all_services(), TEST_RETRY_DELAYS)
         for service in registry.all_services():
             for queue in (
                 topology.receive_queue(service.name),
                 topology.receive_dead_letter_queue(service.name),
                 topology.publish_dead_letter_queue(service.name),
+                *(topology.receive_retry_queue(service.name, d) for d in TEST_RETRY_DELAYS),
             ):
                 channel.queue_purge(queue)
         yield connection
@@ -62,7 +66,7 @@ class Processes:
     def start_worker(self, name: str = "worker") -> subprocess.Popen:
         return self.start(
             name,
-            sys.executable, "-m", "celery", "-A", "ecommerce", "worker",
+            sys.executable, "-m", "celery", "-A", "tests.probe_worker", "worker",
             "--pool=solo", "--loglevel=INFO", f"--hostname={name}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         )  # fmt: skip
@@ -87,11 +91,26 @@ def consumer_count(connection: Connection, queue: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def processes(django_db_setup: None, django_db_blocker: object, broker: Connection) -> Iterator[Processes]:
+def probe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the probe service keeps its attempts (see tests/probe.py)."""
+    directory = tmp_path_factory.mktemp("probe")
+    os.environ["PROBE_DIR"] = str(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def processes(
+    django_db_setup: None, broker: Connection, probe_dir: Path
+) -> Iterator[Processes]:
     """A relay and a Celery worker consuming every service's queue, as `make up` runs them."""
-    env = {**os.environ, "DATABASE_URL": database_url(settings.DATABASES["default"])}
-    env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
-    env["OUTBOX_RELAY_IDLE_SECONDS"] = "1"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(settings.DATABASES["default"]),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "OUTBOX_RELAY_IDLE_SECONDS": "1",
+        "OUTBOX_RETRY_DELAYS_SECONDS": ",".join(map(str, TEST_RETRY_DELAYS)),
+        "PROBE_DIR": str(probe_dir),
+    }
     running = Processes(env)
     running.start_relay()
     running.start_worker()

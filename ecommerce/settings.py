@@ -142,6 +142,14 @@ OUTBOX = {
     "CONSUMER_PREFETCH": int(os.environ.get("OUTBOX_CONSUMER_PREFETCH", "50")),
     # Services whose receive queues this worker consumes; empty means every registered one.
     "CONSUMER_SERVICES": env_list("OUTBOX_CONSUMER_SERVICES", ""),
+    # Seconds a failed message waits before each retry; one more attempt than delays, then
+    # the message is dead-lettered. The default makes 5 attempts over about a minute.
+    "RETRY_DELAYS_SECONDS": [
+        float(delay) for delay in env_list("OUTBOX_RETRY_DELAYS_SECONDS", "2,5,15,40")
+    ],
+    # Published outbox rows and processed-event records older than this are deleted. A
+    # redelivery is recognised as a duplicate as long as it comes within this window.
+    "RETENTION_DAYS": float(os.environ.get("OUTBOX_RETENTION_DAYS", "7")),
 }
 
 LOGGING = {

@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from outbox.views import HealthApi
+
 
 class HexUuidConverter:
     """A UUID written as 32 hex digits (as the API returns ids) or with dashes."""
@@ -24,6 +26,7 @@ urlpatterns = [
     path("", include("products.urls")),
     path("", include("inventory.urls")),
     path("", include("orders.urls")),
+    path("health", HealthApi.as_view(), name="health"),
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

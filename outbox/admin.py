@@ -1,11 +1,20 @@
 import json
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from outbox.models import OutboxEvent, ProcessedEvent
+from outbox.broker import confirming_publisher, relay_from_settings
+from outbox.dead_letters import dead_letter_discard, dead_letter_replay
+from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
+from outbox.publisher import PublishFailed
+
+
+def pretty_json(value: object) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -54,10 +63,25 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     search_fields = ("=event_id", "=aggregate_id")
     readonly_fields = ("pretty_payload",)
     exclude = ("payload",)
+    actions = ["publish_now"]
 
     @admin.display(description="payload")
     def pretty_payload(self, event: OutboxEvent) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(event.payload, indent=2, ensure_ascii=False))
+        return pretty_json(event.payload)
+
+    @admin.action(description="Publish pending events now")
+    def publish_now(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
+        """Run the relay now. It publishes every pending event, oldest first, so that the
+        selected ones leave behind the earlier events of their aggregates."""
+        relay = relay_from_settings()
+        try:
+            published = relay.publish_pending()
+        except PublishFailed as error:
+            self.message_user(request, f"The broker did not take them: {error}", messages.ERROR)
+            return
+        finally:
+            relay.publisher.close()
+        self.message_user(request, f"Published {published} pending events.", messages.SUCCESS)
 
 
 @admin.register(ProcessedEvent)
@@ -65,3 +89,89 @@ class ProcessedEventAdmin(ReadOnlyAdmin):
     list_display = ("event_id", "event_type", "consumer", "processed_at")
     list_filter = ("consumer", "event_type")
     search_fields = ("=event_id",)
+
+
+class DiscardForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(ReadOnlyAdmin):
+    list_display = (
+        "recorded_at",
+        "service",
+        "kind",
+        "status",
+        "event_type",
+        "event_id",
+        "error_type",
+        "attempts",
+    )
+    list_filter = ("status", "kind", "service", "event_type", "error_type")
+    search_fields = ("=event_id", "error_message")
+    fields = (
+        ("service", "kind", "status"),
+        ("event_type", "event_id", "routing_key"),
+        ("error_type", "attempts"),
+        "error_message",
+        "error_traceback_pre",
+        ("first_failed_at", "last_failed_at", "recorded_at", "resolved_at"),
+        "discard_reason",
+        "pretty_body",
+        "pretty_properties",
+    )
+    readonly_fields = [
+        name for row in fields for name in (row if isinstance(row, tuple) else (row,))
+    ]
+    actions = ["replay", "discard"]
+
+    @admin.display(description="traceback")
+    def error_traceback_pre(self, record: DeadLetter) -> str:
+        return format_html("<pre>{}</pre>", record.error_traceback)
+
+    @admin.display(description="payload")
+    def pretty_body(self, record: DeadLetter) -> str:
+        body = bytes(record.body)
+        try:
+            return pretty_json(json.loads(body))
+        except ValueError:
+            return format_html("<pre>{}</pre>", body.decode("utf-8", "backslashreplace"))
+
+    @admin.display(description="properties and headers")
+    def pretty_properties(self, record: DeadLetter) -> str:
+        return pretty_json(record.properties)
+
+    @admin.action(description="Replay selected dead letters")
+    def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        publisher = confirming_publisher()
+        try:
+            summary = dead_letter_replay(queryset, publisher)
+        finally:
+            publisher.close()
+        level = messages.ERROR if summary.failed else messages.SUCCESS
+        self.message_user(
+            request,
+            f"Replayed {summary.moved}, skipped {summary.skipped} (not pending), "
+            f"failed {summary.failed}.",
+            level,
+        )
+
+    @admin.action(description="Discard selected dead letters (with a reason)")
+    def discard(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> HttpResponse | None:
+        form = DiscardForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            discarded = dead_letter_discard(queryset, reason=form.cleaned_data["reason"])
+            self.message_user(request, f"Discarded {discarded} dead letters.", messages.SUCCESS)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/outbox/deadletter/discard.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Discard dead letters",
+                "opts": self.model._meta,
+                "dead_letters": queryset,
+                "form": form,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )

@@ -1,4 +1,5 @@
 """Connections to the broker, built from the project's settings."""
+import amqp
 from django.conf import settings
 from kombu import Connection
 
@@ -9,16 +10,22 @@ from outbox.relay import Relay
 
 def relay_from_settings() -> Relay:
     """A relay that publishes to the configured broker."""
-    publisher = ConfirmingPublisher(
+    return Relay(confirming_publisher(), batch_size=settings.OUTBOX["RELAY_BATCH_SIZE"])
+
+
+def declare_topology(channel: amqp.Channel | None = None) -> list[str]:
+    """Declare every registered service's exchanges and queues; return the service names."""
+    services = registry.all_services()
+    if channel is None:
+        with Connection(settings.CELERY_BROKER_URL) as connection:
+            return declare_topology(connection.default_channel)
+    topology.declare(channel, services, settings.OUTBOX["RETRY_DELAYS_SECONDS"])
+    return [service.name for service in services]
+
+
+def confirming_publisher() -> ConfirmingPublisher:
+    """A publisher with confirms on the configured broker."""
+    return ConfirmingPublisher(
         settings.CELERY_BROKER_URL,
         confirm_timeout=settings.OUTBOX["CONFIRM_TIMEOUT_SECONDS"],
     )
-    return Relay(publisher, batch_size=settings.OUTBOX["RELAY_BATCH_SIZE"])
-
-
-def declare_topology() -> list[str]:
-    """Declare every registered service's exchanges and queues; return the service names."""
-    services = registry.all_services()
-    with Connection(settings.CELERY_BROKER_URL) as connection:
-        topology.declare(connection.default_channel, services)
-    return [service.name for service in services]

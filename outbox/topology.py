@@ -9,8 +9,12 @@ Per service `xxx`:
     xxx-receive-dlx        fanout; where messages whose handling failed for good are sent
     xxx-receive-dlq        queue of those dead letters
     xxx-receive-recover-x  fanout into xxx-receive-q; replaying a dead letter publishes here
+    xxx-receive-retry-Ns   one queue per retry delay: a failed message waits there N seconds
+                           (its TTL), then dead-letters through xxx-receive-recover-x back
+                           into xxx-receive-q. The name carries the delay, because a queue's
+                           TTL cannot change once declared.
 """
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import amqp
 
@@ -45,13 +49,20 @@ def receive_recover_exchange(service: str) -> str:
     return f"{service}-receive-recover-x"
 
 
-def declare(channel: amqp.Channel, services: Iterable[Service]) -> None:
+def receive_retry_queue(service: str, delay_seconds: float) -> str:
+    return f"{service}-receive-retry-{delay_seconds:g}s"
+
+
+def declare(
+    channel: amqp.Channel, services: Iterable[Service], retry_delays: Sequence[float]
+) -> None:
     """Declare the exchanges, queues and bindings of the services; safe to repeat."""
     services = list(services)
     for service in services:
         declare_publishing_side(channel, service.name)
     for service in services:
         declare_receiving_side(channel, service)
+        declare_retry_queues(channel, service.name, retry_delays)
 
 
 def declare_publishing_side(channel: amqp.Channel, service: str) -> None:
@@ -82,6 +93,19 @@ def declare_receiving_side(channel: amqp.Channel, service: Service) -> None:
         declare_publishing_side(channel, subscription.source)
         channel.queue_bind(
             receive_queue(name), publish_exchange(subscription.source), subscription.event_type
+        )
+
+
+def declare_retry_queues(channel: amqp.Channel, service: str, delays: Sequence[float]) -> None:
+    """Delay queues whose expired messages go back to the receive queue."""
+    for delay in delays:
+        _queue(
+            channel,
+            receive_retry_queue(service, delay),
+            {
+                "x-message-ttl": round(delay * 1000),
+                "x-dead-letter-exchange": receive_recover_exchange(service),
+            },
         )
 
 

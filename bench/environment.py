@@ -1,0 +1,120 @@
+"""Where a benchmark runs: its own database and its own RabbitMQ vhost, reset between runs.
+
+The harness never touches the development or test database and vhost. It derives its URLs
+from `DATABASE_URL` and `CELERY_BROKER_URL` (or their local defaults) with the database name
+and vhost replaced, so that nothing else consumes from its queues or writes to its tables.
+This module is imported before Django is set up: it must not import Django models.
+"""
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg2
+import requests
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+LOG_DIR = PROJECT_DIR / ".run" / "log"
+DEFAULT_DATABASE_URL = "postgres://ecommerce:ecommerce@127.0.0.1:5432/ecommerce"
+DEFAULT_BROKER_URL = "amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce"
+DEFAULT_MANAGEMENT_URL = "http://127.0.0.1:15672"
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchEnvironment:
+    """The database and vhost of one benchmark run, and how child processes reach them."""
+
+    database_url: str
+    broker_url: str
+    management_url: str
+
+    @classmethod
+    def from_environment(cls, *, database: str, vhost: str) -> "BenchEnvironment":
+        """URLs of the server in DATABASE_URL / CELERY_BROKER_URL, with our database and vhost."""
+        database_url = urlsplit(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
+        broker_url = urlsplit(os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER_URL))
+        return cls(
+            database_url=urlunsplit(database_url._replace(path=f"/{database}")),
+            broker_url=urlunsplit(broker_url._replace(path=f"/{quote(vhost, safe='')}")),
+            management_url=os.environ.get("RABBITMQ_MANAGEMENT_URL", DEFAULT_MANAGEMENT_URL),
+        )
+
+    @property
+    def database(self) -> str:
+        return urlsplit(self.database_url).path.lstrip("/")
+
+    @property
+    def vhost(self) -> str:
+        return urlsplit(self.broker_url).path.lstrip("/")
+
+    def child_env(self, **extra: str) -> dict[str, str]:
+        """Environment of a process (relay, worker, web, pgbench) that works on this run."""
+        url = urlsplit(self.database_url)
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "ecommerce.settings",
+            "DATABASE_URL": self.database_url,
+            "CELERY_BROKER_URL": self.broker_url,
+            "PGHOST": url.hostname or "127.0.0.1",
+            "PGPORT": str(url.port or 5432),
+            "PGUSER": url.username or "",
+            "PGPASSWORD": url.password or "",
+            "PGDATABASE": self.database,
+            "LOG_LEVEL": os.environ.get("BENCH_CHILD_LOG_LEVEL", "WARNING"),
+            **extra,
+        }
+
+    def use_in_this_process(self) -> None:
+        """Point this process's Django settings at the run's database and vhost."""
+        os.environ.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "ecommerce.settings",
+                "DATABASE_URL": self.database_url,
+                "CELERY_BROKER_URL": self.broker_url,
+            }
+        )
+
+    def create_database(self) -> None:
+        """Create the run's database if it does not exist yet (migrations come after)."""
+        url = urlsplit(self.database_url)
+        server = psycopg2.connect(
+            host=url.hostname, port=url.port or 5432, user=url.username,
+            password=url.password, dbname="postgres",
+        )  # fmt: skip
+        server.autocommit = True
+        with server.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [self.database])
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE DATABASE "{self.database}"')
+        server.close()
+
+    def migrate(self) -> None:
+        """Bring the run's database schema up to date, in a child process."""
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=PROJECT_DIR, env=self.child_env(), check=True,
+        )  # fmt: skip
+
+    def reset_vhost(self) -> None:
+        """Delete and recreate the run's vhost: no queue, exchange or message survives."""
+        broker = urlsplit(self.broker_url)
+        api = requests.Session()
+        api.auth = (broker.username or "guest", broker.password or "guest")
+        vhost = quote(self.vhost, safe="")
+        response = api.delete(f"{self.management_url}/api/vhosts/{vhost}", timeout=30)
+        if response.status_code not in (204, 404):
+            response.raise_for_status()
+        api.put(f"{self.management_url}/api/vhosts/{vhost}", timeout=30).raise_for_status()
+        api.put(
+            f"{self.management_url}/api/permissions/{vhost}/{quote(broker.username or 'guest')}",
+            json={"configure": ".*", "write": ".*", "read": ".*"},
+            timeout=30,
+        ).raise_for_status()
+
+
+def log_file(name: str) -> Path:
+    """The log of a child process of the harness."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    return LOG_DIR / f"bench-{name}.log"

@@ -1,0 +1,156 @@
+"""Seed 000's demo ("系统演示") against a running `make up`, with real HTTP requests.
+
+    make demo
+    DEMO_BASE_URL=http://127.0.0.1:8000 DEMO_TIMEOUT=15 .venv/bin/python scripts/demo.py
+
+Every step prints its request and the JSON answer. A step that the events must bring about is
+polled until it holds or DEMO_TIMEOUT seconds pass; then the demo exits non-zero, naming it.
+"""
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+
+BASE_URL = os.environ.get("DEMO_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+TIMEOUT = float(os.environ.get("DEMO_TIMEOUT", "15"))
+REQUEST_TIMEOUT = 10.0
+POLL_INTERVAL = 0.2
+
+APPLE = {"name": "好吃的苹果", "description": "原生态的苹果", "price": 10.0}
+ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
+
+T = TypeVar("T")
+
+
+class StepNotReached(Exception):
+    """The system did not do what the demo expects; the message says which step."""
+
+
+def request(method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
+    """Send one request to the API; an unreachable server ends the demo."""
+    try:
+        return requests.request(method, BASE_URL + path, json=body, timeout=REQUEST_TIMEOUT)
+    except requests.ConnectionError:
+        raise StepNotReached(f"cannot reach {BASE_URL}: is `make up` running?") from None
+    except requests.RequestException as error:
+        raise StepNotReached(f"{method} {path} failed: {error}") from None
+
+
+def expect(response: requests.Response, status: int) -> Any:
+    """The JSON body of a response with the expected status, or the end of the demo."""
+    if response.status_code != status:
+        raise StepNotReached(
+            f"{response.request.method} {response.url} answered {response.status_code}, "
+            f"expected {status}: {response.text[:500]}"
+        )
+    return response.json()
+
+
+def wait_for(step: str, probe: Callable[[], T | None]) -> T:
+    """Poll `probe` until it returns a value, or fail naming `step` once the deadline passes."""
+    deadline = time.monotonic() + TIMEOUT
+    while (value := probe()) is None:
+        if time.monotonic() > deadline:
+            raise StepNotReached(f"not reached within {TIMEOUT:g}s: {step}")
+        time.sleep(POLL_INTERVAL)
+    return value
+
+
+def announce(step: str, method: str, path: str, body: dict[str, Any] | None = None) -> None:
+    print(f"\n== {step}\n{method} {path}" + (f" {compact(body)}" if body else ""), flush=True)
+
+
+def show(payload: Any) -> None:
+    print(f"-> {compact(payload)}", flush=True)
+
+
+def compact(payload: Any) -> str:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def product_with_inventory(product_id: str, remaining: int) -> dict[str, Any] | None:
+    product = expect(request("GET", f"/products/{product_id}"), 200)
+    return product if product["inventory"] == remaining else None
+
+
+def inventory_of(product_id: str, remaining: int | None = None) -> dict[str, Any] | None:
+    page = expect(request("GET", f"/inventories?productId={product_id}"), 200)
+    inventory = page["results"][0] if page["results"] else None
+    if inventory is None or (remaining is not None and inventory["remaining"] != remaining):
+        return None
+    return inventory
+
+
+def order_accepted(order: dict[str, Any]) -> dict[str, Any] | None:
+    """The created order's id, or None while the order context has not yet heard of the product."""
+    response = request("POST", "/orders", order)
+    if response.status_code == 400 and "Unknown product" in response.text:
+        return None
+    return expect(response, 201)
+
+
+def order_summary(order_id: str) -> dict[str, Any] | None:
+    response = request("GET", f"/order-summaries/{order_id}")
+    return None if response.status_code == 404 else expect(response, 200)
+
+
+def play() -> None:
+    """The seed's steps, in its order."""
+    announce("Create the product", "POST", "/products", APPLE)
+    product_id = expect(request("POST", "/products", APPLE), 201)["id"]
+    show({"id": product_id})
+
+    announce("The new product has no stock", "GET", f"/products/{product_id}")
+    product = expect(request("GET", f"/products/{product_id}"), 200)
+    show(product)
+    if product["inventory"] != 0:
+        raise StepNotReached(f"a new product shows inventory {product['inventory']}, not 0")
+
+    path = f"/inventories?productId={product_id}"
+    announce("ProductCreatedEvent made its inventory (waiting)", "GET", path)
+    inventory = wait_for("the product's inventory is created", lambda: inventory_of(product_id))
+    show(inventory)
+
+    increase = {"increaseNumber": 10}
+    path = f"/inventories/{inventory['id']}/increase"
+    announce("Increase the inventory by 10", "POST", path, increase)
+    show(expect(request("POST", path, increase), 200))
+
+    announce("InventoryChangedEvent reaches the product (waiting)", "GET", f"/products/{product_id}")
+    show(wait_for("the product shows inventory 10", lambda: product_with_inventory(product_id, 10)))
+
+    order = {"items": [{"productId": product_id, "count": 2, "itemPrice": 10}], "address": ADDRESS}
+    announce("Order 2 (once the order context knows the product)", "POST", "/orders", order)
+    order_id = wait_for("the order is accepted", lambda: order_accepted(order))["id"]
+    show({"id": order_id})
+
+    path = f"/inventories?productId={product_id}"
+    announce("OrderCreatedEvent decreases the inventory (waiting)", "GET", path)
+    show(wait_for("the inventory is 8", lambda: inventory_of(product_id, remaining=8)))
+
+    announce("InventoryChangedEvent reaches the product (waiting)", "GET", f"/products/{product_id}")
+    show(wait_for("the product shows inventory 8", lambda: product_with_inventory(product_id, 8)))
+
+    path = f"/order-summaries/{order_id}"
+    announce("The order read model, built from the order's events (waiting)", "GET", path)
+    show(wait_for("the order read model has the order", lambda: order_summary(order_id)))
+
+
+def main() -> int:
+    """Play the demo; 0 when every step was reached."""
+    print(f"Seed 000's demo against {BASE_URL} (each wait up to {TIMEOUT:g}s)")
+    try:
+        play()
+    except StepNotReached as error:
+        print(f"\nDEMO FAILED: {error}", file=sys.stderr)
+        return 1
+    print("\nDemo complete: inventory 10 -> 8 after an order of 2, on the product too.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

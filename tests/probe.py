@@ -1,0 +1,43 @@
+"""A `probe` service for end-to-end tests: its handler fails as often as a test asks.
+
+The probe's state lives in files under $PROBE_DIR, outside any database transaction, so a
+test can see every attempt, including the ones whose transaction rolled back:
+
+    <event id>.fail     how many more attempts must fail (the test writes it)
+    <event id>.attempt  one line per attempt
+    <event id>.handled  one line per successful handling
+"""
+import os
+from pathlib import Path
+
+from outbox.cloudevents import ReceivedEvent
+from outbox.registry import Subscription, register_service
+
+SERVICE = "probe"
+EVENT_TYPE = "ProbeEvent"
+
+
+class ProbeFailure(Exception):
+    """The failure a test asked for."""
+
+
+def probe_dir() -> Path:
+    return Path(os.environ["PROBE_DIR"])
+
+
+def handle_probe(event: ReceivedEvent) -> None:
+    """Fail while the event's failure budget lasts, then count a success."""
+    event.field("label", str)
+    directory = probe_dir()
+    with open(directory / f"{event.id}.attempt", "a") as attempts:
+        attempts.write("attempt\n")
+    budget = directory / f"{event.id}.fail"
+    remaining = int(budget.read_text()) if budget.exists() else 0
+    if remaining > 0:
+        budget.write_text(str(remaining - 1))
+        raise ProbeFailure(f"asked to fail {remaining} more times")
+    with open(directory / f"{event.id}.handled", "a") as handled:
+        handled.write("handled\n")
+
+
+register_service(SERVICE, {Subscription(SERVICE, EVENT_TYPE): handle_probe})
