@@ -64,12 +64,28 @@ class Processes:
         return self.start(name, sys.executable, "manage.py", "run_relay")
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen:
-        return self.start(
+        """Start a worker and return once it consumes every service's receive queue."""
+        process = self.start(
             name,
             sys.executable, "-m", "celery", "-A", "tests.probe_worker", "worker",
             "--pool=solo", "--loglevel=INFO", f"--hostname={name}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         )  # fmt: skip
+        with Connection(self.env["CELERY_BROKER_URL"]) as broker:
+            for service in registry.all_services():
+                queue = topology.receive_queue(service.name)
+                wait_until(
+                    lambda: consumer_count(broker, queue) > 0,
+                    timeout=60,
+                    what=f"a worker consuming {queue}",
+                )
+        return process
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a process: no shutdown, no acknowledgements, no goodbyes."""
+        process = self.running.pop(name)
+        process.kill()
+        process.wait()
 
     def stop(self, name: str) -> None:
         process = self.running.pop(name)
@@ -112,16 +128,9 @@ def processes(
         "PROBE_DIR": str(probe_dir),
     }
     running = Processes(env)
-    running.start_relay()
-    running.start_worker()
     try:
-        for service in registry.all_services():
-            queue = topology.receive_queue(service.name)
-            wait_until(
-                lambda: consumer_count(broker, queue) > 0,
-                timeout=60,
-                what=f"a worker consuming {queue}",
-            )
+        running.start_relay()
+        running.start_worker()
         yield running
     finally:
         running.stop_all()

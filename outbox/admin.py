@@ -1,4 +1,5 @@
 import json
+import uuid
 
 from django import forms
 from django.contrib import admin, messages
@@ -60,10 +61,22 @@ class OutboxEventAdmin(ReadOnlyAdmin):
         "attempts",
     )
     list_filter = (OutboxStateFilter, "service", "event_type", "aggregate_type")
-    search_fields = ("=event_id", "=aggregate_id")
+    search_fields = ("=aggregate_id",)
+    search_help_text = "An event id or an aggregate id."
     readonly_fields = ("pretty_payload",)
     exclude = ("payload",)
     actions = ["publish_now"]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[OutboxEvent], search_term: str
+    ) -> tuple[QuerySet[OutboxEvent], bool]:
+        """Event ids are UUIDs, found with or without dashes."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            event_id = uuid.UUID(search_term.strip())
+        except ValueError:
+            return results, may_have_duplicates
+        return results | queryset.filter(event_id=event_id), may_have_duplicates
 
     @admin.display(description="payload")
     def pretty_payload(self, event: OutboxEvent) -> str:

@@ -4,6 +4,7 @@ This is the only way business code emits an integration event.
 """
 from django.db import connection, transaction
 
+from outbox import listeners
 from outbox.aggregates import AggregateRoot
 from outbox.cloudevents import to_cloudevent
 from outbox.events import DomainEvent
@@ -14,13 +15,19 @@ RELAY_WAKEUP_CHANNEL = "outbox_relay_wakeup"
 
 
 def save(aggregate: AggregateRoot) -> None:
-    """Save the aggregate and add the events it raised to the outbox, atomically."""
+    """Save the aggregate, add the events it raised to the outbox, and hand them to listeners.
+
+    The same event objects go to the outbox (other services) and to the in-process listeners
+    of `outbox.listeners`, all within the one transaction.
+    """
     with transaction.atomic():
         aggregate.save()
         events = aggregate.collect_events()
         if events:
             OutboxEvent.objects.bulk_create([outbox_row(event) for event in events])
             transaction.on_commit(wake_relay)
+        for event in events:
+            listeners.publish(event)
 
 
 def outbox_row(event: DomainEvent) -> OutboxEvent:

@@ -1,6 +1,7 @@
-"""Periodic tasks run by celery beat."""
+"""Celery tasks: the outbox sweep run by celery beat, and asynchronous listeners."""
 from celery import shared_task
 
+from outbox import listeners
 from outbox.broker import relay_from_settings
 
 
@@ -12,3 +13,9 @@ def sweep_outbox() -> int:
         return relay.publish_pending()
     finally:
         relay.publisher.close()
+
+
+@shared_task(name=listeners.ASYNC_LISTENER_TASK, ignore_result=True)
+def run_async_listener(listener_name: str, cloudevent: str) -> None:
+    """Run an asynchronous in-process listener on an event, as JSON off the wire."""
+    listeners.run_async_listener(listener_name=listener_name, cloudevent=cloudevent)

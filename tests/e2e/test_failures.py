@@ -121,3 +121,20 @@ def test_an_interrupted_replay_run_again_handles_each_message_once(
     wait_for_probe_queue_to_drain(probe_dir)
     assert [lines(probe_dir, event_id, "handled") for event_id in event_ids] == [1] * 6
     assert ProcessedEvent.objects.filter(event_id__in=event_ids).count() == 6
+
+
+def test_the_admin_replays_a_dead_letter(
+    processes: object, probe_dir: Path, admin_client: object
+) -> None:
+    event_id = publish_probe(probe_dir, failures=1000)
+    record = wait_until(lambda: dead_letter_of(event_id), what="dead letter recorded")
+    (probe_dir / f"{event_id}.fail").write_text("0")
+
+    response = admin_client.post(
+        "/admin/outbox/deadletter/",
+        {"action": "replay", "_selected_action": [record.pk]},
+        follow=True,
+    )
+
+    assert "Replayed 1, skipped 0 (not pending), failed 0." in response.content.decode()
+    wait_until(lambda: lines(probe_dir, event_id, "handled"), what="handled after replay")

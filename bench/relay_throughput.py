@@ -1,0 +1,85 @@
+"""Relay throughput: N pending outbox rows until all are confirmed by the broker and marked.
+
+Measured three ways on the same backlog, each in fresh processes started together:
+the raw ceiling (bare py-amqp, same batches and pipelined confirms, no database), one relay,
+and two relays at once. Messages go to the product publish exchange and are routed to one
+durable queue, which is checked and purged after each run.
+"""
+import json
+import sys
+from typing import Any
+
+from django.db import connection
+from kombu import Connection
+
+from bench import backlog
+from bench.environment import BenchEnvironment
+from bench.processes import Children
+from outbox import topology
+
+ROUTED_QUEUE = "bench-relay-q"
+
+
+def measure_relay(environment: BenchEnvironment, *, size: int, batch_size: int) -> dict[str, Any]:
+    """Events per second of the raw ceiling, one relay and two relays, for `size` events."""
+    environment.reset_vhost()
+    with Connection(environment.broker_url) as broker:
+        channel = broker.default_channel
+        exchange = topology.publish_exchange("product")
+        channel.exchange_declare(exchange, "topic", durable=True, auto_delete=False)
+        channel.queue_declare(ROUTED_QUEUE, durable=True, auto_delete=False)
+        channel.queue_bind(ROUTED_QUEUE, exchange, "#")
+
+        results: dict[str, Any] = {"size": size, "batch_size": batch_size}
+        for name, mode, processes in (("raw", "raw", 1), ("relay_1", "relay", 1), ("relay_2", "relay", 2)):
+            backlog.truncate_tables()
+            backlog.insert_pending(size)
+            rate = run_publishers(environment, mode, processes, batch_size, expected=size)
+            routed = queue_depth(channel, ROUTED_QUEUE)
+            channel.queue_purge(ROUTED_QUEUE)
+            if routed != size:
+                raise RuntimeError(f"{name}: {routed} of {size} messages reached the queue")
+            if mode == "relay" and pending_count():
+                raise RuntimeError(f"{name}: {pending_count()} events left pending")
+            results[f"{name}_eps"] = rate
+    results["ratio_1"] = results["relay_1_eps"] / results["raw_eps"]
+    results["ratio_2"] = results["relay_2_eps"] / results["raw_eps"]
+    return results
+
+
+def run_publishers(
+    environment: BenchEnvironment, mode: str, count: int, batch_size: int, *, expected: int
+) -> float:
+    """Start `count` publishing processes together; events/s from the first start to the last end."""
+    with Children(environment) as children:
+        processes = [
+            children.start(
+                f"publish-{mode}-{index}",
+                [sys.executable, "-m", "bench.publish_child", mode, str(batch_size)],
+                pipes=True,
+            )
+            for index in range(count)
+        ]
+        for process in processes:
+            if process.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"a {mode} publisher failed to start; see .run/log/bench-*")
+        for process in processes:
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        reports = [json.loads(process.stdout.readline()) for process in processes]
+    published = sum(report["published"] for report in reports)
+    if published != expected:
+        raise RuntimeError(f"{mode}: {published} events published, {expected} expected")
+    elapsed = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
+    return published / elapsed
+
+
+def queue_depth(channel: object, queue: str) -> int:
+    _, messages, _ = channel.queue_declare(queue, passive=True)
+    return messages
+
+
+def pending_count() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM outbox_outboxevent WHERE published_at IS NULL")
+        return cursor.fetchone()[0]

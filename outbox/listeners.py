@@ -1,0 +1,260 @@
+"""In-process listeners of domain events, each bound to a phase of the publishing transaction.
+
+This is seed 004's `@TransactionalEventListener` for Django. One `raise_event` has two
+audiences: `outbox.store.save` writes the event to the outbox for other services and hands
+the same event object to the listeners registered here, in this process.
+
+    @listeners.listen(AggregateEvent)                      # AFTER_COMMIT, the default
+    def record(event: AggregateEvent) -> None: ...
+
+A listener hears its event class and every subclass of it. Its phase says when it runs:
+
+- IN_TRANSACTION: at once, inside the caller's transaction; if it raises, the caller's work
+  and its own roll back together (seed 004's "unified transaction").
+- BEFORE_COMMIT: inside the transaction, just before it commits; if it raises, everything
+  rolls back and the error reaches the code that was committing.
+- AFTER_COMMIT: after the commit, in a transaction of its own (seed 004's "independent
+  transaction"). If it raises, its own writes roll back, the caller's work stays committed,
+  the failure is logged with the event id, and the other listeners still run.
+- AFTER_ROLLBACK: after the transaction rolled back, in a transaction of its own.
+- AFTER_COMPLETION: after either end, in a transaction of its own; it is called as
+  `listener(event, outcome)` with an `Outcome`.
+
+Nesting: the phases bind to the outermost transaction, whatever `atomic()` block or savepoint
+the event was published in. An event published inside a savepoint that rolls back never
+happened: none of its transaction-bound listeners run, neither AFTER_COMMIT nor AFTER_ROLLBACK,
+exactly as Django drops `on_commit` callbacks registered there. AFTER_COMMIT is Django's
+`on_commit`; BEFORE_COMMIT and AFTER_ROLLBACK come from `outbox.transaction_phases` and need the
+database ENGINE `outbox.postgresql`.
+
+Seed 004's pitfall, an after-commit listener whose own events are silently dropped because no
+transaction is active any more, cannot happen: every listener that runs after the end of the
+caller's transaction runs in a transaction of its own, so what it saves or publishes is bound
+to that transaction and reaches its own listeners.
+
+Publishing outside any transaction (autocommit, no `atomic()` block): each statement has
+committed already. IN_TRANSACTION listeners run as usual; the others run at once only if
+registered with `fallback_execution=True` (AFTER_ROLLBACK never: nothing rolls back), and are
+otherwise skipped with a warning naming the listener and the event.
+
+Asynchronous listeners (`asynchronous=True`, AFTER_COMMIT only) run in a Celery worker after
+the commit, never before it. The event travels as on the wire: the task receives the CloudEvent
+JSON, and the listener receives an `outbox.cloudevents.ReceivedEvent`, not the Python event.
+The worker imports the listener by its path `module:function`, so an asynchronous listener
+must be a module-level function. A failure is logged with the event id and not retried; the
+task is sent once, after the commit: an effect that must not be lost belongs on the outbox and
+a consumer instead.
+"""
+import dataclasses
+import enum
+import functools
+import importlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from celery import current_app
+from django.db import transaction
+
+from outbox import transaction_phases
+from outbox.cloudevents import parse_cloudevent, to_cloudevent
+from outbox.events import DomainEvent
+
+logger = logging.getLogger(__name__)
+
+ASYNC_LISTENER_TASK = "outbox.tasks.run_async_listener"
+
+Callback = Callable[[], None]
+
+
+class Phase(enum.Enum):
+    """When a listener runs, relative to the transaction that published the event."""
+
+    IN_TRANSACTION = "in transaction"
+    BEFORE_COMMIT = "before commit"
+    AFTER_COMMIT = "after commit"
+    AFTER_ROLLBACK = "after rollback"
+    AFTER_COMPLETION = "after completion"
+
+
+class Outcome(enum.Enum):
+    """How the publishing transaction ended, as told to AFTER_COMPLETION listeners."""
+
+    COMMITTED = "committed"
+    ROLLED_BACK = "rolled back"
+
+
+@dataclasses.dataclass(frozen=True)
+class Listener:
+    """A function that hears an event class, and its subclasses, in one phase."""
+
+    event_class: type[DomainEvent]
+    function: Callable[..., None]
+    phase: Phase = Phase.AFTER_COMMIT
+    fallback_execution: bool = False
+    asynchronous: bool = False
+
+    def __post_init__(self) -> None:
+        if self.asynchronous and self.phase is not Phase.AFTER_COMMIT:
+            raise ValueError(f"{self.name}: an asynchronous listener runs after commit only")
+        if self.asynchronous and not self.function.__qualname__.isidentifier():
+            raise ValueError(
+                f"{self.name}: an asynchronous listener must be a module-level function, "
+                "since the worker imports it by its path"
+            )
+        if self.fallback_execution and self.phase is Phase.AFTER_ROLLBACK:
+            raise ValueError(f"{self.name}: nothing rolls back outside a transaction")
+
+    @property
+    def name(self) -> str:
+        """The listener's path, `module:function`."""
+        return f"{self.function.__module__}:{self.function.__qualname__}"
+
+
+_listeners: list[Listener] = []
+
+
+def register(listener: Listener) -> Listener:
+    """Add a listener; contexts register theirs when their app is ready."""
+    _listeners.append(listener)
+    return listener
+
+
+def unregister(listener: Listener) -> None:
+    """Remove a registered listener."""
+    _listeners.remove(listener)
+
+
+def listen(
+    event_class: type[DomainEvent],
+    *,
+    phase: Phase = Phase.AFTER_COMMIT,
+    fallback_execution: bool = False,
+    asynchronous: bool = False,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Decorator: register the function as a listener of `event_class` and its subclasses."""
+
+    def decorator(function: Callable[..., None]) -> Callable[..., None]:
+        register(Listener(event_class, function, phase, fallback_execution, asynchronous))
+        return function
+
+    return decorator
+
+
+@contextmanager
+def listening(
+    event_class: type[DomainEvent],
+    function: Callable[..., None],
+    *,
+    phase: Phase = Phase.AFTER_COMMIT,
+    fallback_execution: bool = False,
+    asynchronous: bool = False,
+) -> Iterator[Listener]:
+    """A listener registered for the duration of a `with` block (tests use it)."""
+    listener = register(Listener(event_class, function, phase, fallback_execution, asynchronous))
+    try:
+        yield listener
+    finally:
+        unregister(listener)
+
+
+def listeners_of(event: DomainEvent) -> list[Listener]:
+    """The listeners that hear an event, in the order they were registered."""
+    return [listener for listener in _listeners if isinstance(event, listener.event_class)]
+
+
+def publish(event: DomainEvent) -> None:
+    """Hand an event to its in-process listeners, each in its phase of the current transaction.
+
+    `outbox.store.save` calls this for every event an aggregate raised; call it directly for an
+    event that no aggregate saves. Errors of IN_TRANSACTION listeners propagate from here.
+    """
+    in_transaction = transaction.get_connection().in_atomic_block
+    for listener in listeners_of(event):
+        if listener.phase is Phase.IN_TRANSACTION:
+            listener.function(event)
+        elif in_transaction:
+            hooks = bind(listener, event)
+            if hooks.before_commit:
+                transaction_phases.before_commit(hooks.before_commit)
+            if hooks.after_commit:
+                transaction.on_commit(hooks.after_commit)
+            if hooks.after_rollback:
+                transaction_phases.after_rollback(hooks.after_rollback)
+        elif listener.fallback_execution:
+            hooks = bind(listener, event)
+            for hook in (hooks.before_commit, hooks.after_commit):
+                if hook:
+                    hook()
+        else:
+            logger.warning(
+                "listener %s (%s) skipped %s %s: published outside a transaction; "
+                "register it with fallback_execution=True to run it there",
+                listener.name, listener.phase.value, event.event_type(), event.event_id.hex,
+            )  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Hooks:
+    """What one listener does with one event at each end of the transaction."""
+
+    before_commit: Callback | None = None
+    after_commit: Callback | None = None
+    after_rollback: Callback | None = None
+
+
+def bind(listener: Listener, event: DomainEvent) -> Hooks:
+    """The hooks that run a transaction-bound listener on an event in its phase."""
+    event_id = event.event_id.hex
+    if listener.phase is Phase.BEFORE_COMMIT:
+        return Hooks(before_commit=functools.partial(listener.function, event))
+    if listener.phase is Phase.AFTER_COMMIT and listener.asynchronous:
+        send = functools.partial(send_to_worker, listener, event_id, wire_form(event))
+        return Hooks(after_commit=send)
+    if listener.phase is Phase.AFTER_COMMIT:
+        call = functools.partial(listener.function, event)
+        return Hooks(after_commit=functools.partial(run_alone, listener.name, event_id, call))
+    if listener.phase is Phase.AFTER_ROLLBACK:
+        call = functools.partial(listener.function, event)
+        return Hooks(after_rollback=functools.partial(run_alone, listener.name, event_id, call))
+    on_commit = functools.partial(listener.function, event, Outcome.COMMITTED)
+    on_rollback = functools.partial(listener.function, event, Outcome.ROLLED_BACK)
+    return Hooks(
+        after_commit=functools.partial(run_alone, listener.name, event_id, on_commit),
+        after_rollback=functools.partial(run_alone, listener.name, event_id, on_rollback),
+    )
+
+
+def run_alone(listener_name: str, event_id: str, call: Callback) -> None:
+    """Run a listener in a transaction of its own; its failure is logged, never raised."""
+    try:
+        with transaction.atomic():
+            call()
+    except Exception:
+        logger.exception(
+            "listener %s failed on event %s; its writes were rolled back", listener_name, event_id
+        )
+
+
+def wire_form(event: DomainEvent) -> str:
+    """The event as a CloudEvent JSON document, checked to be readable by the worker."""
+    body = json.dumps(to_cloudevent(event))
+    parse_cloudevent(body)
+    return body
+
+
+def send_to_worker(listener: Listener, event_id: str, cloudevent: str) -> None:
+    """Ask a Celery worker to run an asynchronous listener on the event."""
+    try:
+        current_app.send_task(ASYNC_LISTENER_TASK, args=(listener.name, cloudevent))
+    except Exception:
+        logger.exception("listener %s was not sent event %s", listener.name, event_id)
+
+
+def run_async_listener(*, listener_name: str, cloudevent: str) -> None:
+    """Run an asynchronous listener, in a transaction of its own, on an event off the wire."""
+    event = parse_cloudevent(cloudevent)
+    module, _, function_name = listener_name.partition(":")
+    function = getattr(importlib.import_module(module), function_name)
+    run_alone(listener_name, event.id, functools.partial(function, event))

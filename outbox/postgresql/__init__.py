@@ -1,0 +1,4 @@
+"""PostgreSQL with the transaction phases of `outbox.transaction_phases`.
+
+Use it as the database ENGINE: `"ENGINE": "outbox.postgresql"`.
+"""

@@ -1,0 +1,160 @@
+"""Faults lose nothing: a worker killed mid-transaction, the broker down, an unroutable event."""
+import subprocess
+from collections.abc import Iterator
+from io import StringIO
+
+import psycopg2
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from conftest import Processes, database_url
+from inventory.models import Inventory
+from orders.models import OrderSummary
+from outbox import topology
+from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
+from tests.e2e.messages import cloudevent, publish_event
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
+
+
+@pytest.fixture
+def client() -> APIClient:
+    return APIClient()
+
+
+def stocked_product(client: APIClient, stock: int) -> tuple[str, Inventory]:
+    """A product whose inventory holds `stock` and that the order context knows."""
+    body = {"name": "Apple", "description": "", "price": 10}
+    product_id = client.post("/products", body, format="json").json()["id"]
+    inventory = wait_until(
+        lambda: Inventory.objects.filter(product_id=product_id).first(), what="inventory"
+    )
+    client.post(f"/inventories/{inventory.id.hex}/increase", {"increaseNumber": stock}, format="json")
+    wait_until(
+        lambda: client.get(f"/products/{product_id}").json()["inventory"] == stock,
+        what="stock known to the product",
+    )
+    return product_id, inventory
+
+
+def remaining(inventory: Inventory) -> int:
+    inventory.refresh_from_db()
+    return inventory.remaining
+
+
+def order_created(product_id: str, count: int) -> dict:
+    return cloudevent(
+        "OrderCreatedEvent",
+        source="order",
+        data={"items": [{"productId": product_id, "count": count, "itemPrice": "10"}]},
+    )
+
+
+@pytest.fixture
+def row_lock() -> Iterator[psycopg2.extensions.connection]:
+    """A separate database session in which a test holds row locks."""
+    session = psycopg2.connect(database_url(settings.DATABASES["default"]))
+    yield session
+    session.close()
+
+
+def backend_waiting_for_lock(session: psycopg2.extensions.connection) -> bool:
+    with session.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND query ILIKE '%%inventory_inventory%%'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_worker_killed_inside_the_handlers_transaction_loses_nothing(
+    processes: Processes, client: APIClient, row_lock: psycopg2.extensions.connection
+) -> None:
+    product_id, inventory = stocked_product(client, 10)
+    event = order_created(product_id, 3)
+    with row_lock.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM inventory_inventory WHERE id = %s FOR UPDATE", [str(inventory.id)]
+        )
+    publish_event(event)
+    observer = psycopg2.connect(database_url(settings.DATABASES["default"]))
+    observer.autocommit = True
+    try:
+        wait_until(lambda: backend_waiting_for_lock(observer), what="handler blocked inside")
+        processes.kill("worker")
+        row_lock.rollback()
+        processes.start_worker()
+
+        wait_until(lambda: remaining(inventory) == 7, what="stock decreased after redelivery")
+        wait_until(lambda: not backend_waiting_for_lock(observer), what="old backend gone")
+    finally:
+        observer.close()
+    stocked_product(client, 1)  # a barrier: queued behind any copy of the order event
+    assert remaining(inventory) == 7
+    assert ProcessedEvent.objects.filter(consumer="inventory", event_id=event["id"]).count() == 1
+
+
+def rabbitmq(action: str) -> None:
+    subprocess.run(
+        ["rabbitmqctl", "-n", "rabbit@localhost", action], check=True, capture_output=True
+    )
+
+
+def test_orders_taken_while_the_broker_is_down_drain_once_it_returns(
+    processes: Processes, client: APIClient
+) -> None:
+    product_id, inventory = stocked_product(client, 20)
+    order = {"items": [{"productId": product_id, "count": 1, "itemPrice": 10}], "address": ADDRESS}
+    rabbitmq("stop_app")
+    try:
+        responses = [client.post("/orders", order, format="json") for _ in range(5)]
+        assert [response.status_code for response in responses] == [201] * 5
+        order_ids = [response.json()["id"] for response in responses]
+        pending = OutboxEvent.objects.filter(aggregate_id__in=order_ids, published_at=None)
+        assert pending.count() == 5
+    finally:
+        rabbitmq("start_app")
+
+    wait_until(lambda: remaining(inventory) == 15, timeout=90, what="every order took stock")
+    wait_until(
+        lambda: OrderSummary.objects.filter(order_id__in=order_ids).count() == 5,
+        timeout=30,
+        what="every order in the read model",
+    )
+    assert not OutboxEvent.objects.filter(published_at=None).exists()
+    stocked_product(client, 1)  # a barrier behind any redelivered copy
+    assert remaining(inventory) == 15
+
+
+def test_an_unroutable_event_is_kept_and_republished_once_a_queue_is_bound(
+    processes: Processes, broker: object
+) -> None:
+    event = cloudevent("ProductRecalledEvent", source="product", data={"reason": "test"})
+
+    publish_event(event)
+
+    record = wait_until(
+        lambda: DeadLetter.objects.filter(event_id=event["id"]).first(), what="unroutable kept"
+    )
+    assert record.kind == DeadLetter.Kind.UNROUTABLE
+    assert record.service == "product"
+    assert "No queue was bound" in record.error_message
+
+    channel = broker.default_channel
+    channel.queue_declare("recall-watcher", durable=False, auto_delete=False)
+    channel.queue_bind("recall-watcher", topology.publish_exchange("product"), event["type"])
+    try:
+        out = StringIO()
+        call_command("republish_unroutable", "--event-type", event["type"], stdout=out)
+        assert "Moved 1, skipped 0, failed 0." in out.getvalue()
+        message = wait_until(lambda: channel.basic_get("recall-watcher", no_ack=True))
+        assert message.body.decode().count(event["id"]) == 1
+        record.refresh_from_db()
+        assert record.status == DeadLetter.Status.REPLAYED
+    finally:
+        channel.queue_delete("recall-watcher")

@@ -1,0 +1,55 @@
+"""The health endpoint and command report database, broker, backlog and dead letters."""
+import uuid
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from outbox.models import DeadLetter, OutboxEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_healthy_system_reports_its_backlog_and_dead_letters(broker: object) -> None:
+    OutboxEvent.objects.create(
+        event_id=uuid.uuid4(), event_type="ProductCreatedEvent", service="product",
+        aggregate_type="Product", aggregate_id="p1", aggregate_version=1, payload={},
+    )  # fmt: skip
+    DeadLetter.objects.create(
+        message_key="inventory:e1", service="inventory", kind=DeadLetter.Kind.FAILED, body=b"{}"
+    )
+
+    response = APIClient().get("/health")
+
+    assert response.status_code == 200
+    report = response.json()
+    assert report["healthy"] is True
+    assert report["database"]["ok"] and report["broker"]["ok"]
+    assert report["outbox"]["pending"] == 1
+    assert report["outbox"]["oldestPendingAgeSeconds"] >= 0
+    assert report["deadLetters"]["inventory"]["pending"] == 1
+
+
+@override_settings(CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:1//")
+def test_an_unreachable_broker_makes_it_unhealthy() -> None:
+    response = APIClient().get("/health")
+
+    assert response.status_code == 503
+    assert response.json()["broker"]["ok"] is False
+    assert response.json()["database"]["ok"] is True
+
+
+def test_the_command_prints_the_report(broker: object) -> None:
+    out = StringIO()
+
+    call_command("health", stdout=out)
+
+    assert '"healthy": true' in out.getvalue()
+
+
+@override_settings(CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:1//")
+def test_the_command_fails_when_unhealthy() -> None:
+    with pytest.raises(CommandError, match="Unhealthy"):
+        call_command("health", stdout=StringIO())
