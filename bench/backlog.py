@@ -103,10 +103,12 @@ def as_claimed(event: DomainEvent) -> ClaimedEvent:
 
 def truncate_tables() -> None:
     """Empty every table of the project's apps, so each measurement starts from nothing."""
+    existing = set(connection.introspection.table_names())
     tables = [
         model._meta.db_table
         for app in BUSINESS_APPS
         for model in apps.get_app_config(app).get_models()
+        if model._meta.db_table in existing
     ]
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")

@@ -26,3 +26,24 @@ class InventoryChangedEvent(InventoryEvent):
     remaining: int
     change: int
     reason: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StockReservationEvent(DomainEvent):
+    service: ClassVar[str] = "inventory"
+    aggregate_type: ClassVar[str] = "StockReservation"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StockReservedEvent(StockReservationEvent):
+    """Every item of the order was taken out of stock."""
+
+    order_id: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StockReservationRejectedEvent(StockReservationEvent):
+    """The stock could not cover the order; nothing was taken out."""
+
+    order_id: str
+    reason: str

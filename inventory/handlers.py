@@ -22,9 +22,9 @@ def sync_product_name(event: ReceivedEvent) -> None:
     )
 
 
-def decrease_stock_for_order(event: ReceivedEvent) -> None:
-    """An order was created: take its items out of stock."""
-    services.inventory_decrease_for_order(order_id=event.subject, items=order_items(event))
+def reserve_stock_for_order(event: ReceivedEvent) -> None:
+    """An order was created: take its items out of stock, or refuse it."""
+    services.stock_reserve_for_order(order_id=event.subject, items=order_items(event))
 
 
 def order_items(event: ReceivedEvent) -> list[tuple[str, int]]:
@@ -39,5 +39,5 @@ def order_items(event: ReceivedEvent) -> list[tuple[str, int]]:
 EVENT_HANDLERS: dict[Subscription, EventHandler] = {
     Subscription("product", "ProductCreatedEvent"): create_inventory,
     Subscription("product", "ProductNameChangedEvent"): sync_product_name,
-    Subscription("order", "OrderCreatedEvent"): decrease_stock_for_order,
+    Subscription("order", "OrderCreatedEvent"): reserve_stock_for_order,
 }

@@ -1,11 +1,17 @@
-"""The Inventory aggregate: the stock of one product."""
+"""The Inventory aggregate (the stock of one product) and the stock reservation of an order."""
 import uuid
+from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from inventory.events import InventoryChangedEvent, InventoryCreatedEvent
+from inventory.events import (
+    InventoryChangedEvent,
+    InventoryCreatedEvent,
+    StockReservationRejectedEvent,
+    StockReservedEvent,
+)
 from outbox.aggregates import AggregateRoot, StateConflict
 
 
@@ -87,3 +93,49 @@ class Inventory(AggregateRoot):
 def _require_positive(number: int) -> None:
     if number <= 0:
         raise ValidationError({"number": "The number must be greater than zero."})
+
+
+class ReservationStatus(models.TextChoices):
+    RESERVED = "RESERVED"
+    REJECTED = "REJECTED"
+
+
+class StockReservation(AggregateRoot):
+    """The inventory's answer to one order: all its items taken out of stock, or none."""
+
+    id = models.UUIDField(primary_key=True, help_text="The order's id.")
+    status = models.CharField(max_length=20, choices=ReservationStatus)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Order {self.id.hex}: {self.status}"
+
+    @classmethod
+    def for_order(
+        cls, *, order_id: str, wanted: Mapping[str, int], inventories: Mapping[str, Inventory]
+    ) -> "StockReservation":
+        """Decrease every inventory by what the order wants, or refuse the whole order."""
+        reservation = cls(id=uuid.UUID(order_id))
+        shortages = [
+            _shortage(product_id, count, inventories.get(product_id))
+            for product_id, count in wanted.items()
+            if product_id not in inventories or inventories[product_id].remaining < count
+        ]
+        if shortages:
+            reservation.status, reservation.reason = ReservationStatus.REJECTED, " ".join(shortages)
+            reservation.raise_event(
+                StockReservationRejectedEvent(order_id=order_id, reason=reservation.reason)
+            )
+            return reservation
+        for product_id, count in wanted.items():
+            inventories[product_id].decrease(count, reason=f"order {order_id}")
+        reservation.status = ReservationStatus.RESERVED
+        reservation.raise_event(StockReservedEvent(order_id=order_id))
+        return reservation
+
+
+def _shortage(product_id: str, wanted: int, inventory: Inventory | None) -> str:
+    if inventory is None:
+        return f"Product {product_id} has no inventory."
+    return f"{inventory.product_name}: {wanted} wanted, {inventory.remaining} remain."

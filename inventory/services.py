@@ -3,7 +3,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from inventory.models import Inventory
+from inventory.models import Inventory, StockReservation
 from outbox import store
 
 
@@ -47,22 +47,26 @@ def inventory_sync_product_name(*, product_id: str, name: str, product_version: 
 
 
 @transaction.atomic
-def inventory_decrease_for_order(*, order_id: str, items: Iterable[tuple[str, int]]) -> None:
-    """Take every item of an order out of stock, all or nothing.
+def stock_reserve_for_order(*, order_id: str, items: Iterable[tuple[str, int]]) -> StockReservation:
+    """Take every item of an order out of stock, or refuse the order; once per order.
 
     Inventories are locked in product order so that two orders never deadlock each other.
     """
+    existing = StockReservation.objects.filter(pk=order_id).first()
+    if existing is not None:
+        return existing
     wanted: dict[str, int] = {}
     for product_id, count in items:
         wanted[product_id] = wanted.get(product_id, 0) + count
     locked = (
         Inventory.objects.select_for_update().filter(product_id__in=wanted).order_by("product_id")
     )
-    by_product = {inventory.product_id.hex: inventory for inventory in locked}
-    missing = set(wanted) - set(by_product)
-    if missing:
-        raise Inventory.DoesNotExist(f"No inventory for products {', '.join(sorted(missing))}.")
-    for product_id, count in wanted.items():
-        inventory = by_product[product_id]
-        inventory.decrease(count, reason=f"order {order_id}")
-        store.save(inventory)
+    inventories = {inventory.product_id.hex: inventory for inventory in locked}
+    reservation = StockReservation.for_order(
+        order_id=order_id, wanted=wanted, inventories=inventories
+    )
+    for inventory in inventories.values():
+        if inventory.pending_events:
+            store.save(inventory)
+    store.save(reservation)
+    return reservation

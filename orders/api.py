@@ -34,6 +34,7 @@ class OrderOutputSerializer(serializers.Serializer):
         max_digits=14, decimal_places=2, coerce_to_string=False
     )
     status = serializers.CharField()
+    rejection_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
 
 

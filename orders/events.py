@@ -42,3 +42,8 @@ class OrderAddressChangedEvent(OrderEvent):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class OrderPaidEvent(OrderEvent):
     paid_price: Decimal
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OrderRejectedEvent(OrderEvent):
+    reason: str

@@ -12,6 +12,11 @@ def refresh_order_summary(event: ReceivedEvent) -> None:
     services.order_summary_refresh(order_id=event.subject)
 
 
+def reject_order(event: ReceivedEvent) -> None:
+    """The inventory could not cover the order (the end of the stock saga)."""
+    services.order_reject(order_id=event.field("orderId", str), reason=event.field("reason", str))
+
+
 def add_catalog_product(event: ReceivedEvent) -> None:
     services.catalog_product_sync(
         product_id=event.subject,
@@ -48,6 +53,7 @@ EVENT_HANDLERS: dict[Subscription, EventHandler] = {
     Subscription("product", "ProductCreatedEvent"): add_catalog_product,
     Subscription("product", "ProductNameChangedEvent"): rename_catalog_product,
     Subscription("product", "ProductPriceChangedEvent"): reprice_catalog_product,
+    Subscription("inventory", "StockReservationRejectedEvent"): reject_order,
     **{
         Subscription("order", event_class.event_type()): refresh_order_summary
         for event_class in OrderEvent.__subclasses__()

@@ -13,6 +13,7 @@ from orders.events import (
     OrderCreatedEvent,
     OrderLine,
     OrderPaidEvent,
+    OrderRejectedEvent,
 )
 from outbox.aggregates import AggregateRoot, StateConflict
 
@@ -20,6 +21,7 @@ from outbox.aggregates import AggregateRoot, StateConflict
 class OrderStatus(models.TextChoices):
     CREATED = "CREATED"
     PAID = "PAID"
+    REJECTED = "REJECTED"
 
 
 class Order(AggregateRoot):
@@ -31,6 +33,7 @@ class Order(AggregateRoot):
     province = models.CharField(max_length=100)
     city = models.CharField(max_length=100)
     detail = models.CharField(max_length=500)
+    rejection_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -67,6 +70,7 @@ class Order(AggregateRoot):
         """Correct where the order goes; only until it is paid."""
         if self.status == OrderStatus.PAID:
             raise StateConflict("The order is paid: its address can no longer change.")
+        self._require_not_rejected()
         if not new_detail.strip():
             raise ValidationError({"detail": "The address detail cannot be blank."})
         if new_detail == self.detail:
@@ -78,12 +82,26 @@ class Order(AggregateRoot):
         """Record the payment of the whole order."""
         if self.status == OrderStatus.PAID:
             raise StateConflict("The order is already paid.")
+        self._require_not_rejected()
         if paid_price != self.total_price:
             raise ValidationError(
                 {"paid_price": f"The payment must equal the total price {self.total_price}."}
             )
         self.status = OrderStatus.PAID
         self.raise_event(OrderPaidEvent(paid_price=paid_price))
+
+    def reject(self, reason: str) -> None:
+        """The stock could not cover the order: it will not be fulfilled."""
+        if self.status == OrderStatus.REJECTED:
+            return
+        if self.status == OrderStatus.PAID:
+            raise StateConflict("A paid order cannot be rejected; it needs a refund first.")
+        self.status, self.rejection_reason = OrderStatus.REJECTED, reason
+        self.raise_event(OrderRejectedEvent(reason=reason))
+
+    def _require_not_rejected(self) -> None:
+        if self.status == OrderStatus.REJECTED:
+            raise StateConflict(f"The order was rejected: {self.rejection_reason}")
 
 
 def _require_valid_lines(lines: Sequence[OrderLine]) -> None:

@@ -43,6 +43,13 @@ def order_pay(*, order_id: str, paid_price: Decimal) -> Order:
     return order
 
 
+@transaction.atomic
+def order_reject(*, order_id: str, reason: str) -> None:
+    order = Order.objects.select_for_update().get(pk=order_id)
+    order.reject(reason)
+    store.save(order)
+
+
 def order_summary_refresh(*, order_id: str) -> None:
     """Rebuild an order's read model row from the order itself (event notification style)."""
     order = Order.objects.prefetch_related("items").filter(pk=order_id).first()

@@ -15,11 +15,7 @@ RELAY_WAKEUP_CHANNEL = "outbox_relay_wakeup"
 
 
 def save(aggregate: AggregateRoot) -> None:
-    """Save the aggregate, add the events it raised to the outbox, and hand them to listeners.
-
-    The same event objects go to the outbox (other services) and to the in-process listeners
-    of `outbox.listeners`, all within the one transaction.
-    """
+    """Save the aggregate, add its events to the outbox and hand them to listeners, atomically."""
     with transaction.atomic():
         aggregate.save()
         events = aggregate.collect_events()

@@ -4,8 +4,12 @@ import uuid
 import pytest
 from django.core.exceptions import ValidationError
 
-from inventory.events import InventoryChangedEvent
-from inventory.models import InsufficientStock, Inventory
+from inventory.events import (
+    InventoryChangedEvent,
+    StockReservationRejectedEvent,
+    StockReservedEvent,
+)
+from inventory.models import InsufficientStock, Inventory, ReservationStatus, StockReservation
 
 
 def new_inventory(remaining: int = 0) -> Inventory:
@@ -55,3 +59,37 @@ def test_product_name_copy_ignores_older_product_events() -> None:
     assert not inventory.sync_product_name(name="Green apple", product_version=2)
 
     assert inventory.product_name == "Red apple"
+
+
+def test_a_reservation_takes_every_item_out_of_stock() -> None:
+    apples, pears = new_inventory(remaining=5), new_inventory(remaining=2)
+    order_id = uuid.uuid4().hex
+
+    reservation = StockReservation.for_order(
+        order_id=order_id,
+        wanted={apples.product_id.hex: 3, pears.product_id.hex: 2},
+        inventories={apples.product_id.hex: apples, pears.product_id.hex: pears},
+    )
+
+    assert reservation.status == ReservationStatus.RESERVED
+    assert (apples.remaining, pears.remaining) == (2, 0)
+    [event] = reservation.collect_events()
+    assert isinstance(event, StockReservedEvent) and event.order_id == order_id
+
+
+def test_a_reservation_that_one_item_cannot_cover_takes_nothing() -> None:
+    apples, pears = new_inventory(remaining=5), new_inventory(remaining=1)
+    unknown = uuid.uuid4().hex
+
+    reservation = StockReservation.for_order(
+        order_id=uuid.uuid4().hex,
+        wanted={apples.product_id.hex: 3, pears.product_id.hex: 2, unknown: 1},
+        inventories={apples.product_id.hex: apples, pears.product_id.hex: pears},
+    )
+
+    assert reservation.status == ReservationStatus.REJECTED
+    assert (apples.remaining, pears.remaining) == (5, 1)
+    assert apples.collect_events() == [] and pears.collect_events() == []
+    [event] = reservation.collect_events()
+    assert isinstance(event, StockReservationRejectedEvent)
+    assert "2 wanted, 1 remain" in event.reason and f"{unknown} has no inventory" in event.reason

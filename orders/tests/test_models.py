@@ -65,3 +65,28 @@ def test_a_payment_must_match_the_total() -> None:
         order.pay(Decimal("19.99"))
 
     assert order.status == OrderStatus.CREATED
+
+
+def test_a_rejected_order_can_be_neither_paid_nor_redirected() -> None:
+    order = Order.create(lines=[line()], address=ADDRESS)
+
+    order.reject("Apple: 2 wanted, 1 remain.")
+    order.reject("Apple: 2 wanted, 1 remain.")
+
+    assert order.status == OrderStatus.REJECTED
+    assert [type(event).__name__ for event in order.collect_events()] == [
+        "OrderCreatedEvent",
+        "OrderRejectedEvent",
+    ]
+    with pytest.raises(StateConflict, match="rejected: Apple"):
+        order.pay(Decimal("20"))
+    with pytest.raises(StateConflict, match="rejected"):
+        order.change_address_detail("elsewhere")
+
+
+def test_a_paid_order_is_not_rejected_silently() -> None:
+    order = Order.create(lines=[line()], address=ADDRESS)
+    order.pay(Decimal("20"))
+
+    with pytest.raises(StateConflict, match="refund"):
+        order.reject("too late")

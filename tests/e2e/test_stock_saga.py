@@ -1,0 +1,58 @@
+"""Stock shortage is a saga: the inventory refuses the order, the order is rejected."""
+import pytest
+from rest_framework.test import APIClient
+
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
+
+
+def stocked_product(client: APIClient, name: str, stock: int) -> str:
+    product_id = client.post(
+        "/products", {"name": name, "description": "", "price": 10}, format="json"
+    ).json()["id"]
+    inventory = wait_until(
+        lambda: client.get("/inventories", {"productId": product_id}).json()["results"],
+        what="inventory created",
+    )[0]
+    client.post(f"/inventories/{inventory['id']}/increase", {"increaseNumber": stock}, format="json")
+    wait_until(
+        lambda: client.get(f"/products/{product_id}").json()["inventory"] == stock,
+        what="stock copied to the product",
+    )
+    return product_id
+
+
+def test_an_order_the_stock_cannot_cover_is_rejected_and_takes_nothing(processes: object) -> None:
+    client = APIClient()
+    apple, pear = stocked_product(client, "Apple", 5), stocked_product(client, "Pear", 1)
+    order = {
+        "items": [
+            {"productId": apple, "count": 2, "itemPrice": 10},
+            {"productId": pear, "count": 3, "itemPrice": 10},
+        ],
+        "address": ADDRESS,
+    }
+
+    response = wait_until(
+        lambda: (r := client.post("/orders", order, format="json")).status_code == 201 and r,
+        what="order accepted",
+    )
+    order_id = response.json()["id"]
+
+    rejected = wait_until(
+        lambda: (o := client.get(f"/orders/{order_id}").json())["status"] == "REJECTED" and o,
+        what="order rejected",
+    )
+    assert "Pear: 3 wanted, 1 remain." in rejected["rejectionReason"]
+    wait_until(
+        lambda: client.get(f"/order-summaries/{order_id}").json().get("status") == "REJECTED",
+        what="read model shows the rejection",
+    )
+    assert client.get(f"/products/{apple}").json()["inventory"] == 5
+    assert client.get(f"/products/{pear}").json()["inventory"] == 1
+    pay = client.post(f"/orders/{order_id}/pay", {"paidPrice": 50}, format="json")
+    assert pay.status_code == 409
+    assert "rejected" in pay.json()["message"]
