@@ -128,6 +128,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "outbox.tasks.sweep_outbox",
         "schedule": float(os.environ.get("OUTBOX_SWEEP_SECONDS", "10")),
     },
+    "purge-expired-records": {
+        "task": "outbox.tasks.purge_expired_records",
+        "schedule": float(os.environ.get("OUTBOX_PURGE_SECONDS", "3600")),
+    },
 }
 
 # The outbox: how the relay publishes and how consumers receive. See docs/architecture.md.
