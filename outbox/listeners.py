@@ -218,6 +218,7 @@ def bind(listener: Listener, event: DomainEvent) -> Hooks:
     if listener.phase is Phase.AFTER_ROLLBACK:
         call = functools.partial(listener.function, event)
         return Hooks(after_rollback=functools.partial(run_alone, listener.name, event_id, call))
+    # AFTER_COMPLETION: one of the two runs, told which.
     on_commit = functools.partial(listener.function, event, Outcome.COMMITTED)
     on_rollback = functools.partial(listener.function, event, Outcome.ROLLED_BACK)
     return Hooks(

@@ -93,7 +93,7 @@ class TransactionPhasesMixin:
         super().rollback()
         self.run_before_commit = []
         rolled_back, self.run_on_rollback = self.run_on_rollback, []
-        self.run_after_rollback += [func for _, func, wraps_a_test in rolled_back if not wraps_a_test]
+        self.run_after_rollback += [func for _, func, in_test in rolled_back if not in_test]
 
     def set_autocommit(
         self, autocommit: bool, force_begin_transaction_with_broken_autocommit: bool = False

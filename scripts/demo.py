@@ -104,8 +104,9 @@ def play() -> None:
     product_id = expect(request("POST", "/products", APPLE), 201)["id"]
     show({"id": product_id})
 
-    announce("The new product has no stock", "GET", f"/products/{product_id}")
-    product = expect(request("GET", f"/products/{product_id}"), 200)
+    product_path = f"/products/{product_id}"
+    announce("The new product has no stock", "GET", product_path)
+    product = expect(request("GET", product_path), 200)
     show(product)
     if product["inventory"] != 0:
         raise StepNotReached(f"a new product shows inventory {product['inventory']}, not 0")
@@ -120,7 +121,7 @@ def play() -> None:
     announce("Increase the inventory by 10", "POST", path, increase)
     show(expect(request("POST", path, increase), 200))
 
-    announce("InventoryChangedEvent reaches the product (waiting)", "GET", f"/products/{product_id}")
+    announce("InventoryChangedEvent reaches the product (waiting)", "GET", product_path)
     show(wait_for("the product shows inventory 10", lambda: product_with_inventory(product_id, 10)))
 
     order = {"items": [{"productId": product_id, "count": 2, "itemPrice": 10}], "address": ADDRESS}
@@ -132,7 +133,7 @@ def play() -> None:
     announce("OrderCreatedEvent decreases the inventory (waiting)", "GET", path)
     show(wait_for("the inventory is 8", lambda: inventory_of(product_id, remaining=8)))
 
-    announce("InventoryChangedEvent reaches the product (waiting)", "GET", f"/products/{product_id}")
+    announce("InventoryChangedEvent reaches the product (waiting)", "GET", product_path)
     show(wait_for("the product shows inventory 8", lambda: product_with_inventory(product_id, 8)))
 
     path = f"/order-summaries/{order_id}"

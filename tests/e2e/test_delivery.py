@@ -64,18 +64,22 @@ def consumers_of(broker: Connection, queue: str) -> int:
     return consumers
 
 
-def rename_and_wait(client: APIClient, product_id: str, new_name: str) -> None:
-    """Send a later message to the inventory queue and wait until the worker handled it.
+def wait_until_inventory_queue_drained(
+    client: APIClient, broker: Connection, product_id: str
+) -> None:
+    """Queue a later message for the inventory and wait until the worker has handled it.
 
-    One consumer takes the queue in order, acking each message before the next: once this
-    rename is applied, every message queued before it has been handled and acknowledged.
+    One consumer takes the queue in order and acknowledges each message before the next: once
+    this rename is applied, every message queued before it has been handled and acknowledged.
     """
-    response = client.post(f"/products/{product_id}/name", {"newName": new_name}, format="json")
+    assert consumers_of(broker, INVENTORY_QUEUE) == 1, "the in-order argument needs one consumer"
+    response = client.post(f"/products/{product_id}/name", {"newName": "红富士"}, format="json")
     assert response.status_code == 200
     wait_until(
-        lambda: inventory_of(product_id).product_name == new_name,
+        lambda: inventory_of(product_id).product_name == "红富士",
         what="the inventory handled the rename queued after the earlier messages",
     )
+    assert ready_messages(broker, INVENTORY_QUEUE) == 0
 
 
 def order_created_body(product_id: str, count: int) -> tuple[str, bytes]:
@@ -112,7 +116,6 @@ def publish_twice(body: bytes) -> None:
 def test_delivering_the_same_message_twice_changes_stock_once(
     processes: Processes, broker: Connection
 ) -> None:
-    assert consumers_of(broker, INVENTORY_QUEUE) == 1, "the in-order argument needs one consumer"
     client = APIClient()
     product_id = create_product(client)
     inventory = wait_until(lambda: inventory_of(product_id), what="inventory created")
@@ -129,8 +132,7 @@ def test_delivering_the_same_message_twice_changes_stock_once(
         lambda: processed.exists() and inventory_of(product_id).remaining == 8,
         what="the first copy decreased the stock",
     )
-    rename_and_wait(client, product_id, "红富士")
-    assert ready_messages(broker, INVENTORY_QUEUE) == 0
+    wait_until_inventory_queue_drained(client, broker, product_id)
     assert inventory_of(product_id).remaining == 8
     assert processed.count() == 1
 
@@ -166,10 +168,11 @@ def test_killing_the_relay_between_publish_and_mark_still_delivers_one_effect(
         lambda: not OutboxEvent.objects.get(pk=row.pk).is_pending and inventory_of(product_id),
         what="the restarted relay published the event again and the inventory exists",
     )
-    rename_and_wait(client, product_id, "红富士")
-    assert Inventory.objects.filter(product_id=product_id).count() == 1
-    inventory = inventory_of(product_id)
-    assert OutboxEvent.objects.filter(
+    wait_until_inventory_queue_drained(client, broker, product_id)
+    [inventory] = Inventory.objects.filter(product_id=product_id)
+    created = OutboxEvent.objects.filter(
         aggregate_id=inventory.id.hex, event_type="InventoryCreatedEvent"
-    ).count() == 1
-    assert ProcessedEvent.objects.filter(consumer="inventory", event_id=row.event_id.hex).count() == 1
+    )
+    assert created.count() == 1
+    processed = ProcessedEvent.objects.filter(consumer="inventory", event_id=row.event_id.hex)
+    assert processed.count() == 1

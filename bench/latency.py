@@ -1,0 +1,163 @@
+"""End-to-end latency: orders at a steady rate through the API, until inventory has handled them.
+
+The whole system runs as `make up` runs it: gunicorn, the relay (woken on commit), and Celery
+workers (one for the inventory queue, one for the order and product queues). Latency is read
+from the database: from the order's outbox row (`created_at`, set in the order's transaction)
+to the inventory consumer's processed-event row for that event (`processed_at`, the start of
+the handler's transaction).
+"""
+import statistics
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+from django.db import connection
+
+from bench import backlog
+from bench.environment import BenchEnvironment
+from bench.load import PacedOrders
+from bench.processes import Children, free_port
+from inventory.models import Inventory
+from orders.models import CatalogProduct
+from outbox.broker import declare_topology
+from products.models import Product
+from tests.waiting import wait_until
+
+PRODUCTS = 20
+STOCK = 10_000_000
+DRAIN_TIMEOUT_SECONDS = 120
+
+LATENCY_SQL = """
+SELECT count(*),
+       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY handled_ms),
+       max(handled_ms),
+       percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY claimed_ms)
+FROM (
+    SELECT extract(epoch FROM handled.processed_at - created.created_at) * 1000 AS handled_ms,
+           extract(epoch FROM created.published_at - created.created_at) * 1000 AS claimed_ms
+    FROM outbox_outboxevent created
+    JOIN outbox_processedevent handled
+      ON handled.consumer = 'inventory'
+     AND handled.event_id = replace(created.event_id::text, '-', '')
+    WHERE created.event_type = 'OrderCreatedEvent' AND created.aggregate_id = ANY(%s)
+) latencies
+"""
+
+
+def measure_latency(
+    environment: BenchEnvironment, *, rates: Sequence[float], seconds: float
+) -> list[dict[str, Any]]:
+    """Commit-to-handled latency percentiles of orders sent at each rate for `seconds`."""
+    environment.reset_vhost()
+    declare_topology()
+    backlog.truncate_tables()
+    port = free_port()
+    with Children(environment) as children:
+        children.start(
+            "web",
+            [
+                sys.executable, "-m", "gunicorn", "ecommerce.wsgi:application",
+                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+            ],
+        )  # fmt: skip
+        children.start("relay", [sys.executable, "manage.py", "run_relay"])
+        children.start_worker("latency-inventory", "inventory")
+        children.start_worker("latency-orders-products", "order,product")
+        api = f"http://127.0.0.1:{port}"
+        wait_until(lambda: children.check_alive() or responds(api), timeout=60, what="the API")
+        product_ids = stock_products(api, children)
+        return [
+            run_phase(port, product_ids, rate=rate, seconds=seconds, children=children)
+            for rate in rates
+        ]
+
+
+def responds(api: str) -> bool:
+    try:
+        return requests.get(f"{api}/products", timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def stock_products(api: str, children: Children) -> list[str]:
+    """Products that orders may name, each with plenty of stock, once every context knows them."""
+    session = requests.Session()
+    product_ids = [
+        session.post(
+            f"{api}/products", json={"name": f"Bench product {index}", "price": 10}, timeout=10
+        ).json()["id"]
+        for index in range(PRODUCTS)
+    ]
+    wait_until(
+        lambda: children.check_alive()
+        or (
+            Inventory.objects.filter(product_id__in=product_ids).count() == PRODUCTS
+            and CatalogProduct.objects.filter(product_id__in=product_ids).count() == PRODUCTS
+        ),
+        timeout=DRAIN_TIMEOUT_SECONDS,
+        what="inventories and catalog entries of the bench products",
+    )
+    for inventory in Inventory.objects.filter(product_id__in=product_ids):
+        session.post(
+            f"{api}/inventories/{inventory.id.hex}/increase",
+            json={"increaseNumber": STOCK},
+            timeout=10,
+        ).raise_for_status()
+    wait_until(
+        lambda: children.check_alive()
+        or Product.objects.filter(pk__in=product_ids, inventory=STOCK).count() == PRODUCTS,
+        timeout=DRAIN_TIMEOUT_SECONDS,
+        what="the products' copies of the new stock",
+    )
+    return product_ids
+
+
+def run_phase(
+    port: int, product_ids: list[str], *, rate: float, seconds: float, children: Children
+) -> dict[str, Any]:
+    """Send orders at `rate` for `seconds`, wait until inventory handled them, and measure."""
+    load = PacedOrders(port=port, product_ids=product_ids, rate=rate, count=round(rate * seconds))
+    sent = load.run()
+    if not sent.order_ids:
+        raise RuntimeError(f"no order was accepted at {rate}/s ({sent.errors} errors)")
+    wait_until(
+        lambda: children.check_alive() or handled_count(sent.order_ids) == len(sent.order_ids),
+        timeout=DRAIN_TIMEOUT_SECONDS,
+        what=f"inventory handling the {len(sent.order_ids)} orders sent at {rate}/s",
+    )
+    handled, (p50, p95, p99), worst, (claimed_p50, claimed_p99) = order_latencies(sent.order_ids)
+    return {
+        "rate": rate,
+        "orders": handled,
+        "achieved_rate": len(sent.order_ids) / sent.elapsed_seconds,
+        "errors": sent.errors,
+        "not_sent": sent.not_sent,
+        "p50_ms": p50,
+        "p95_ms": p95,
+        "p99_ms": p99,
+        "max_ms": worst,
+        "claimed_p50_ms": claimed_p50,
+        "claimed_p99_ms": claimed_p99,
+        "api_p50_ms": statistics.median(sent.response_ms) if sent.response_ms else None,
+    }
+
+
+def handled_count(order_ids: list[str]) -> int:
+    """How many of the orders' OrderCreatedEvents the inventory consumer has handled."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM outbox_outboxevent created JOIN outbox_processedevent handled"
+            " ON handled.consumer = 'inventory'"
+            " AND handled.event_id = replace(created.event_id::text, '-', '')"
+            " WHERE created.event_type = 'OrderCreatedEvent' AND created.aggregate_id = ANY(%s)",
+            [order_ids],
+        )
+        return cursor.fetchone()[0]
+
+
+def order_latencies(order_ids: list[str]) -> tuple:
+    """(count, (p50, p95, p99), max, (claim p50, claim p99)) in milliseconds."""
+    with connection.cursor() as cursor:
+        cursor.execute(LATENCY_SQL, [order_ids])
+        return cursor.fetchone()
