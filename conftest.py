@@ -134,3 +134,9 @@ def processes(
         yield running
     finally:
         running.stop_all()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run end-to-end tests last: their relay and worker live on until the session ends, and
+    would otherwise write into the tables that faster tests expect to find empty."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

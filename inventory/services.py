@@ -39,10 +39,10 @@ def inventory_decrease(*, inventory_id: str, number: int) -> Inventory:
 
 @transaction.atomic
 def inventory_sync_product_name(*, product_id: str, name: str, product_version: int) -> None:
-    inventory = Inventory.objects.select_for_update().filter(product_id=product_id).first()
-    if inventory is not None and inventory.sync_product_name(
-        name=name, product_version=product_version
-    ):
+    """Keep the copy of the product's name; a rename that outruns the product's creation
+    fails with `Inventory.DoesNotExist`, so it is retried once the inventory exists."""
+    inventory = Inventory.objects.select_for_update().get(product_id=product_id)
+    if inventory.sync_product_name(name=name, product_version=product_version):
         store.save(inventory)
 
 

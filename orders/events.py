@@ -45,5 +45,10 @@ class OrderPaidEvent(OrderEvent):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class OrderConfirmedEvent(OrderEvent):
+    """The inventory reserved the order's items."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class OrderRejectedEvent(OrderEvent):
     reason: str

@@ -12,13 +12,18 @@ def refresh_order_summary(event: ReceivedEvent) -> None:
     services.order_summary_refresh(order_id=event.subject)
 
 
+def confirm_order(event: ReceivedEvent) -> None:
+    """The inventory reserved the order's items (the happy end of the stock saga)."""
+    services.order_confirm(order_id=event.field("orderId", str))
+
+
 def reject_order(event: ReceivedEvent) -> None:
     """The inventory could not cover the order (the end of the stock saga)."""
     services.order_reject(order_id=event.field("orderId", str), reason=event.field("reason", str))
 
 
 def add_catalog_product(event: ReceivedEvent) -> None:
-    services.catalog_product_sync(
+    services.catalog_product_add(
         product_id=event.subject,
         product_version=event.aggregate_version,
         name=event.field("name", str),
@@ -27,7 +32,7 @@ def add_catalog_product(event: ReceivedEvent) -> None:
 
 
 def rename_catalog_product(event: ReceivedEvent) -> None:
-    services.catalog_product_sync(
+    services.catalog_product_update(
         product_id=event.subject,
         product_version=event.aggregate_version,
         name=event.field("newName", str),
@@ -35,7 +40,7 @@ def rename_catalog_product(event: ReceivedEvent) -> None:
 
 
 def reprice_catalog_product(event: ReceivedEvent) -> None:
-    services.catalog_product_sync(
+    services.catalog_product_update(
         product_id=event.subject,
         product_version=event.aggregate_version,
         price=decimal_field(event, "newPrice"),
@@ -53,6 +58,7 @@ EVENT_HANDLERS: dict[Subscription, EventHandler] = {
     Subscription("product", "ProductCreatedEvent"): add_catalog_product,
     Subscription("product", "ProductNameChangedEvent"): rename_catalog_product,
     Subscription("product", "ProductPriceChangedEvent"): reprice_catalog_product,
+    Subscription("inventory", "StockReservedEvent"): confirm_order,
     Subscription("inventory", "StockReservationRejectedEvent"): reject_order,
     **{
         Subscription("order", event_class.event_type()): refresh_order_summary

@@ -10,6 +10,7 @@ from django.db.models import Q
 from orders.events import (
     Address,
     OrderAddressChangedEvent,
+    OrderConfirmedEvent,
     OrderCreatedEvent,
     OrderLine,
     OrderPaidEvent,
@@ -19,9 +20,12 @@ from outbox.aggregates import AggregateRoot, StateConflict
 
 
 class OrderStatus(models.TextChoices):
+    """CREATED, then CONFIRMED (stock reserved) or REJECTED (not enough stock); then PAID."""
+
     CREATED = "CREATED"
-    PAID = "PAID"
+    CONFIRMED = "CONFIRMED"
     REJECTED = "REJECTED"
+    PAID = "PAID"
 
 
 class Order(AggregateRoot):
@@ -78,11 +82,29 @@ class Order(AggregateRoot):
         old_detail, self.detail = self.detail, new_detail
         self.raise_event(OrderAddressChangedEvent(old_detail=old_detail, new_detail=new_detail))
 
+    def confirm(self) -> None:
+        """The inventory reserved every item: the order can be paid."""
+        if self.status == OrderStatus.CONFIRMED:
+            return
+        self._require_created("confirmed")
+        self.status = OrderStatus.CONFIRMED
+        self.raise_event(OrderConfirmedEvent())
+
+    def reject(self, reason: str) -> None:
+        """The stock could not cover the order: it will not be fulfilled."""
+        if self.status == OrderStatus.REJECTED:
+            return
+        self._require_created("rejected")
+        self.status, self.rejection_reason = OrderStatus.REJECTED, reason
+        self.raise_event(OrderRejectedEvent(reason=reason))
+
     def pay(self, paid_price: Decimal) -> None:
-        """Record the payment of the whole order."""
+        """Record the payment of the whole order, once its stock is reserved."""
         if self.status == OrderStatus.PAID:
             raise StateConflict("The order is already paid.")
         self._require_not_rejected()
+        if self.status != OrderStatus.CONFIRMED:
+            raise StateConflict("The order's stock is still being reserved; pay once confirmed.")
         if paid_price != self.total_price:
             raise ValidationError(
                 {"paid_price": f"The payment must equal the total price {self.total_price}."}
@@ -90,14 +112,9 @@ class Order(AggregateRoot):
         self.status = OrderStatus.PAID
         self.raise_event(OrderPaidEvent(paid_price=paid_price))
 
-    def reject(self, reason: str) -> None:
-        """The stock could not cover the order: it will not be fulfilled."""
-        if self.status == OrderStatus.REJECTED:
-            return
-        if self.status == OrderStatus.PAID:
-            raise StateConflict("A paid order cannot be rejected; it needs a refund first.")
-        self.status, self.rejection_reason = OrderStatus.REJECTED, reason
-        self.raise_event(OrderRejectedEvent(reason=reason))
+    def _require_created(self, outcome: str) -> None:
+        if self.status != OrderStatus.CREATED:
+            raise StateConflict(f"A {self.status.lower()} order cannot be {outcome}.")
 
     def _require_not_rejected(self) -> None:
         if self.status == OrderStatus.REJECTED:

@@ -44,6 +44,13 @@ def order_pay(*, order_id: str, paid_price: Decimal) -> Order:
 
 
 @transaction.atomic
+def order_confirm(*, order_id: str) -> None:
+    order = Order.objects.select_for_update().get(pk=order_id)
+    order.confirm()
+    store.save(order)
+
+
+@transaction.atomic
 def order_reject(*, order_id: str, reason: str) -> None:
     order = Order.objects.select_for_update().get(pk=order_id)
     order.reject(reason)
@@ -69,15 +76,21 @@ def order_summary_refresh(*, order_id: str) -> None:
 
 
 @transaction.atomic
-def catalog_product_sync(
+def catalog_product_add(*, product_id: str, name: str, price: Decimal, product_version: int) -> None:
+    """Learn of a new product that orders may name."""
+    CatalogProduct.objects.get_or_create(
+        product_id=product_id,
+        defaults={"name": name, "price": price, "product_version": product_version},
+    )
+
+
+@transaction.atomic
+def catalog_product_update(
     *, product_id: str, product_version: int, name: str | None = None, price: Decimal | None = None
 ) -> None:
-    """Keep the copy of a product that orders may name; an older event changes nothing."""
-    product = CatalogProduct.objects.select_for_update().filter(pk=product_id).first()
-    if product is None:
-        if name is None or price is None:
-            return
-        product = CatalogProduct(product_id=product_id, name=name, price=price, product_version=0)
+    """Follow a product's new name or price; an older event changes nothing. An update that
+    outruns the product's creation fails with `CatalogProduct.DoesNotExist` and is retried."""
+    product = CatalogProduct.objects.select_for_update().get(pk=product_id)
     if product_version <= product.product_version:
         return
     product.name = name if name is not None else product.name

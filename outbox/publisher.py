@@ -3,12 +3,14 @@
 Waiting for each confirm before sending the next message caps a publisher at the round-trip
 rate. Here a whole batch is sent, then the broker's acks are awaited together: the batch is
 confirmed when every delivery tag in it is acked, and fails if any is nacked or the wait times
-out.
+out. Sending and awaiting are separate steps, so that a caller can do other work (the relay
+writes its mark, uncommitted) while the broker stores the batch.
 """
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import amqp
@@ -34,6 +36,14 @@ class PublishFailed(Exception):
     """The broker did not confirm every message of a batch; none may be taken as published."""
 
 
+@dataclasses.dataclass(frozen=True)
+class SentBatch:
+    """The delivery tags of a batch that was sent and may not be confirmed yet."""
+
+    first_tag: int
+    last_tag: int
+
+
 class ConfirmingPublisher:
     """Publishes batches on one channel in confirm mode; reconnects after a broken connection."""
 
@@ -48,16 +58,36 @@ class ConfirmingPublisher:
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Send the messages and return once the broker has confirmed all of them."""
+        self.await_confirms(self.send(messages))
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> SentBatch:
+        """Send the messages without waiting, so the caller can work while the broker confirms.
+
+        Nothing may be taken as published before `await_confirms` of the result returns.
+        """
         if not messages:
+            return SentBatch(self._next_tag, self._next_tag - 1)
+        with self._failures_closing_the_connection():
+            channel = self._confirming_channel()
+            first_tag = self._next_tag
+            for message in messages:
+                channel.basic_publish(
+                    amqp.Message(message.body, delivery_mode=PERSISTENT, **message.properties),
+                    exchange=message.exchange,
+                    routing_key=message.routing_key,
+                )
+            self._next_tag += len(messages)
+        return SentBatch(first_tag, self._next_tag - 1)
+
+    def await_confirms(self, sent: SentBatch) -> None:
+        """Return once the broker has confirmed every message of the batch.
+
+        Raises `PublishFailed` if one is nacked, the wait times out or the connection breaks.
+        """
+        if sent.last_tag < sent.first_tag:
             return
-        try:
-            self._publish(messages)
-        except PublishFailed:
-            self.close()
-            raise
-        except (OSError, OperationalError, amqp.exceptions.AMQPError) as error:
-            self.close()
-            raise PublishFailed(f"{type(error).__name__}: {error}") from error
+        with self._failures_closing_the_connection():
+            self._await_confirms(sent.first_tag, sent.last_tag)
 
     def close(self) -> None:
         """Drop the connection; the next publish opens a new one."""
@@ -67,17 +97,17 @@ class ConfirmingPublisher:
         except (OSError, OperationalError, amqp.exceptions.AMQPError):
             logger.debug("ignoring error while closing a broken broker connection")
 
-    def _publish(self, messages: Sequence[OutgoingMessage]) -> None:
-        channel = self._confirming_channel()
-        first_tag = self._next_tag
-        for message in messages:
-            channel.basic_publish(
-                amqp.Message(message.body, delivery_mode=PERSISTENT, **message.properties),
-                exchange=message.exchange,
-                routing_key=message.routing_key,
-            )
-        self._next_tag += len(messages)
-        self._await_confirms(first_tag, self._next_tag - 1)
+    @contextlib.contextmanager
+    def _failures_closing_the_connection(self) -> Iterator[None]:
+        """Turn a broker error into `PublishFailed`, dropping the connection it may have broken."""
+        try:
+            yield
+        except PublishFailed:
+            self.close()
+            raise
+        except (OSError, OperationalError, amqp.exceptions.AMQPError) as error:
+            self.close()
+            raise PublishFailed(f"{type(error).__name__}: {error}") from error
 
     def _confirming_channel(self) -> amqp.Channel:
         if self._channel is None:

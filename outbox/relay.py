@@ -2,8 +2,8 @@
 
 One batch is one database transaction: claim pending rows (`FOR UPDATE SKIP LOCKED`, so
 several relays share the work without blocking one another), publish them with pipelined
-confirms, and mark them published only once the broker has confirmed all of them. A crash
-before the mark leaves the rows pending: they are published again and consumers, which are
+confirms, and commit them as published only once the broker has confirmed all of them. A crash
+before that commit leaves the rows pending: they are published again and consumers, which are
 idempotent, absorb the copy.
 """
 import dataclasses
@@ -99,19 +99,26 @@ class Relay:
         return total
 
     def publish_batch(self) -> int:
-        """Claim, publish and mark one batch; return its size (0 when nothing was pending)."""
+        """Claim, publish and mark one batch; return its size (0 when nothing was pending).
+
+        The mark is written while the broker stores the batch, in a savepoint that is rolled
+        back unless every message is confirmed: the batch commits as published only once the
+        broker has confirmed all of it.
+        """
         with transaction.atomic():
             batch = claim_batch(self.batch_size)
             if not batch:
                 return 0
             ids = [event.id for event in batch]
             try:
-                self.publisher.publish([event.to_message() for event in batch])
+                with transaction.atomic():
+                    sent = self.publisher.send([event.to_message() for event in batch])
+                    mark_published(ids)
+                    self.publisher.await_confirms(sent)
             except PublishFailed as error:
                 record_failure(ids, str(error))
                 failure: PublishFailed | None = error
             else:
-                mark_published(ids)
                 failure = None
         if failure:
             raise failure

@@ -58,9 +58,15 @@ class RelayProcess:
             self._listening_on = connection.connection
 
     def _wait_for_wakeup(self) -> None:
-        """Block until a wake-up arrives, the idle time passes, or a stop is asked for."""
+        """Block until a wake-up arrives or the idle time passes; all wake-ups count as one.
+
+        A wake-up may already have been read while the last batch was claimed or committed
+        (psycopg2 keeps it in `notifies`): then there is no wait, or the events of that commit
+        would wait for the timer.
+        """
         raw = connection.connection
-        readable, _, _ = select.select([raw], [], [], self.idle_seconds)
-        if readable:
-            raw.poll()
-            raw.notifies.clear()
+        if not raw.notifies:
+            readable, _, _ = select.select([raw], [], [], self.idle_seconds)
+            if readable:
+                raw.poll()
+        raw.notifies.clear()

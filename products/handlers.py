@@ -5,7 +5,7 @@ from products import services
 
 
 def sync_inventory(event: ReceivedEvent) -> None:
-    """Inventory changed: keep the product's stock copy (event-carried state transfer)."""
+    """Inventory created or changed: keep the product's stock copy (state transfer)."""
     services.product_sync_inventory(
         product_id=event.field("productId", str),
         remaining=event.field("remaining", int),
@@ -14,5 +14,6 @@ def sync_inventory(event: ReceivedEvent) -> None:
 
 
 EVENT_HANDLERS: dict[Subscription, EventHandler] = {
+    Subscription("inventory", "InventoryCreatedEvent"): sync_inventory,
     Subscription("inventory", "InventoryChangedEvent"): sync_inventory,
 }

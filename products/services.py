@@ -32,8 +32,6 @@ def product_change_price(*, product_id: str, new_price: Decimal) -> Product:
 @transaction.atomic
 def product_sync_inventory(*, product_id: str, remaining: int, inventory_version: int) -> None:
     """Keep the local copy of a product's stock; an older inventory event changes nothing."""
-    product = Product.objects.select_for_update().filter(pk=product_id).first()
-    if product is not None and product.sync_inventory(
-        remaining=remaining, inventory_version=inventory_version
-    ):
+    product = Product.objects.select_for_update().get(pk=product_id)
+    if product.sync_inventory(remaining=remaining, inventory_version=inventory_version):
         store.save(product)

@@ -46,25 +46,34 @@ def test_counts_and_prices_must_be_positive(count: int, price: str) -> None:
 def test_the_address_detail_changes_until_the_order_is_paid() -> None:
     order = Order.create(lines=[line()], address=ADDRESS)
     order.change_address_detail("天府软件园2号")
+    order.confirm()
     order.pay(Decimal("20"))
 
     with pytest.raises(StateConflict, match="paid"):
         order.change_address_detail("天府软件园3号")
 
-    created, changed, paid = order.collect_events()
+    created, changed, confirmed, paid = order.collect_events()
     assert isinstance(changed, OrderAddressChangedEvent)
     assert (changed.old_detail, changed.new_detail) == ("天府软件园1号", "天府软件园2号")
     assert order.status == OrderStatus.PAID
-    assert [created.aggregate_version, changed.aggregate_version, paid.aggregate_version] == [1, 2, 3]
+    assert [e.aggregate_version for e in (created, changed, confirmed, paid)] == [1, 2, 3, 4]
+
+
+def test_an_order_is_paid_only_once_confirmed() -> None:
+    order = Order.create(lines=[line()], address=ADDRESS)
+
+    with pytest.raises(StateConflict, match="still being reserved"):
+        order.pay(Decimal("20"))
 
 
 def test_a_payment_must_match_the_total() -> None:
     order = Order.create(lines=[line()], address=ADDRESS)
+    order.confirm()
 
     with pytest.raises(ValidationError, match="total price 20"):
         order.pay(Decimal("19.99"))
 
-    assert order.status == OrderStatus.CREATED
+    assert order.status == OrderStatus.CONFIRMED
 
 
 def test_a_rejected_order_can_be_neither_paid_nor_redirected() -> None:
@@ -84,9 +93,9 @@ def test_a_rejected_order_can_be_neither_paid_nor_redirected() -> None:
         order.change_address_detail("elsewhere")
 
 
-def test_a_paid_order_is_not_rejected_silently() -> None:
+def test_a_confirmed_order_cannot_be_rejected() -> None:
     order = Order.create(lines=[line()], address=ADDRESS)
-    order.pay(Decimal("20"))
+    order.confirm()
 
-    with pytest.raises(StateConflict, match="refund"):
+    with pytest.raises(StateConflict, match="confirmed order cannot be rejected"):
         order.reject("too late")

@@ -56,3 +56,27 @@ def test_an_order_the_stock_cannot_cover_is_rejected_and_takes_nothing(processes
     pay = client.post(f"/orders/{order_id}/pay", {"paidPrice": 50}, format="json")
     assert pay.status_code == 409
     assert "rejected" in pay.json()["message"]
+
+
+def test_an_order_the_stock_covers_is_confirmed_then_paid(processes: object) -> None:
+    client = APIClient()
+    apple = stocked_product(client, "Apple", 5)
+    order = {"items": [{"productId": apple, "count": 2, "itemPrice": 10}], "address": ADDRESS}
+    response = wait_until(
+        lambda: (r := client.post("/orders", order, format="json")).status_code == 201 and r,
+        what="order accepted",
+    )
+    order_id = response.json()["id"]
+
+    wait_until(
+        lambda: client.get(f"/orders/{order_id}").json()["status"] == "CONFIRMED",
+        what="order confirmed once the stock is reserved",
+    )
+    paid = client.post(f"/orders/{order_id}/pay", {"paidPrice": 20}, format="json")
+
+    assert (paid.status_code, paid.json()["status"]) == (200, "PAID")
+    wait_until(
+        lambda: client.get(f"/order-summaries/{order_id}").json().get("status") == "PAID",
+        what="read model shows the payment",
+    )
+    assert client.get(f"/products/{apple}").json()["inventory"] == 3

@@ -19,6 +19,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 INVENTORY_QUEUE = topology.receive_queue("inventory")
 
 
+@pytest.fixture(autouse=True)
+def empty_inventory_queue(broker: Connection) -> None:
+    """Each test reads back exactly what it published."""
+    broker.default_channel.queue_purge(INVENTORY_QUEUE)
+
+
 def new_relay(batch_size: int = 500) -> Relay:
     return Relay(ConfirmingPublisher(settings.CELERY_BROKER_URL), batch_size=batch_size)
 

@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from inventory.services import inventory_create_for_product
 from orders.models import CatalogProduct
+from orders.services import order_confirm
 from outbox.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
@@ -161,6 +162,7 @@ def test_a_created_order_reads_back_with_its_items_and_total(client: APIClient) 
 
 def test_an_address_changes_until_the_order_is_paid(client: APIClient) -> None:
     order_id = create_order(client, count=2)
+    order_confirm(order_id=order_id)  # as when the inventory reserves the stock
     detail_url = f"/orders/{order_id}/address/detail"
 
     changed = client.post(detail_url, {"detail": "天府软件园2号"}, format="json")
@@ -179,12 +181,23 @@ def test_an_address_changes_until_the_order_is_paid(client: APIClient) -> None:
 
 def test_paying_a_wrong_amount_is_a_400_naming_paid_price(client: APIClient) -> None:
     order_id = create_order(client, count=2)
+    order_confirm(order_id=order_id)
 
     response = client.post(f"/orders/{order_id}/pay", {"paidPrice": 19.99}, format="json")
 
     assert response.status_code == 400
     assert "paidPrice" in response.json()["errors"]
-    assert client.get(f"/orders/{order_id}").json()["status"] == "CREATED"
+    assert client.get(f"/orders/{order_id}").json()["status"] == "CONFIRMED"
+    assert event_data("OrderPaidEvent", order_id) == []
+
+
+def test_an_order_is_paid_only_once_its_stock_is_reserved(client: APIClient) -> None:
+    order_id = create_order(client, count=2)
+
+    response = client.post(f"/orders/{order_id}/pay", {"paidPrice": 20}, format="json")
+
+    assert response.status_code == 409
+    assert "still being reserved" in response.json()["message"]
     assert event_data("OrderPaidEvent", order_id) == []
 
 
