@@ -35,5 +35,9 @@ check: .venv/.installed
 	$(BIN)/lint-imports
 	$(MANAGE) check
 
+## Throughput and latency figures (docs/performance.md); e.g. BENCH_SIZES=10000,100000,1000000.
+bench: .venv/.installed services
+	$(BIN)/python -m bench.run
+
 down:
 	scripts/services.sh stop

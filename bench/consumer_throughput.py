@@ -30,7 +30,26 @@ PGBENCH_SCRIPT = Path(__file__).with_name("consumer_transaction.sql")
 SECONDS_PER_EVENT_LIMIT = 0.02
 
 
-def measure_consumer(environment: BenchEnvironment, *, size: int, workers: int) -> dict[str, Any]:
+def measure_consumer_backlog(
+    environment: BenchEnvironment, *, size: int, pgbench_seconds: int
+) -> dict[str, Any]:
+    """A backlog of `size` handled by one worker, then by two; beside it, pgbench's ceiling."""
+    one = measure_consumer(environment, size=size, workers=1)
+    two = measure_consumer(environment, size=size, workers=2)
+    postgres_1 = measure_postgres_ceiling(environment, clients=1, seconds=pgbench_seconds)
+    postgres_2 = measure_postgres_ceiling(environment, clients=2, seconds=pgbench_seconds)
+    return {
+        "size": size,
+        "workers_1_eps": one,
+        "workers_2_eps": two,
+        "postgres_1_tps": postgres_1,
+        "postgres_2_tps": postgres_2,
+        "ratio_1": one / postgres_1,
+        "ratio_2": two / postgres_2,
+    }
+
+
+def measure_consumer(environment: BenchEnvironment, *, size: int, workers: int) -> float:
     """Events per second that `workers` worker processes handle from a backlog of `size`."""
     environment.reset_vhost()
     declare_topology()
@@ -60,12 +79,7 @@ def measure_consumer(environment: BenchEnvironment, *, size: int, workers: int) 
                 what=f"{size} events handled",
             )
     handled, last = handled_since(all_consuming)
-    return {
-        "size": size,
-        "workers": workers,
-        "eps": handled / (last - all_consuming).total_seconds(),
-        "handled_in_window": handled,
-    }
+    return handled / (last - all_consuming).total_seconds()
 
 
 def measure_postgres_ceiling(environment: BenchEnvironment, *, clients: int, seconds: int) -> float:

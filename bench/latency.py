@@ -28,19 +28,22 @@ PRODUCTS = 20
 STOCK = 10_000_000
 DRAIN_TIMEOUT_SECONDS = 120
 
-LATENCY_SQL = """
+# Each order's OrderCreatedEvent outbox row, with the inventory consumer's record of it.
+ORDERS_HANDLED = """
+FROM outbox_outboxevent created
+JOIN outbox_processedevent handled
+  ON handled.consumer = 'inventory' AND handled.event_id = replace(created.event_id::text, '-', '')
+WHERE created.event_type = 'OrderCreatedEvent' AND created.aggregate_id = ANY(%s)
+"""
+LATENCY_SQL = f"""
 SELECT count(*),
        percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY handled_ms),
        max(handled_ms),
        percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY claimed_ms)
 FROM (
-    SELECT extract(epoch FROM handled.processed_at - created.created_at) * 1000 AS handled_ms,
-           extract(epoch FROM created.published_at - created.created_at) * 1000 AS claimed_ms
-    FROM outbox_outboxevent created
-    JOIN outbox_processedevent handled
-      ON handled.consumer = 'inventory'
-     AND handled.event_id = replace(created.event_id::text, '-', '')
-    WHERE created.event_type = 'OrderCreatedEvent' AND created.aggregate_id = ANY(%s)
+    SELECT extract(epoch FROM handled.processed_at - created.created_at)::float8 * 1000 AS handled_ms,
+           extract(epoch FROM created.published_at - created.created_at)::float8 * 1000 AS claimed_ms
+    {ORDERS_HANDLED}
 ) latencies
 """
 
@@ -146,13 +149,7 @@ def run_phase(
 def handled_count(order_ids: list[str]) -> int:
     """How many of the orders' OrderCreatedEvents the inventory consumer has handled."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM outbox_outboxevent created JOIN outbox_processedevent handled"
-            " ON handled.consumer = 'inventory'"
-            " AND handled.event_id = replace(created.event_id::text, '-', '')"
-            " WHERE created.event_type = 'OrderCreatedEvent' AND created.aggregate_id = ANY(%s)",
-            [order_ids],
-        )
+        cursor.execute(f"SELECT count(*) {ORDERS_HANDLED}", [order_ids])
         return cursor.fetchone()[0]
 
 

@@ -2,10 +2,12 @@
 
 Measured three ways on the same backlog, each in fresh processes started together:
 the raw ceiling (bare py-amqp, same batches and pipelined confirms, no database), one relay,
-and two relays at once. Messages go to the product publish exchange and are routed to one
-durable queue, which is checked and purged after each run.
+and two relays at once; the three are repeated in turn and the medians kept, since the broker
+and the disk vary from run to run. Messages go to the product publish exchange and are routed
+to one durable queue, which is checked and purged after each run.
 """
 import json
+import statistics
 import sys
 from typing import Any
 
@@ -18,30 +20,41 @@ from bench.processes import Children
 from outbox import topology
 
 ROUTED_QUEUE = "bench-relay-q"
+# (name, publisher, processes) of each measurement, in this order. The raw publisher only reads
+# the backlog, so the first relay publishes the same rows; the table is refilled after a relay.
+RUNS = (("raw", "raw", 1), ("relay_1", "relay", 1), ("relay_2", "relay", 2))
 
 
-def measure_relay(environment: BenchEnvironment, *, size: int, batch_size: int) -> dict[str, Any]:
-    """Events per second of the raw ceiling, one relay and two relays, for `size` events."""
+def measure_relay(
+    environment: BenchEnvironment, *, size: int, batch_size: int, repeat: int
+) -> dict[str, Any]:
+    """Events/s of the raw ceiling, one relay and two relays for `size` events (medians)."""
     environment.reset_vhost()
+    rates: dict[str, list[float]] = {name: [] for name, _, _ in RUNS}
     with Connection(environment.broker_url) as broker:
         channel = broker.default_channel
         exchange = topology.publish_exchange("product")
         channel.exchange_declare(exchange, "topic", durable=True, auto_delete=False)
         channel.queue_declare(ROUTED_QUEUE, durable=True, auto_delete=False)
         channel.queue_bind(ROUTED_QUEUE, exchange, "#")
-
-        results: dict[str, Any] = {"size": size, "batch_size": batch_size}
-        for name, mode, processes in (("raw", "raw", 1), ("relay_1", "relay", 1), ("relay_2", "relay", 2)):
-            backlog.truncate_tables()
-            backlog.insert_pending(size)
-            rate = run_publishers(environment, mode, processes, batch_size, expected=size)
-            routed = queue_depth(channel, ROUTED_QUEUE)
-            channel.queue_purge(ROUTED_QUEUE)
-            if routed != size:
-                raise RuntimeError(f"{name}: {routed} of {size} messages reached the queue")
-            if mode == "relay" and pending_count():
-                raise RuntimeError(f"{name}: {pending_count()} events left pending")
-            results[f"{name}_eps"] = rate
+        for _ in range(repeat):
+            for name, mode, processes in RUNS:
+                if pending_count() != size:
+                    backlog.truncate_tables()
+                    backlog.insert_pending(size)
+                rates[name].append(
+                    run_publishers(environment, mode, processes, batch_size, expected=size)
+                )
+                routed = queue_depth(channel, ROUTED_QUEUE)
+                channel.queue_purge(ROUTED_QUEUE)
+                if routed != size:
+                    raise RuntimeError(f"{name}: {routed} of {size} messages reached the queue")
+                if mode == "relay" and (left := pending_count()):
+                    raise RuntimeError(f"{name}: {left} events left pending")
+    results: dict[str, Any] = {"size": size, "batch_size": batch_size}
+    for name, values in rates.items():
+        results[f"{name}_eps"] = statistics.median(values)
+        results[f"{name}_runs"] = values
     results["ratio_1"] = results["relay_1_eps"] / results["raw_eps"]
     results["ratio_2"] = results["relay_2_eps"] / results["raw_eps"]
     return results

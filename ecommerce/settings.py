@@ -80,6 +80,9 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+# Django's PostgreSQL backend plus before-commit and after-rollback hooks, which the
+# in-process listeners of outbox.listeners bind their transaction phases to.
+DATABASES["default"]["ENGINE"] = "outbox.postgresql"
 if os.environ.get("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -154,6 +157,8 @@ OUTBOX = {
     # Published outbox rows and processed-event records older than this are deleted. A
     # redelivery is recognised as a duplicate as long as it comes within this window.
     "RETENTION_DAYS": float(os.environ.get("OUTBOX_RETENTION_DAYS", "7")),
+    # Record every domain event in the audit trail after its commit (and alert on rollbacks).
+    "AUDIT_TRAIL": env_bool("OUTBOX_AUDIT_TRAIL", True),
 }
 
 LOGGING = {

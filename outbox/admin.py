@@ -10,7 +10,7 @@ from django.utils.html import format_html
 
 from outbox.broker import confirming_publisher, relay_from_settings
 from outbox.dead_letters import dead_letter_discard, dead_letter_replay
-from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
+from outbox.models import AuditRecord, DeadLetter, OutboxEvent, ProcessedEvent
 from outbox.publisher import PublishFailed
 
 
@@ -188,3 +188,23 @@ class DeadLetterAdmin(ReadOnlyAdmin):
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             },
         )
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(ReadOnlyAdmin):
+    list_display = (
+        "recorded_at",
+        "event_type",
+        "aggregate_type",
+        "aggregate_id",
+        "aggregate_version",
+        "outcome",
+    )
+    list_filter = ("outcome", "aggregate_type", "event_type")
+    search_fields = ("=aggregate_id",)
+    exclude = ("data",)
+    readonly_fields = ("pretty_data",)
+
+    @admin.display(description="data")
+    def pretty_data(self, record: AuditRecord) -> str:
+        return pretty_json(record.data)

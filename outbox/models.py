@@ -115,3 +115,36 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service}: {self.event_type or 'unreadable message'} {self.event_id}"
+
+
+class AuditRecord(models.Model):
+    """What happened to an aggregate, written by in-process listeners after the transaction.
+
+    A committed event is recorded after the commit, in a transaction of its own; an event whose
+    transaction rolled back is recorded too, as the trace of a command that failed.
+    """
+
+    class Outcome(models.TextChoices):
+        COMMITTED = "committed"
+        ROLLED_BACK = "rolled back"
+
+    event_id = models.UUIDField()
+    event_type = models.CharField(max_length=200)
+    aggregate_type = models.CharField(max_length=100)
+    aggregate_id = models.CharField(max_length=100)
+    aggregate_version = models.PositiveIntegerField()
+    data = models.JSONField()
+    outcome = models.CharField(max_length=20, choices=Outcome)
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "audit record"
+        ordering = ["-recorded_at"]
+        indexes = [
+            models.Index(fields=["aggregate_type", "aggregate_id"], name="audit_aggregate"),
+            models.Index(fields=["event_id"], name="audit_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.outcome}"

@@ -7,6 +7,7 @@ import psycopg2
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from kombu import Connection
 from rest_framework.test import APIClient
 
 from conftest import Processes, database_url
@@ -106,7 +107,7 @@ def rabbitmq(action: str) -> None:
 
 
 def test_orders_taken_while_the_broker_is_down_drain_once_it_returns(
-    processes: Processes, client: APIClient
+    processes: Processes, client: APIClient, broker: Connection
 ) -> None:
     product_id, inventory = stocked_product(client, 20)
     order = {"items": [{"productId": product_id, "count": 1, "itemPrice": 10}], "address": ADDRESS}
@@ -119,6 +120,8 @@ def test_orders_taken_while_the_broker_is_down_drain_once_it_returns(
         assert pending.count() == 5
     finally:
         rabbitmq("start_app")
+        broker.close()  # the session's connection died with the broker
+        broker.ensure_connection(max_retries=30)
 
     wait_until(lambda: remaining(inventory) == 15, timeout=90, what="every order took stock")
     wait_until(
@@ -132,7 +135,7 @@ def test_orders_taken_while_the_broker_is_down_drain_once_it_returns(
 
 
 def test_an_unroutable_event_is_kept_and_republished_once_a_queue_is_bound(
-    processes: Processes, broker: object
+    processes: Processes, broker: Connection
 ) -> None:
     event = cloudevent("ProductRecalledEvent", source="product", data={"reason": "test"})
 

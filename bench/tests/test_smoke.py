@@ -1,0 +1,59 @@
+"""The benchmark harness end to end, with a few hundred events, so that it does not rot.
+
+It runs `python -m bench.run --smoke` in a database and a vhost of its own, named after the
+test run's, and checks what the run wrote: every scenario measured, with positive figures.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from django.conf import settings
+
+pytestmark = pytest.mark.e2e
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SMOKE_TIMEOUT_SECONDS = 600
+
+
+def bench_names() -> tuple[str, str]:
+    """A database and a vhost for the harness, derived from this test run's own."""
+    database = settings.DATABASES["default"]
+    test_database = database.get("TEST", {}).get("NAME") or f"test_{database['NAME']}"
+    vhost = unquote(urlsplit(settings.CELERY_BROKER_URL).path.lstrip("/")) or "default"
+    return f"bench_{test_database}", f"bench_{vhost}"
+
+
+def test_a_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
+    database, vhost = bench_names()
+    output = tmp_path / "results.json"
+
+    run = subprocess.run(
+        [
+            sys.executable, "-m", "bench.run", "--smoke",
+            "--database", database, "--vhost", vhost, "--output", str(output),
+        ],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=SMOKE_TIMEOUT_SECONDS,
+    )  # fmt: skip
+
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads(output.read_text())
+    assert results["machine"]["cpus"] >= 1
+    assert results["machine"]["postgresql"]["synchronous_commit"]
+    [relay] = results["relay"]
+    assert relay["size"] == 300
+    assert min(relay["raw_eps"], relay["relay_1_eps"], relay["relay_2_eps"]) > 0
+    [consumer] = results["consumer"]
+    assert consumer["size"] == 300
+    assert min(consumer["workers_1_eps"], consumer["workers_2_eps"]) > 0
+    assert min(consumer["postgres_1_tps"], consumer["postgres_2_tps"]) > 0
+    plan = results["claim_plan"]
+    assert plan["published_rows"] == 3_000
+    assert plan["pages_touched"] > 0
+    [phase] = results["latency"]
+    assert phase["orders"] > 0
+    assert 0 < phase["p50_ms"] <= phase["p95_ms"] <= phase["p99_ms"] <= phase["max_ms"]
+    for title in ("Relay:", "Consumer:", "Relay claim query", "Latency:"):
+        assert title in run.stdout
