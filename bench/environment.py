@@ -76,8 +76,8 @@ class BenchEnvironment:
             }
         )
 
-    def create_database(self) -> None:
-        """Create the run's database if it does not exist yet (migrations come after)."""
+    def recreate_database(self) -> None:
+        """Drop the run's database if it exists and create it empty (migrations come after)."""
         url = urlsplit(self.database_url)
         server = psycopg2.connect(
             host=url.hostname, port=url.port or 5432, user=url.username,
@@ -85,9 +85,8 @@ class BenchEnvironment:
         )  # fmt: skip
         server.autocommit = True
         with server.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [self.database])
-            if cursor.fetchone() is None:
-                cursor.execute(f'CREATE DATABASE "{self.database}"')
+            cursor.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{self.database}"')
         server.close()
 
     def migrate(self) -> None:

@@ -6,7 +6,8 @@
     python -m bench.run --only relay --sizes 10000 --repeat 5
 
 Everything runs in a database and a vhost of its own (BENCH_DATABASE, BENCH_VHOST, default
-bench_outbox), emptied as each measurement starts. See docs/performance.md.
+bench_outbox): the database is created afresh for each run, and the vhost and the tables are
+emptied as each measurement starts. See docs/performance.md.
 """
 import argparse
 import json
@@ -69,7 +70,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     """Measure the chosen scenarios; return the results, also printed and written as JSON."""
     arguments = parse_arguments(argv)
     environment = BenchEnvironment.from_environment(database=arguments.database, vhost=arguments.vhost)
-    environment.create_database()
+    environment.recreate_database()
     environment.migrate()
     environment.use_in_this_process()
     django.setup()

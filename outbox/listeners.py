@@ -187,6 +187,8 @@ def publish(event: DomainEvent) -> None:
             for hook in (hooks.before_commit, hooks.after_commit):
                 if hook:
                     hook()
+        elif listener.phase is Phase.AFTER_ROLLBACK:
+            continue  # outside a transaction nothing rolls back: there is nothing to hear
         else:
             logger.warning(
                 "listener %s (%s) skipped %s %s: published outside a transaction; "
