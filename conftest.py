@@ -1,5 +1,6 @@
 """Fixtures shared by every test: real PostgreSQL (pytest-django), and for end-to-end tests
 real RabbitMQ with real relay and Celery worker processes."""
+
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 from kombu import Connection
+from rest_framework.test import APIClient
 
 import tests.probe  # noqa: F401 - registers the probe service, as the test worker does
 from outbox import registry, topology
@@ -19,6 +21,24 @@ PROJECT_DIR = Path(__file__).resolve().parent
 LOG_DIR = PROJECT_DIR / ".run" / "log"
 # Every retry in well under a second, instead of the production minute.
 TEST_RETRY_DELAYS = (0.2, 0.4, 0.6, 0.8)
+
+
+@pytest.fixture
+def staff_client(django_user_model: type) -> APIClient:
+    """An API client signed in as staff: manages products and inventory, and may order."""
+    user = django_user_model.objects.create_user(username="staff", is_staff=True)
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def customer_client(django_user_model: type) -> APIClient:
+    """An API client signed in as a customer, who orders and sees only their own orders."""
+    user = django_user_model.objects.create_user(username="customer")
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
 
 
 def database_url(database: dict) -> str:
@@ -115,9 +135,7 @@ def probe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def processes(
-    django_db_setup: None, broker: Connection, probe_dir: Path
-) -> Iterator[Processes]:
+def processes(django_db_setup: None, broker: Connection, probe_dir: Path) -> Iterator[Processes]:
     """A relay and a Celery worker consuming every service's queue, as `make up` runs them."""
     env = {
         **os.environ,

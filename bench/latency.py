@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import requests
+from django.contrib.auth import get_user_model
 from django.db import connection
+from rest_framework.authtoken.models import Token
 
 from bench import backlog
 from bench.environment import BenchEnvironment
@@ -68,12 +70,30 @@ def measure_latency(
         children.start_worker("latency-inventory", "inventory")
         children.start_worker("latency-orders-products", "order,product")
         api = f"http://127.0.0.1:{port}"
+        staff_token, customer_token = api_tokens()
         wait_until(lambda: children.check_alive() or responds(api), timeout=60, what="the API")
-        product_ids = stock_products(api, children)
+        product_ids = stock_products(api, staff_token, children)
         return [
-            run_phase(port, product_ids, rate=rate, seconds=seconds, children=children)
+            run_phase(
+                PacedOrders(
+                    port=port,
+                    token=customer_token,
+                    product_ids=product_ids,
+                    rate=rate,
+                    count=round(rate * seconds),
+                ),
+                children,
+            )
             for rate in rates
         ]
+
+
+def api_tokens() -> tuple[str, str]:
+    """API tokens of a staff user, who manages products and stock, and of a customer."""
+    users = get_user_model()
+    staff, _ = users.objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
+    customer, _ = users.objects.get_or_create(username="bench-customer")
+    return tuple(Token.objects.get_or_create(user=user)[0].key for user in (staff, customer))
 
 
 def responds(api: str) -> bool:
@@ -83,9 +103,10 @@ def responds(api: str) -> bool:
         return False
 
 
-def stock_products(api: str, children: Children) -> list[str]:
+def stock_products(api: str, token: str, children: Children) -> list[str]:
     """Products that orders may name, each with plenty of stock, once every context knows them."""
     session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
     product_ids = [
         session.post(
             f"{api}/products", json={"name": f"Bench product {index}", "price": 10}, timeout=10
@@ -116,11 +137,9 @@ def stock_products(api: str, children: Children) -> list[str]:
     return product_ids
 
 
-def run_phase(
-    port: int, product_ids: list[str], *, rate: float, seconds: float, children: Children
-) -> dict[str, Any]:
-    """Send orders at `rate` for `seconds`, wait until inventory handled them, and measure."""
-    load = PacedOrders(port=port, product_ids=product_ids, rate=rate, count=round(rate * seconds))
+def run_phase(load: PacedOrders, children: Children) -> dict[str, Any]:
+    """Send the orders, wait until inventory has handled them all, and measure."""
+    rate = load.rate
     sent = load.run()
     if not sent.order_ids:
         raise RuntimeError(f"no order was accepted at {rate}/s ({sent.errors} errors)")

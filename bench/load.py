@@ -29,10 +29,13 @@ class LoadResult:
 
 
 class PacedOrders:
-    """Creates `count` orders at `rate` per second against the API on `port` (loopback only)."""
+    """A customer (by `token`) orders `count` times at `rate` per second, on the loopback `port`."""
 
-    def __init__(self, *, port: int, product_ids: Sequence[str], rate: float, count: int) -> None:
+    def __init__(
+        self, *, port: int, token: str, product_ids: Sequence[str], rate: float, count: int
+    ) -> None:
         self.port = port
+        self.headers = {"Content-Type": "application/json", "Authorization": f"Token {token}"}
         self.product_ids = list(product_ids)
         self.rate = rate
         self.count = count
@@ -79,7 +82,7 @@ class PacedOrders:
         )
         sent = time.monotonic()
         try:
-            connection.request("POST", "/orders", body, {"Content-Type": "application/json"})
+            connection.request("POST", "/orders", body, self.headers)
             response = connection.getresponse()
             payload = response.read()
         except (OSError, http.client.HTTPException):

@@ -4,6 +4,7 @@ Every setting that differs between machines comes from an environment variable; 
 are safe for a local development machine started with `make up`.
 """
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
     "ecommerce",
@@ -103,8 +105,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ecommerce.api_errors.exception_handler",
-    "UNAUTHENTICATED_USER": None,
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Products and inventory: anyone reads, staff changes. Orders ask for a customer.
+    "DEFAULT_PERMISSION_CLASSES": ["ecommerce.permissions.IsStaffOrReadOnly"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ecommerce",
@@ -159,6 +165,13 @@ OUTBOX = {
     "RETENTION_DAYS": float(os.environ.get("OUTBOX_RETENTION_DAYS", "7")),
     # Record every domain event in the audit trail after its commit (and alert on rollbacks).
     "AUDIT_TRAIL": env_bool("OUTBOX_AUDIT_TRAIL", True),
+}
+
+# Rewards for orders (orders/loyalty.py): a coupon of COUPON_AMOUNT for an order whose total
+# reaches COUPON_THRESHOLD.
+LOYALTY = {
+    "COUPON_THRESHOLD": Decimal(os.environ.get("LOYALTY_COUPON_THRESHOLD", "100")),
+    "COUPON_AMOUNT": Decimal(os.environ.get("LOYALTY_COUPON_AMOUNT", "10")),
 }
 
 LOGGING = {

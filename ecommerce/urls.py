@@ -4,6 +4,7 @@ import uuid
 from django.contrib import admin
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
 
 from outbox.views import HealthApi
 
@@ -26,6 +27,7 @@ urlpatterns = [
     path("", include("products.urls")),
     path("", include("inventory.urls")),
     path("", include("orders.urls")),
+    path("auth/token", obtain_auth_token, name="auth-token"),
     path("health", HealthApi.as_view(), name="health"),
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),

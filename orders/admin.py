@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from orders.models import CatalogProduct, Order, OrderItem, OrderSummary
+from orders.models import CatalogProduct, Coupon, LoyaltyPoints, Order, OrderItem, OrderSummary
 
 
 class OrderItemInline(admin.TabularInline):
@@ -38,3 +38,15 @@ class OrderSummaryAdmin(admin.ModelAdmin):
 class CatalogProductAdmin(admin.ModelAdmin):
     list_display = ("name", "price", "product_id", "product_version")
     search_fields = ("product_id", "name")
+
+
+@admin.register(LoyaltyPoints)
+class LoyaltyPointsAdmin(admin.ModelAdmin):
+    list_display = ("customer", "points", "order_id", "awarded_at")
+    search_fields = ("customer__username", "order_id")
+
+
+@admin.register(Coupon)
+class CouponAdmin(admin.ModelAdmin):
+    list_display = ("customer", "amount", "order_id", "granted_at")
+    search_fields = ("customer__username", "order_id")

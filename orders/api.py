@@ -1,9 +1,10 @@
-"""REST endpoints of the order context."""
+"""REST endpoints of the order context: a signed-in customer sees only their own orders."""
 from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -43,6 +44,8 @@ class CreatedSerializer(serializers.Serializer):
 
 
 class OrderListCreateApi(GenericAPIView):
+    permission_classes = [IsAuthenticated]
+
     class InputSerializer(serializers.Serializer):
         class ItemSerializer(serializers.Serializer):
             product_id = serializers.UUIDField()
@@ -57,7 +60,7 @@ class OrderListCreateApi(GenericAPIView):
     serializer_class = OrderOutputSerializer
 
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.order_list())
+        page = self.paginate_queryset(selectors.order_list(customer_id=request.user.pk))
         return self.get_paginated_response(OrderOutputSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: CreatedSerializer})
@@ -66,6 +69,7 @@ class OrderListCreateApi(GenericAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         order = services.order_create(
+            customer_id=request.user.pk,
             lines=[
                 OrderLine(
                     product_id=item["product_id"].hex,
@@ -80,13 +84,17 @@ class OrderListCreateApi(GenericAPIView):
 
 
 class OrderDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
     @extend_schema(responses=OrderOutputSerializer)
     def get(self, request: Request, order_id: str) -> Response:
-        order = selectors.order_get(order_id=order_id)
+        order = selectors.order_get(order_id=order_id, customer_id=request.user.pk)
         return Response(OrderOutputSerializer(order).data)
 
 
 class OrderChangeAddressDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
     class InputSerializer(serializers.Serializer):
         detail = serializers.CharField(max_length=500)
 
@@ -94,11 +102,15 @@ class OrderChangeAddressDetailApi(APIView):
     def post(self, request: Request, order_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.order_change_address_detail(order_id=order_id, **serializer.validated_data)
-        return Response(OrderOutputSerializer(selectors.order_get(order_id=order_id)).data)
+        services.order_change_address_detail(
+            order_id=order_id, customer_id=request.user.pk, **serializer.validated_data
+        )
+        return Response(OrderOutputSerializer(selectors.order_get(order_id=order_id, customer_id=request.user.pk)).data)
 
 
 class OrderPayApi(APIView):
+    permission_classes = [IsAuthenticated]
+
     class InputSerializer(serializers.Serializer):
         paid_price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=MIN_PRICE)
 
@@ -106,8 +118,10 @@ class OrderPayApi(APIView):
     def post(self, request: Request, order_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.order_pay(order_id=order_id, **serializer.validated_data)
-        return Response(OrderOutputSerializer(selectors.order_get(order_id=order_id)).data)
+        services.order_pay(
+            order_id=order_id, customer_id=request.user.pk, **serializer.validated_data
+        )
+        return Response(OrderOutputSerializer(selectors.order_get(order_id=order_id, customer_id=request.user.pk)).data)
 
 
 class OrderSummaryOutputSerializer(serializers.Serializer):
@@ -123,15 +137,44 @@ class OrderSummaryOutputSerializer(serializers.Serializer):
 
 
 class OrderSummaryListApi(GenericAPIView):
+    permission_classes = [IsAuthenticated]
     serializer_class = OrderSummaryOutputSerializer
 
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.order_summary_list())
+        page = self.paginate_queryset(selectors.order_summary_list(customer_id=request.user.pk))
         return self.get_paginated_response(OrderSummaryOutputSerializer(page, many=True).data)
 
 
 class OrderSummaryDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
     @extend_schema(responses=OrderSummaryOutputSerializer)
     def get(self, request: Request, order_id: str) -> Response:
-        summary = selectors.order_summary_get(order_id=order_id)
+        summary = selectors.order_summary_get(order_id=order_id, customer_id=request.user.pk)
         return Response(OrderSummaryOutputSerializer(summary).data)
+
+
+class LoyaltyApi(APIView):
+    """The signed-in customer's loyalty points and coupons."""
+
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(serializers.Serializer):
+        class CouponSerializer(serializers.Serializer):
+            id = serializers.UUIDField(format="hex")
+            order_id = serializers.UUIDField(format="hex")
+            amount = serializers.DecimalField(
+                max_digits=12, decimal_places=2, coerce_to_string=False
+            )
+            granted_at = serializers.DateTimeField()
+
+        points = serializers.IntegerField()
+        coupons = CouponSerializer(many=True)
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        loyalty = {
+            "points": selectors.loyalty_points_balance(customer_id=request.user.pk),
+            "coupons": selectors.coupon_list(customer_id=request.user.pk),
+        }
+        return Response(self.OutputSerializer(loyalty).data)

@@ -28,6 +28,7 @@ class OrderEvent(DomainEvent):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class OrderCreatedEvent(OrderEvent):
+    customer_id: int
     items: tuple[OrderLine, ...]
     address: Address
     total_price: Decimal

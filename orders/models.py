@@ -3,6 +3,7 @@ import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -32,6 +33,9 @@ class Order(AggregateRoot):
     """A customer's order: items at the price they were ordered at, and where to send them."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
     status = models.CharField(max_length=20, choices=OrderStatus, default=OrderStatus.CREATED)
     total_price = models.DecimalField(max_digits=14, decimal_places=2)
     province = models.CharField(max_length=100)
@@ -50,19 +54,27 @@ class Order(AggregateRoot):
         return f"Order {self.pk.hex}"
 
     @classmethod
-    def create(cls, *, lines: Sequence[OrderLine], address: Address) -> "Order":
+    def create(
+        cls, *, customer_id: int, lines: Sequence[OrderLine], address: Address
+    ) -> "Order":
         """A new order of at least one line, which raises OrderCreatedEvent."""
         _require_valid_lines(lines)
         total_price = sum((line.item_price * line.count for line in lines), Decimal("0"))
         order = cls(
             id=uuid.uuid4(),
+            customer_id=customer_id,
             total_price=total_price,
             province=address.province,
             city=address.city,
             detail=address.detail,
         )
         order.raise_event(
-            OrderCreatedEvent(items=tuple(lines), address=address, total_price=total_price)
+            OrderCreatedEvent(
+                customer_id=customer_id,
+                items=tuple(lines),
+                address=address,
+                total_price=total_price,
+            )
         )
         return order
 
@@ -151,6 +163,7 @@ class OrderSummary(models.Model):
     """The read model of orders (CQRS), rebuilt from the Order whenever an order event arrives."""
 
     order_id = models.UUIDField(primary_key=True)
+    customer_id = models.IntegerField(db_index=True)
     status = models.CharField(max_length=20, choices=OrderStatus)
     total_price = models.DecimalField(max_digits=14, decimal_places=2)
     item_count = models.PositiveIntegerField()
@@ -177,3 +190,38 @@ class CatalogProduct(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class LoyaltyPoints(models.Model):
+    """Points a customer earned with one order; their balance is the sum."""
+
+    order_id = models.UUIDField(primary_key=True)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="loyalty_points"
+    )
+    points = models.PositiveIntegerField()
+    awarded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "loyalty points"
+
+    def __str__(self) -> str:
+        return f"{self.points} points for order {self.order_id.hex}"
+
+
+class Coupon(models.Model):
+    """A discount on a future order, granted for a large order."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coupons"
+    )
+    order_id = models.UUIDField(unique=True, help_text="The order that earned it.")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-granted_at"]
+
+    def __str__(self) -> str:
+        return f"Coupon of {self.amount}"

@@ -1,22 +1,32 @@
-"""Reads of orders and of the order read model."""
-from django.db.models import QuerySet
+"""Reads of orders and of the order read model: a customer sees only their own."""
+from django.db.models import QuerySet, Sum
 
-from orders.models import Order, OrderSummary
-
-
-def order_list() -> QuerySet[Order]:
-    return Order.objects.prefetch_related("items")
+from orders.models import Coupon, LoyaltyPoints, Order, OrderSummary
 
 
-def order_get(*, order_id: str) -> Order:
-    """The order with its items, or `Order.DoesNotExist`."""
-    return order_list().get(pk=order_id)
+def order_list(*, customer_id: int) -> QuerySet[Order]:
+    return Order.objects.filter(customer_id=customer_id).prefetch_related("items")
 
 
-def order_summary_list() -> QuerySet[OrderSummary]:
-    return OrderSummary.objects.all()
+def order_get(*, order_id: str, customer_id: int) -> Order:
+    """The customer's order with its items, or `Order.DoesNotExist`."""
+    return order_list(customer_id=customer_id).get(pk=order_id)
 
 
-def order_summary_get(*, order_id: str) -> OrderSummary:
-    """The read model row of an order, or `OrderSummary.DoesNotExist`."""
-    return OrderSummary.objects.get(pk=order_id)
+def order_summary_list(*, customer_id: int) -> QuerySet[OrderSummary]:
+    return OrderSummary.objects.filter(customer_id=customer_id)
+
+
+def order_summary_get(*, order_id: str, customer_id: int) -> OrderSummary:
+    """The read model row of the customer's order, or `OrderSummary.DoesNotExist`."""
+    return order_summary_list(customer_id=customer_id).get(pk=order_id)
+
+
+def loyalty_points_balance(*, customer_id: int) -> int:
+    """The points a customer has earned with all their orders."""
+    earned = LoyaltyPoints.objects.filter(customer_id=customer_id).aggregate(total=Sum("points"))
+    return earned["total"] or 0
+
+
+def coupon_list(*, customer_id: int) -> QuerySet[Coupon]:
+    return Coupon.objects.filter(customer_id=customer_id)

@@ -11,9 +11,9 @@ from outbox import store
 
 
 @transaction.atomic
-def order_create(*, lines: Sequence[OrderLine], address: Address) -> Order:
+def order_create(*, customer_id: int, lines: Sequence[OrderLine], address: Address) -> Order:
     _require_known_products(lines)
-    order = Order.create(lines=lines, address=address)
+    order = Order.create(customer_id=customer_id, lines=lines, address=address)
     store.save(order)
     OrderItem.objects.bulk_create(
         OrderItem(
@@ -28,16 +28,16 @@ def order_create(*, lines: Sequence[OrderLine], address: Address) -> Order:
 
 
 @transaction.atomic
-def order_change_address_detail(*, order_id: str, detail: str) -> Order:
-    order = Order.objects.select_for_update().get(pk=order_id)
+def order_change_address_detail(*, order_id: str, customer_id: int, detail: str) -> Order:
+    order = Order.objects.select_for_update().get(pk=order_id, customer_id=customer_id)
     order.change_address_detail(detail)
     store.save(order)
     return order
 
 
 @transaction.atomic
-def order_pay(*, order_id: str, paid_price: Decimal) -> Order:
-    order = Order.objects.select_for_update().get(pk=order_id)
+def order_pay(*, order_id: str, customer_id: int, paid_price: Decimal) -> Order:
+    order = Order.objects.select_for_update().get(pk=order_id, customer_id=customer_id)
     order.pay(paid_price)
     store.save(order)
     return order
@@ -65,6 +65,7 @@ def order_summary_refresh(*, order_id: str) -> None:
     OrderSummary.objects.update_or_create(
         order_id=order.id,
         defaults={
+            "customer_id": order.customer_id,
             "status": order.status,
             "total_price": order.total_price,
             "item_count": sum(item.count for item in order.items.all()),

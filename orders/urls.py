@@ -9,4 +9,5 @@ urlpatterns = [
     path("orders/<hex_uuid:order_id>/pay", api.OrderPayApi.as_view()),
     path("order-summaries", api.OrderSummaryListApi.as_view(), name="order-summary-list"),
     path("order-summaries/<hex_uuid:order_id>", api.OrderSummaryDetailApi.as_view()),
+    path("loyalty", api.LoyaltyApi.as_view(), name="loyalty"),
 ]

@@ -1,4 +1,5 @@
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,6 +9,8 @@ from outbox.health import health_report
 
 class HealthApi(APIView):
     """Database, broker, outbox backlog and dead letters; 503 when something is down."""
+
+    permission_classes = [AllowAny]
 
     def get(self, request: Request) -> Response:
         report = health_report()

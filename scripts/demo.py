@@ -3,6 +3,9 @@
     make demo
     DEMO_BASE_URL=http://127.0.0.1:8000 DEMO_TIMEOUT=15 .venv/bin/python scripts/demo.py
 
+It signs in first as the demo user that `make up` creates (DEMO_USERNAME, DEMO_PASSWORD):
+products and inventory are managed by staff, and orders belong to a signed-in customer.
+
 Every step prints its request and the JSON answer. A step that the events must bring about is
 polled until it holds or DEMO_TIMEOUT seconds pass; then the demo exits non-zero, naming it.
 """
@@ -16,6 +19,8 @@ from typing import Any, TypeVar
 import requests
 
 BASE_URL = os.environ.get("DEMO_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+USERNAME = os.environ.get("DEMO_USERNAME", "demo")
+PASSWORD = os.environ.get("DEMO_PASSWORD", "demo")
 TIMEOUT = float(os.environ.get("DEMO_TIMEOUT", "15"))
 REQUEST_TIMEOUT = 10.0
 POLL_INTERVAL = 0.2
@@ -25,6 +30,8 @@ ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1�
 
 T = TypeVar("T")
 
+session = requests.Session()
+
 
 class StepNotReached(Exception):
     """The system did not do what the demo expects; the message says which step."""
@@ -33,7 +40,7 @@ class StepNotReached(Exception):
 def request(method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
     """Send one request to the API; an unreachable server ends the demo."""
     try:
-        return requests.request(method, BASE_URL + path, json=body, timeout=REQUEST_TIMEOUT)
+        return session.request(method, BASE_URL + path, json=body, timeout=REQUEST_TIMEOUT)
     except requests.ConnectionError:
         raise StepNotReached(f"cannot reach {BASE_URL}: is `make up` running?") from None
     except requests.RequestException as error:
@@ -98,8 +105,18 @@ def order_summary(order_id: str) -> dict[str, Any] | None:
     return None if response.status_code == 404 else expect(response, 200)
 
 
+def sign_in() -> None:
+    """Get an API token for the demo user and send it with every request."""
+    announce(f"Sign in as {USERNAME}", "POST", "/auth/token")
+    credentials = {"username": USERNAME, "password": PASSWORD}
+    token = expect(request("POST", "/auth/token", credentials), 200)["token"]
+    session.headers["Authorization"] = f"Token {token}"
+    show({"token": token[:8] + "…"})
+
+
 def play() -> None:
     """The seed's steps, in its order."""
+    sign_in()
     announce("Create the product", "POST", "/products", APPLE)
     product_id = expect(request("POST", "/products", APPLE), 201)["id"]
     show({"id": product_id})

@@ -19,7 +19,7 @@ def line(count: int = 2, price: str = "10") -> OrderLine:
 def test_an_order_totals_its_lines_and_raises_order_created() -> None:
     first, second = line(2, "10"), line(1, "5.50")
 
-    order = Order.create(lines=[first, second], address=ADDRESS)
+    order = Order.create(customer_id=1, lines=[first, second], address=ADDRESS)
 
     [event] = order.collect_events()
     assert isinstance(event, OrderCreatedEvent)
@@ -34,17 +34,17 @@ def test_an_order_totals_its_lines_and_raises_order_created() -> None:
 
 def test_an_order_needs_at_least_one_item() -> None:
     with pytest.raises(ValidationError, match="at least one item"):
-        Order.create(lines=[], address=ADDRESS)
+        Order.create(customer_id=1, lines=[], address=ADDRESS)
 
 
 @pytest.mark.parametrize(("count", "price"), [(0, "10"), (-1, "10"), (1, "0")])
 def test_counts_and_prices_must_be_positive(count: int, price: str) -> None:
     with pytest.raises(ValidationError):
-        Order.create(lines=[line(count, price)], address=ADDRESS)
+        Order.create(customer_id=1, lines=[line(count, price)], address=ADDRESS)
 
 
 def test_the_address_detail_changes_until_the_order_is_paid() -> None:
-    order = Order.create(lines=[line()], address=ADDRESS)
+    order = Order.create(customer_id=1, lines=[line()], address=ADDRESS)
     order.change_address_detail("天府软件园2号")
     order.confirm()
     order.pay(Decimal("20"))
@@ -60,14 +60,14 @@ def test_the_address_detail_changes_until_the_order_is_paid() -> None:
 
 
 def test_an_order_is_paid_only_once_confirmed() -> None:
-    order = Order.create(lines=[line()], address=ADDRESS)
+    order = Order.create(customer_id=1, lines=[line()], address=ADDRESS)
 
     with pytest.raises(StateConflict, match="still being reserved"):
         order.pay(Decimal("20"))
 
 
 def test_a_payment_must_match_the_total() -> None:
-    order = Order.create(lines=[line()], address=ADDRESS)
+    order = Order.create(customer_id=1, lines=[line()], address=ADDRESS)
     order.confirm()
 
     with pytest.raises(ValidationError, match="total price 20"):
@@ -77,7 +77,7 @@ def test_a_payment_must_match_the_total() -> None:
 
 
 def test_a_rejected_order_can_be_neither_paid_nor_redirected() -> None:
-    order = Order.create(lines=[line()], address=ADDRESS)
+    order = Order.create(customer_id=1, lines=[line()], address=ADDRESS)
 
     order.reject("Apple: 2 wanted, 1 remain.")
     order.reject("Apple: 2 wanted, 1 remain.")
@@ -94,7 +94,7 @@ def test_a_rejected_order_can_be_neither_paid_nor_redirected() -> None:
 
 
 def test_a_confirmed_order_cannot_be_rejected() -> None:
-    order = Order.create(lines=[line()], address=ADDRESS)
+    order = Order.create(customer_id=1, lines=[line()], address=ADDRESS)
     order.confirm()
 
     with pytest.raises(StateConflict, match="confirmed order cannot be rejected"):

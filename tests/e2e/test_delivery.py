@@ -1,4 +1,5 @@
 """At-least-once delivery, exactly one effect: with real RabbitMQ, relay and worker processes."""
+
 import json
 import signal
 import subprocess
@@ -19,6 +20,12 @@ from outbox.models import OutboxEvent, ProcessedEvent
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def client(staff_client: APIClient) -> APIClient:
+    return staff_client
+
 
 INVENTORY_QUEUE = "inventory-receive-q"
 APPLE = {"name": "好吃的苹果", "description": "原生态的苹果", "price": 10.0}
@@ -86,6 +93,7 @@ def order_created_body(product_id: str, count: int) -> tuple[str, bytes]:
     """The id and the CloudEvent of an OrderCreatedEvent, as the order context publishes it."""
     line = OrderLine(product_id=product_id, count=count, item_price=Decimal("10"))
     event = OrderCreatedEvent(
+        customer_id=1,
         items=(line,),
         address=Address(province="四川", city="成都", detail="天府软件园1号"),
         total_price=line.item_price * count,
@@ -114,9 +122,8 @@ def publish_twice(body: bytes) -> None:
 
 
 def test_delivering_the_same_message_twice_changes_stock_once(
-    processes: Processes, broker: Connection
+    processes: Processes, broker: Connection, client: APIClient
 ) -> None:
-    client = APIClient()
     product_id = create_product(client)
     inventory = wait_until(lambda: inventory_of(product_id), what="inventory created")
     response = client.post(
@@ -138,9 +145,8 @@ def test_delivering_the_same_message_twice_changes_stock_once(
 
 
 def test_killing_the_relay_between_publish_and_mark_still_delivers_one_effect(
-    processes: Processes, broker: Connection
+    processes: Processes, broker: Connection, client: APIClient
 ) -> None:
-    client = APIClient()
     processes.stop("relay")
     try:
         product_id = create_product(client)

@@ -1,4 +1,5 @@
 """Retries, dead letters and replay, with real RabbitMQ and a real Celery worker."""
+
 from io import StringIO
 from pathlib import Path
 

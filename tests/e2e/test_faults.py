@@ -1,4 +1,5 @@
 """Faults lose nothing: a worker killed mid-transaction, the broker down, an unroutable event."""
+
 import subprocess
 from collections.abc import Iterator
 from io import StringIO
@@ -24,8 +25,8 @@ ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1�
 
 
 @pytest.fixture
-def client() -> APIClient:
-    return APIClient()
+def client(staff_client: APIClient) -> APIClient:
+    return staff_client
 
 
 def stocked_product(client: APIClient, stock: int) -> tuple[str, Inventory]:
@@ -35,7 +36,9 @@ def stocked_product(client: APIClient, stock: int) -> tuple[str, Inventory]:
     inventory = wait_until(
         lambda: Inventory.objects.filter(product_id=product_id).first(), what="inventory"
     )
-    client.post(f"/inventories/{inventory.id.hex}/increase", {"increaseNumber": stock}, format="json")
+    client.post(
+        f"/inventories/{inventory.id.hex}/increase", {"increaseNumber": stock}, format="json"
+    )
     wait_until(
         lambda: client.get(f"/products/{product_id}").json()["inventory"] == stock,
         what="stock known to the product",

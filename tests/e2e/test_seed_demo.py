@@ -1,10 +1,17 @@
 """Seed 000's demo, through the API, with real relay and worker processes."""
+
 import pytest
 from rest_framework.test import APIClient
 
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def client(staff_client: APIClient) -> APIClient:
+    return staff_client
+
 
 APPLE = {"name": "好吃的苹果", "description": "原生态的苹果", "price": 10.0}
 
@@ -14,8 +21,7 @@ def inventory_of(client: APIClient, product_id: str) -> dict | None:
     return results[0] if results else None
 
 
-def test_demo_flow(processes: object) -> None:
-    client = APIClient()
+def test_demo_flow(processes: object, client: APIClient) -> None:
     product_id = client.post("/products", APPLE, format="json").json()["id"]
     assert client.get(f"/products/{product_id}").json()["inventory"] == 0
 
@@ -55,8 +61,9 @@ def test_demo_flow(processes: object) -> None:
     assert summary["totalPrice"] == 20
 
 
-def test_renaming_a_product_updates_the_inventory_copy(processes: object) -> None:
-    client = APIClient()
+def test_renaming_a_product_updates_the_inventory_copy(
+    processes: object, client: APIClient
+) -> None:
     product_id = client.post("/products", APPLE, format="json").json()["id"]
     wait_until(lambda: inventory_of(client, product_id), what="inventory created")
 

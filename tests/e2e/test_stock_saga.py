@@ -1,10 +1,17 @@
 """Stock shortage is a saga: the inventory refuses the order, the order is rejected."""
+
 import pytest
 from rest_framework.test import APIClient
 
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def client(staff_client: APIClient) -> APIClient:
+    return staff_client
+
 
 ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
 
@@ -17,7 +24,9 @@ def stocked_product(client: APIClient, name: str, stock: int) -> str:
         lambda: client.get("/inventories", {"productId": product_id}).json()["results"],
         what="inventory created",
     )[0]
-    client.post(f"/inventories/{inventory['id']}/increase", {"increaseNumber": stock}, format="json")
+    client.post(
+        f"/inventories/{inventory['id']}/increase", {"increaseNumber": stock}, format="json"
+    )
     wait_until(
         lambda: client.get(f"/products/{product_id}").json()["inventory"] == stock,
         what="stock copied to the product",
@@ -25,8 +34,9 @@ def stocked_product(client: APIClient, name: str, stock: int) -> str:
     return product_id
 
 
-def test_an_order_the_stock_cannot_cover_is_rejected_and_takes_nothing(processes: object) -> None:
-    client = APIClient()
+def test_an_order_the_stock_cannot_cover_is_rejected_and_takes_nothing(
+    processes: object, client: APIClient
+) -> None:
     apple, pear = stocked_product(client, "Apple", 5), stocked_product(client, "Pear", 1)
     order = {
         "items": [
@@ -58,8 +68,9 @@ def test_an_order_the_stock_cannot_cover_is_rejected_and_takes_nothing(processes
     assert "rejected" in pay.json()["message"]
 
 
-def test_an_order_the_stock_covers_is_confirmed_then_paid(processes: object) -> None:
-    client = APIClient()
+def test_an_order_the_stock_covers_is_confirmed_then_paid(
+    processes: object, client: APIClient
+) -> None:
     apple = stocked_product(client, "Apple", 5)
     order = {"items": [{"productId": apple, "count": 2, "itemPrice": 10}], "address": ADDRESS}
     response = wait_until(

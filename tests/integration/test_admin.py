@@ -1,4 +1,5 @@
 """The operator's admin pages, logged in as staff: outbox, processed events, dead letters."""
+
 import uuid
 
 import pytest
@@ -46,7 +47,11 @@ def dead_letter(**fields: object) -> DeadLetter:
 
 
 def test_the_outbox_filters_by_state_and_searches_by_event_id(admin_client: Client) -> None:
-    pending, failing, published = outbox_event(), outbox_event(attempts=2), outbox_event(published=True)
+    pending, failing, published = (
+        outbox_event(),
+        outbox_event(attempts=2),
+        outbox_event(published=True),
+    )
 
     pending_page = admin_client.get(OUTBOX, {"state": "pending"}).content.decode()
     failing_page = admin_client.get(OUTBOX, {"state": "failing"}).content.decode()
@@ -84,8 +89,12 @@ def test_publish_now_publishes_pending_events(admin_client: Client, broker: obje
 
 
 def test_processed_events_are_searchable_by_event_id(admin_client: Client) -> None:
-    ProcessedEvent.objects.create(consumer="inventory", event_id="e-1", event_type="OrderCreatedEvent")
-    ProcessedEvent.objects.create(consumer="product", event_id="e-2", event_type="OrderCreatedEvent")
+    ProcessedEvent.objects.create(
+        consumer="inventory", event_id="e-1", event_type="OrderCreatedEvent"
+    )
+    ProcessedEvent.objects.create(
+        consumer="product", event_id="e-2", event_type="OrderCreatedEvent"
+    )
 
     page = admin_client.get("/admin/outbox/processedevent/", {"q": "e-1"}).content.decode()
 

@@ -1,4 +1,5 @@
 """The REST API's happy paths on real PostgreSQL: what a user of seed 000's system relies on."""
+
 import uuid
 
 import pytest
@@ -16,8 +17,8 @@ ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1�
 
 
 @pytest.fixture
-def client() -> APIClient:
-    return APIClient()
+def client(staff_client: APIClient) -> APIClient:
+    return staff_client
 
 
 def create_product(client: APIClient, **fields: object) -> str:

@@ -1,4 +1,5 @@
 """Bad input gets a 4xx that names the field, and writes nothing: no row, no event."""
+
 import uuid
 
 import pytest
@@ -15,8 +16,8 @@ ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1�
 
 
 @pytest.fixture
-def client() -> APIClient:
-    return APIClient()
+def client(staff_client: APIClient) -> APIClient:
+    return staff_client
 
 
 @pytest.fixture
@@ -115,7 +116,9 @@ def test_an_order_without_an_address_detail(client: APIClient, known_product: st
     assert_nothing_written()
 
 
-@pytest.mark.parametrize("path", ["/products/{}", "/inventories/{}", "/orders/{}", "/order-summaries/{}"])
+@pytest.mark.parametrize(
+    "path", ["/products/{}", "/inventories/{}", "/orders/{}", "/order-summaries/{}"]
+)
 def test_unknown_ids_are_404(client: APIClient, path: str) -> None:
     response = client.get(path.format(uuid.uuid4().hex))
 

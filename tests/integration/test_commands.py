@@ -1,4 +1,5 @@
 """The operator's management commands, against real PostgreSQL and RabbitMQ."""
+
 import uuid
 from decimal import Decimal
 from io import StringIO

@@ -1,4 +1,5 @@
 """The health endpoint and command report database, broker, backlog and dead letters."""
+
 import uuid
 from io import StringIO
 
