@@ -95,7 +95,7 @@ class Processes:
             for service in registry.all_services():
                 queue = topology.receive_queue(service.name)
                 wait_until(
-                    lambda: consumer_count(broker, queue) > 0,
+                    lambda queue=queue: consumer_count(broker, queue) > 0,
                     timeout=60,
                     what=f"a worker consuming {queue}",
                 )

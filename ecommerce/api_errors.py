@@ -6,6 +6,7 @@
 `message` reads on its own; `errors` maps each offending field (camelCase, as sent) to what is
 wrong with it, and is empty for errors that are not about one field.
 """
+
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist

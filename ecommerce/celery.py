@@ -1,4 +1,5 @@
 """The Celery application: runs the event consumers (a worker bootstep) and periodic tasks."""
+
 import os
 
 from celery import Celery

@@ -1,4 +1,5 @@
 """The project's default API permission."""
+
 from typing import TYPE_CHECKING
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission

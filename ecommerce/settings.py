@@ -3,6 +3,7 @@
 Every setting that differs between machines comes from an environment variable; the defaults
 are safe for a local development machine started with `make up`.
 """
+
 import os
 from decimal import Decimal
 from pathlib import Path

@@ -1,4 +1,5 @@
 """URLs: each context's API at the root, as in the seed's demo, plus admin and OpenAPI."""
+
 import uuid
 
 from django.contrib import admin
@@ -12,9 +13,10 @@ from outbox.views import HealthApi
 class HexUuidConverter:
     """A UUID written as 32 hex digits (as the API returns ids) or with dashes."""
 
-    regex = "[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    regex = "[0-9a-fA-F]{32}|[0-9a-fA-F-]{36}"
 
     def to_python(self, value: str) -> str:
+        # A ValueError (36 characters of hex and dashes that are no UUID) makes Django answer 404.
         return uuid.UUID(value).hex
 
     def to_url(self, value: uuid.UUID | str) -> str:

@@ -1,4 +1,5 @@
 """REST endpoints of the inventory context."""
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView

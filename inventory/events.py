@@ -1,4 +1,5 @@
 """Events the inventory context publishes: its contract with the other contexts."""
+
 import dataclasses
 from typing import ClassVar
 

@@ -1,4 +1,5 @@
 """How the inventory context reacts to other contexts' events."""
+
 from inventory import services
 from outbox.cloudevents import MalformedEvent, ReceivedEvent
 from outbox.registry import EventHandler, Subscription

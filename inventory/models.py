@@ -1,4 +1,5 @@
 """The Inventory aggregate (the stock of one product) and the stock reservation of an order."""
+
 import uuid
 from collections.abc import Mapping
 

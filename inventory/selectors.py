@@ -1,4 +1,5 @@
 """Reads of inventories."""
+
 from django.db.models import QuerySet
 
 from inventory.models import Inventory

@@ -1,4 +1,5 @@
 """Commands on inventories."""
+
 from collections.abc import Iterable
 
 from django.db import transaction

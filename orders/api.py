@@ -1,4 +1,5 @@
 """REST endpoints of the order context: a signed-in customer sees only their own orders."""
+
 from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema
@@ -31,9 +32,7 @@ class OrderOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField(format="hex")
     items = OrderItemOutputSerializer(many=True, source="items.all")
     address = AddressSerializer()
-    total_price = serializers.DecimalField(
-        max_digits=14, decimal_places=2, coerce_to_string=False
-    )
+    total_price = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=False)
     status = serializers.CharField()
     rejection_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -105,7 +104,11 @@ class OrderChangeAddressDetailApi(APIView):
         services.order_change_address_detail(
             order_id=order_id, customer_id=request.user.pk, **serializer.validated_data
         )
-        return Response(OrderOutputSerializer(selectors.order_get(order_id=order_id, customer_id=request.user.pk)).data)
+        return Response(
+            OrderOutputSerializer(
+                selectors.order_get(order_id=order_id, customer_id=request.user.pk)
+            ).data
+        )
 
 
 class OrderPayApi(APIView):
@@ -121,15 +124,17 @@ class OrderPayApi(APIView):
         services.order_pay(
             order_id=order_id, customer_id=request.user.pk, **serializer.validated_data
         )
-        return Response(OrderOutputSerializer(selectors.order_get(order_id=order_id, customer_id=request.user.pk)).data)
+        return Response(
+            OrderOutputSerializer(
+                selectors.order_get(order_id=order_id, customer_id=request.user.pk)
+            ).data
+        )
 
 
 class OrderSummaryOutputSerializer(serializers.Serializer):
     order_id = serializers.UUIDField(format="hex")
     status = serializers.CharField()
-    total_price = serializers.DecimalField(
-        max_digits=14, decimal_places=2, coerce_to_string=False
-    )
+    total_price = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=False)
     item_count = serializers.IntegerField()
     address = serializers.CharField()
     created_at = serializers.DateTimeField()

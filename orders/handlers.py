@@ -1,4 +1,5 @@
 """How the order context reacts to events: the product catalog copy and its own read model."""
+
 from decimal import Decimal, InvalidOperation
 
 from orders import services

@@ -4,6 +4,7 @@ When an order is created the customer earns points and, above a set total, a cou
 reward is an AFTER_COMMIT listener with its own transaction: it runs only if the order
 committed, and a failing reward is logged without undoing the order.
 """
+
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings

@@ -1,4 +1,5 @@
 """The Order aggregate, the order read model, and the local copy of the product catalog."""
+
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
@@ -54,9 +55,7 @@ class Order(AggregateRoot):
         return f"Order {self.pk.hex}"
 
     @classmethod
-    def create(
-        cls, *, customer_id: int, lines: Sequence[OrderLine], address: Address
-    ) -> "Order":
+    def create(cls, *, customer_id: int, lines: Sequence[OrderLine], address: Address) -> "Order":
         """A new order of at least one line, which raises OrderCreatedEvent."""
         _require_valid_lines(lines)
         total_price = sum((line.item_price * line.count for line in lines), Decimal("0"))

@@ -1,4 +1,5 @@
 """Reads of orders and of the order read model: a customer sees only their own."""
+
 from django.db.models import QuerySet, Sum
 
 from orders.models import Coupon, LoyaltyPoints, Order, OrderSummary

@@ -1,4 +1,5 @@
 """Commands on orders, and the upkeep of the order read model and the catalog copy."""
+
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -77,7 +78,9 @@ def order_summary_refresh(*, order_id: str) -> None:
 
 
 @transaction.atomic
-def catalog_product_add(*, product_id: str, name: str, price: Decimal, product_version: int) -> None:
+def catalog_product_add(
+    *, product_id: str, name: str, price: Decimal, product_version: int
+) -> None:
     """Learn of a new product that orders may name."""
     CatalogProduct.objects.get_or_create(
         product_id=product_id,

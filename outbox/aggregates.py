@@ -1,4 +1,5 @@
 """The aggregate root: a model that records the events its commands raise."""
+
 import dataclasses
 
 from django.db import models

@@ -5,6 +5,7 @@ is written after the commit, in its own transaction, so a failing audit never un
 work; an event whose transaction rolled back is logged as an error and recorded too.
 Registered by `OutboxConfig.ready` when the OUTBOX setting AUDIT_TRAIL is on.
 """
+
 import logging
 
 from outbox.events import DomainEvent

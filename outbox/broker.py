@@ -1,4 +1,5 @@
 """Connections to the broker, built from the project's settings."""
+
 import amqp
 from django.conf import settings
 from kombu import Connection

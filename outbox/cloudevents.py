@@ -3,6 +3,7 @@
 Any language can read what the relay publishes; consumers read it back with a tolerant
 reader that checks only the attributes the runtime relies on and hands `data` over as a dict.
 """
+
 import dataclasses
 import json
 from collections.abc import Mapping

@@ -1,4 +1,5 @@
 """Handling one received message: once per consumer, in one database transaction."""
+
 import enum
 import logging
 

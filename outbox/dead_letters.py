@@ -5,6 +5,7 @@ only after its record committed), so the admin and the commands work on one dura
 Replaying publishes a record's message back with confirms, then marks it replayed; a crash
 in between only sends it twice, and the processed-event table absorbs the copy.
 """
+
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -144,6 +145,7 @@ def _time(value: object) -> Any:
 
 def _json_safe(properties: Mapping[str, Any]) -> dict[str, Any]:
     """AMQP properties as JSON: the few that are not (bytes, datetimes) become strings."""
+
     def safe(value: Any) -> Any:
         if isinstance(value, dict):
             return {str(key): safe(item) for key, item in value.items()}

@@ -1,4 +1,5 @@
 """Domain events: immutable facts that an aggregate raises, and their wire names."""
+
 import dataclasses
 import uuid
 from datetime import UTC, datetime

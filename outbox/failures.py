@@ -4,6 +4,7 @@ Retries use RabbitMQ's own means: the message is republished to a delay queue wh
 returns it to the receive queue, so the worker never sleeps and other messages flow on.
 The headers below travel with the message and say what happened to it so far.
 """
+
 import traceback
 import uuid
 from collections.abc import Mapping, Sequence

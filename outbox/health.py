@@ -1,4 +1,5 @@
 """Is the messaging healthy? Database, broker, outbox backlog and dead letters at a glance."""
+
 from typing import Any
 
 from django.conf import settings
@@ -48,10 +49,14 @@ def _broker_status() -> dict[str, Any]:
         )
     ]
     try:
-        with Connection(settings.CELERY_BROKER_URL, connect_timeout=BROKER_TIMEOUT_SECONDS) as broker:
+        with Connection(
+            settings.CELERY_BROKER_URL, connect_timeout=BROKER_TIMEOUT_SECONDS
+        ) as broker:
             broker.ensure_connection(max_retries=1)
             channel = broker.default_channel
-            depths = {queue: channel.queue_declare(queue, passive=True).message_count for queue in queues}
+            depths = {
+                queue: channel.queue_declare(queue, passive=True).message_count for queue in queues
+            }
         return {"ok": True, "queues": depths}
     except Exception as error:  # noqa: BLE001 - any failure to reach the broker is "down"
         return {"ok": False, "error": f"{type(error).__name__}: {error}"}

@@ -1,4 +1,5 @@
 """The inbox: which events each consumer has already handled."""
+
 from django.db import connection
 
 from outbox.cloudevents import ReceivedEvent

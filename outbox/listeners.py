@@ -45,6 +45,7 @@ must be a module-level function. A failure is logged with the event id and not r
 task is sent once, after the commit: an effect that must not be lost belongs on the outbox and
 a consumer instead.
 """
+
 import dataclasses
 import enum
 import functools

@@ -1,4 +1,5 @@
 """The outbox (events waiting to be published) and the inbox (events already handled)."""
+
 from django.db import models
 from django.db.models import Q
 

@@ -4,6 +4,7 @@ Each bounded context registers itself once, from its `AppConfig.ready`, with the
 its event handlers. The queue bindings are derived from these tables: subscribing to an event
 is adding a line to a table, and nothing else.
 """
+
 import dataclasses
 from collections.abc import Callable, Mapping
 

@@ -1,4 +1,5 @@
 """Keeping the outbox and inbox tables bounded: old rows are deleted in batches."""
+
 from datetime import datetime, timedelta
 
 from django.db import connection

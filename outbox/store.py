@@ -2,6 +2,7 @@
 
 This is the only way business code emits an integration event.
 """
+
 from django.db import connection, transaction
 
 from outbox import listeners

@@ -1,4 +1,5 @@
 """Celery tasks: the outbox sweep and retention run by celery beat, and asynchronous listeners."""
+
 from datetime import timedelta
 
 from celery import shared_task

@@ -14,6 +14,7 @@ Per service `xxx`:
                            into xxx-receive-q. The name carries the delay, because a queue's
                            TTL cannot change once declared.
 """
+
 from collections.abc import Iterable, Sequence
 
 import amqp
@@ -71,9 +72,7 @@ def declare_publishing_side(channel: amqp.Channel, service: str) -> None:
     _exchange(channel, dead_letters, "fanout")
     _queue(channel, publish_dead_letter_queue(service))
     channel.queue_bind(publish_dead_letter_queue(service), dead_letters, "")
-    _exchange(
-        channel, publish_exchange(service), "topic", {"alternate-exchange": dead_letters}
-    )
+    _exchange(channel, publish_exchange(service), "topic", {"alternate-exchange": dead_letters})
 
 
 def declare_receiving_side(channel: amqp.Channel, service: Service) -> None:
@@ -109,9 +108,7 @@ def declare_retry_queues(channel: amqp.Channel, service: str, delays: Sequence[f
         )
 
 
-def _exchange(
-    channel: amqp.Channel, name: str, kind: str, arguments: dict | None = None
-) -> None:
+def _exchange(channel: amqp.Channel, name: str, kind: str, arguments: dict | None = None) -> None:
     channel.exchange_declare(name, kind, durable=True, auto_delete=False, arguments=arguments)
 
 

@@ -22,6 +22,7 @@ The callbacks follow `on_commit`'s rules, so that all phases agree:
   not the outcome of the code under test, so callbacks bound to it never run (as Django
   never runs `on_commit` callbacks there). A connection lost mid-transaction drops them too.
 """
+
 import logging
 from collections.abc import Callable
 from typing import Any

@@ -6,6 +6,7 @@ acknowledged only after its handling committed, or after a copy was confirmed at
 stop (a retry queue or the dead-letter queue). The same step drains the service's dead-letter
 queues into the `DeadLetter` table.
 """
+
 import logging
 import time
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """REST endpoints of the product context."""
+
 from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema
@@ -67,15 +68,11 @@ class ProductRenameApi(APIView):
 
 class ProductChangePriceApi(APIView):
     class InputSerializer(serializers.Serializer):
-        new_price = serializers.DecimalField(
-            max_digits=12, decimal_places=2, min_value=MIN_PRICE
-        )
+        new_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=MIN_PRICE)
 
     @extend_schema(request=InputSerializer, responses=ProductOutputSerializer)
     def post(self, request: Request, product_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        product = services.product_change_price(
-            product_id=product_id, **serializer.validated_data
-        )
+        product = services.product_change_price(product_id=product_id, **serializer.validated_data)
         return Response(ProductOutputSerializer(product).data)

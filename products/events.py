@@ -1,4 +1,5 @@
 """Events the product context publishes: its contract with the other contexts."""
+
 import dataclasses
 from decimal import Decimal
 from typing import ClassVar

@@ -1,4 +1,5 @@
 """How the product context reacts to other contexts' events."""
+
 from outbox.cloudevents import ReceivedEvent
 from outbox.registry import EventHandler, Subscription
 from products import services

@@ -1,4 +1,5 @@
 """The Product aggregate."""
+
 import uuid
 from decimal import Decimal
 

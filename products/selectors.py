@@ -1,4 +1,5 @@
 """Reads of products."""
+
 from django.db.models import QuerySet
 
 from products.models import Product

@@ -1,4 +1,5 @@
 """Commands on products."""
+
 from decimal import Decimal
 
 from django.db import transaction

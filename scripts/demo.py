@@ -9,6 +9,7 @@ products and inventory are managed by staff, and orders belong to a signed-in cu
 Every step prints its request and the JSON answer. A step that the events must bring about is
 polled until it holds or DEMO_TIMEOUT seconds pass; then the demo exits non-zero, naming it.
 """
+
 import json
 import os
 import sys

@@ -7,6 +7,7 @@ test can see every attempt, including the ones whose transaction rolled back:
     <event id>.attempt  one line per attempt
     <event id>.handled  one line per successful handling
 """
+
 import os
 from pathlib import Path
 

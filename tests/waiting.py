@@ -1,4 +1,5 @@
 """Waiting on a condition with a deadline, instead of sleeping and hoping."""
+
 import time
 from collections.abc import Callable
 from typing import TypeVar

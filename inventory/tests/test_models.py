@@ -1,4 +1,5 @@
 """Unit tests of the Inventory aggregate: no database, no broker."""
+
 import uuid
 
 import pytest

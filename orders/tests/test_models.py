@@ -1,4 +1,5 @@
 """Unit tests of the Order aggregate: no database, no broker."""
+
 import uuid
 from decimal import Decimal
 

@@ -1,4 +1,5 @@
 """Django's PostgreSQL backend, plus before-commit and after-rollback callbacks."""
+
 from django.db.backends.postgresql import base
 
 from outbox.transaction_phases import TransactionPhasesMixin

@@ -1,4 +1,5 @@
 """Unit tests of the wire format: no database, no broker."""
+
 import dataclasses
 import json
 from decimal import Decimal

@@ -5,6 +5,7 @@ Asynchronous listeners, which need a real worker, are tested in tests/e2e/test_a
 The rows that stand for "the caller's work" and "a listener's work" are ProcessedEvent rows:
 `work_done()` lists who wrote what, and what survived the transaction.
 """
+
 import dataclasses
 import logging
 import uuid

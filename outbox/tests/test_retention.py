@@ -1,4 +1,5 @@
 """Old published outbox rows and processed-event records are purged; nothing else is."""
+
 import uuid
 from datetime import timedelta
 

@@ -1,4 +1,5 @@
 """Unit tests of the Product aggregate: no database, no broker."""
+
 from decimal import Decimal
 
 import pytest

@@ -1,4 +1,5 @@
 """Publishing hand-made messages onto the test broker, as another service or a bad actor would."""
+
 import json
 import uuid
 from datetime import UTC, datetime

@@ -1,4 +1,5 @@
 """Asynchronous in-process listeners, run by a real Celery worker after the commit."""
+
 import dataclasses
 import uuid
 from typing import ClassVar

@@ -1,4 +1,5 @@
 """The audit trail and failure alert: in-process listeners on every domain event."""
+
 import logging
 from decimal import Decimal
 

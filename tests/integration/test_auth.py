@@ -1,4 +1,5 @@
 """Who may do what: staff manage products and inventory, customers see only their orders."""
+
 import uuid
 
 import pytest
@@ -65,9 +66,11 @@ def test_a_customer_sees_only_their_own_orders(
 
 def test_a_token_from_username_and_password_authenticates(django_user_model: type) -> None:
     django_user_model.objects.create_user(username="alice", password="s3cret-pass")
-    token = APIClient().post(
-        "/auth/token", {"username": "alice", "password": "s3cret-pass"}, format="json"
-    ).json()["token"]
+    token = (
+        APIClient()
+        .post("/auth/token", {"username": "alice", "password": "s3cret-pass"}, format="json")
+        .json()["token"]
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
 

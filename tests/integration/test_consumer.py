@@ -1,4 +1,5 @@
 """Integration tests of idempotent consumption, on real PostgreSQL (handlers called directly)."""
+
 import json
 import uuid
 from decimal import Decimal

@@ -1,4 +1,5 @@
 """Seed 004's rewards: points and coupons earned by after-commit listeners on order creation."""
+
 import uuid
 
 import pytest

@@ -1,4 +1,5 @@
 """Integration tests of saving aggregates with their events, on real PostgreSQL."""
+
 from decimal import Decimal
 
 import pytest
@@ -42,4 +43,8 @@ def test_events_of_one_aggregate_are_stored_in_the_order_raised() -> None:
 
     rows = OutboxEvent.objects.filter(aggregate_id=product.id.hex).order_by("id")
     assert [row.aggregate_version for row in rows] == [1, 2, 3]
-    assert [row.payload["data"].get("newName") for row in rows] == [None, "Red apple", "Green apple"]
+    assert [row.payload["data"].get("newName") for row in rows] == [
+        None,
+        "Red apple",
+        "Green apple",
+    ]

@@ -1,4 +1,5 @@
 """The shared shape of the commands that send dead letters back."""
+
 from argparse import ArgumentParser
 from typing import Any
 
