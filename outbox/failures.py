@@ -61,20 +61,20 @@ class FailureRouter:
         attempts = headers[ATTEMPTS]
         if retry and attempts < self.max_attempts:
             queue = topology.receive_retry_queue(service, self.retry_delays[attempts - 1])
-            retry = copy_of(message, exchange="", routing_key=queue, headers=headers)
-            self.publisher.publish([retry])
+            delayed = copy_of(message, exchange="", routing_key=queue, headers=headers)
+            self.publisher.publish([delayed])
             return queue
         headers[DEAD_LETTER_KEY] = dead_letter_key(service, message.body)
-        self.publisher.publish(
-            [
-                copy_of(
-                    message,
-                    exchange=topology.receive_dead_letter_exchange(service),
-                    routing_key=message.delivery_info.get("routing_key", ""),
-                    headers=headers,
-                )
-            ]
+        # After a retry the delivery's routing key names a retry queue; the event type is what
+        # the message was first routed by, and what a replay should show.
+        routing_key = message.properties.get("type") or message.delivery_info.get("routing_key")
+        dead = copy_of(
+            message,
+            exchange=topology.receive_dead_letter_exchange(service),
+            routing_key=routing_key or "",
+            headers=headers,
         )
+        self.publisher.publish([dead])
         return topology.receive_dead_letter_queue(service)
 
 
