@@ -17,11 +17,10 @@ from orders.models import OrderSummary
 from outbox import topology
 from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
 from tests.e2e.messages import cloudevent, publish_event
+from tests.e2e.shop import ADDRESS, stocked_product
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
 
 
 @pytest.fixture
@@ -29,21 +28,9 @@ def client(staff_client: APIClient) -> APIClient:
     return staff_client
 
 
-def stocked_product(client: APIClient, stock: int) -> tuple[str, Inventory]:
-    """A product whose inventory holds `stock` and that the order context knows."""
-    body = {"name": "Apple", "description": "", "price": 10}
-    product_id = client.post("/products", body, format="json").json()["id"]
-    inventory = wait_until(
-        lambda: Inventory.objects.filter(product_id=product_id).first(), what="inventory"
-    )
-    client.post(
-        f"/inventories/{inventory.id.hex}/increase", {"increaseNumber": stock}, format="json"
-    )
-    wait_until(
-        lambda: client.get(f"/products/{product_id}").json()["inventory"] == stock,
-        what="stock known to the product",
-    )
-    return product_id, inventory
+def stocked_inventory(client: APIClient, stock: int) -> tuple[str, Inventory]:
+    product_id = stocked_product(client, stock)
+    return product_id, Inventory.objects.get(product_id=product_id)
 
 
 def remaining(inventory: Inventory) -> int:
@@ -79,7 +66,7 @@ def backend_waiting_for_lock(session: psycopg2.extensions.connection) -> bool:
 def test_a_worker_killed_inside_the_handlers_transaction_loses_nothing(
     processes: Processes, client: APIClient, row_lock: psycopg2.extensions.connection
 ) -> None:
-    product_id, inventory = stocked_product(client, 10)
+    product_id, inventory = stocked_inventory(client, 10)
     event = order_created(product_id, 3)
     with row_lock.cursor() as cursor:
         cursor.execute(
@@ -112,7 +99,7 @@ def rabbitmq(action: str) -> None:
 def test_orders_taken_while_the_broker_is_down_drain_once_it_returns(
     processes: Processes, client: APIClient, broker: Connection
 ) -> None:
-    product_id, inventory = stocked_product(client, 20)
+    product_id, inventory = stocked_inventory(client, 20)
     order = {"items": [{"productId": product_id, "count": 1, "itemPrice": 10}], "address": ADDRESS}
     rabbitmq("stop_app")
     try:

@@ -3,6 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from tests.e2e.shop import ADDRESS, stocked_product
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -13,31 +14,10 @@ def client(staff_client: APIClient) -> APIClient:
     return staff_client
 
 
-ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
-
-
-def stocked_product(client: APIClient, name: str, stock: int) -> str:
-    product_id = client.post(
-        "/products", {"name": name, "description": "", "price": 10}, format="json"
-    ).json()["id"]
-    inventory = wait_until(
-        lambda: client.get("/inventories", {"productId": product_id}).json()["results"],
-        what="inventory created",
-    )[0]
-    client.post(
-        f"/inventories/{inventory['id']}/increase", {"increaseNumber": stock}, format="json"
-    )
-    wait_until(
-        lambda: client.get(f"/products/{product_id}").json()["inventory"] == stock,
-        what="stock copied to the product",
-    )
-    return product_id
-
-
 def test_an_order_the_stock_cannot_cover_is_rejected_and_takes_nothing(
     processes: object, client: APIClient
 ) -> None:
-    apple, pear = stocked_product(client, "Apple", 5), stocked_product(client, "Pear", 1)
+    apple, pear = stocked_product(client, 5, name="Apple"), stocked_product(client, 1, name="Pear")
     order = {
         "items": [
             {"productId": apple, "count": 2, "itemPrice": 10},
@@ -71,7 +51,7 @@ def test_an_order_the_stock_cannot_cover_is_rejected_and_takes_nothing(
 def test_an_order_the_stock_covers_is_confirmed_then_paid(
     processes: object, client: APIClient
 ) -> None:
-    apple = stocked_product(client, "Apple", 5)
+    apple = stocked_product(client, 5, name="Apple")
     order = {"items": [{"productId": apple, "count": 2, "itemPrice": 10}], "address": ADDRESS}
     response = wait_until(
         lambda: (r := client.post("/orders", order, format="json")).status_code == 201 and r,
