@@ -3,6 +3,7 @@
 The events are the product context's real events, turned into outbox rows by
 `outbox.store.outbox_row`, so the payloads have the size and shape of production ones.
 """
+
 import csv
 import io
 import json
@@ -71,9 +72,9 @@ def insert_pending(count: int) -> None:
                     )
                 )  # fmt: skip
             buffer.seek(0)
+            columns = ", ".join(OUTBOX_COLUMNS)
             cursor.copy_expert(
-                f"COPY outbox_outboxevent ({', '.join(OUTBOX_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
-                buffer,
+                f"COPY outbox_outboxevent ({columns}) FROM STDIN WITH (FORMAT csv)", buffer
             )
     analyze()
 

@@ -4,6 +4,7 @@ Published rows are added server-side (one realistic payload, repeated) until the
 the wanted number, then a batch of pending rows; `EXPLAIN (ANALYZE, BUFFERS)` of the claim
 shows which indexes it used and how many pages it touched, against the size of the table.
 """
+
 import json
 from typing import Any
 
@@ -32,14 +33,13 @@ def check_claim_plan(*, published: int, pending: int, batch_size: int) -> dict[s
     backlog.insert_pending(pending)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE outbox_outboxevent")
-        cursor.execute(
-            "SELECT relpages FROM pg_class WHERE relname = 'outbox_outboxevent'"
-        )
+        cursor.execute("SELECT relpages FROM pg_class WHERE relname = 'outbox_outboxevent'")
         table_pages = cursor.fetchone()[0]
+    from_the_start = [0, batch_size]  # a drain's first claim: after id 0, one batch
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIM_BATCH_SQL, [batch_size])
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIM_BATCH_SQL, from_the_start)
         [[plan]] = cursor.fetchall()
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + CLAIM_BATCH_SQL, [batch_size])
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + CLAIM_BATCH_SQL, from_the_start)
         text = "\n".join(row[0] for row in cursor.fetchall())
         transaction.set_rollback(True)
     nodes = list(plan_nodes(plan[0]["Plan"]))

@@ -8,6 +8,7 @@ the database: processed events per second from the moment every worker is consum
 last one handled. Beside it, pgbench runs the same statements on the same database: the rate
 PostgreSQL itself commits them at, the ceiling of a worker.
 """
+
 import re
 import subprocess
 from datetime import datetime
@@ -26,6 +27,7 @@ from tests.waiting import wait_until
 
 CONSUMER = "inventory"
 PGBENCH_SCRIPT = Path(__file__).with_name("consumer_transaction.sql")
+TPS = re.compile(r"tps = ([\d.]+) \((?:without initial connection time|excluding)")
 # Seconds a worker may take per event before the run is abandoned (startup included).
 SECONDS_PER_EVENT_LIMIT = 0.02
 
@@ -72,10 +74,17 @@ def measure_consumer(environment: BenchEnvironment, *, size: int, workers: int) 
                 what=f"{workers} workers consuming {queue}",
             )
             all_consuming = database_now()
+            # The queue empties first (cheap to ask); then the last prefetched events are handled.
+            wait_until(
+                lambda: children.check_alive() or queue_state(channel, queue)[0] == 0,
+                timeout=60 + size * SECONDS_PER_EVENT_LIMIT,
+                interval=0.5,
+                what=f"{queue} emptied",
+            )
             wait_until(
                 lambda: children.check_alive() or processed_count() >= size,
-                timeout=60 + size * SECONDS_PER_EVENT_LIMIT,
-                interval=0.2,
+                timeout=60,
+                interval=0.05,
                 what=f"{size} events handled",
             )
     handled, last = handled_since(all_consuming)
@@ -91,7 +100,7 @@ def measure_postgres_ceiling(environment: BenchEnvironment, *, clients: int, sec
         ],
         env=environment.child_env(), capture_output=True, text=True, check=True,
     )  # fmt: skip
-    match = re.search(r"tps = ([\d.]+) \((?:without initial connection time|excluding)", result.stdout)
+    match = TPS.search(result.stdout)
     if match is None:
         raise RuntimeError(f"no tps in pgbench output:\n{result.stdout}\n{result.stderr}")
     return float(match.group(1))

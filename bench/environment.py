@@ -5,15 +5,17 @@ from `DATABASE_URL` and `CELERY_BROKER_URL` (or their local defaults) with the d
 and vhost replaced, so that nothing else consumes from its queues or writes to its tables.
 This module is imported before Django is set up: it must not import Django models.
 """
+
 import dataclasses
 import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg2
 import requests
+from psycopg2 import sql
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LOG_DIR = PROJECT_DIR / ".run" / "log"
@@ -47,7 +49,7 @@ class BenchEnvironment:
 
     @property
     def vhost(self) -> str:
-        return urlsplit(self.broker_url).path.lstrip("/")
+        return unquote(urlsplit(self.broker_url).path.lstrip("/"))
 
     def child_env(self, **extra: str) -> dict[str, str]:
         """Environment of a process (relay, worker, web, pgbench) that works on this run."""
@@ -84,9 +86,10 @@ class BenchEnvironment:
             password=url.password, dbname="postgres",
         )  # fmt: skip
         server.autocommit = True
+        name = sql.Identifier(self.database)
         with server.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{self.database}"')
+            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(name))
         server.close()
 
     def migrate(self) -> None:

@@ -4,6 +4,7 @@ Request i is due at start + i / rate, whatever happened to earlier ones; a pool 
 one keep-alive connection each sends them. The load is bounded in count and in time: requests
 that cannot start before the deadline are not sent, and are counted as such.
 """
+
 import dataclasses
 import http.client
 import itertools
@@ -56,7 +57,9 @@ class PacedOrders:
         return self.result
 
     def _send(self) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT_SECONDS)
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=REQUEST_TIMEOUT_SECONDS
+        )
         try:
             while (index := self._take()) is not None:
                 due = self.start + index / self.rate
@@ -74,12 +77,9 @@ class PacedOrders:
         return index if index < self.count else None
 
     def _post_order(self, connection: http.client.HTTPConnection, index: int) -> None:
-        body = json.dumps(
-            {
-                "items": [{"productId": random.choice(self.product_ids), "count": 1, "itemPrice": 10}],
-                "address": {"province": "Sichuan", "city": "Chengdu", "detail": f"Order {index}"},
-            }
-        )
+        item = {"productId": random.choice(self.product_ids), "count": 1, "itemPrice": 10}
+        address = {"province": "Sichuan", "city": "Chengdu", "detail": f"Order {index}"}
+        body = json.dumps({"items": [item], "address": address})
         sent = time.monotonic()
         try:
             connection.request("POST", "/orders", body, self.headers)

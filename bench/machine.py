@@ -1,4 +1,5 @@
 """The machine and the servers a run measured: figures mean little without them."""
+
 import os
 import platform
 from pathlib import Path

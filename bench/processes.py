@@ -1,4 +1,5 @@
 """The processes a benchmark starts (relays, Celery workers, the web server), and their end."""
+
 import socket
 import subprocess
 import sys
@@ -21,7 +22,10 @@ class Children:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
     ) -> None:
         self.stop_all()
 
@@ -76,9 +80,7 @@ class Children:
         """Fail at once, naming the log, when a child died instead of waiting for a deadline."""
         for name, process in self.running.items():
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited with {process.returncode}; see {log_file(name)}"
-                )
+                raise RuntimeError(f"{name} exited with {process.returncode}; see {log_file(name)}")
 
 
 def free_port() -> int:

@@ -7,17 +7,21 @@ prints `ready`, waits for `go` on stdin so that several processes start together
 and prints one JSON line: how many events it published and when it started and finished.
 With BENCH_PROFILE_DIR set, the timed part runs under cProfile and its stats go there.
 """
+
+import contextlib
 import cProfile
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import amqp
 import django
+
+from outbox.publisher import OutgoingMessage
 
 PERSISTENT = 2
 
@@ -27,26 +31,39 @@ def main(mode: str, batch_size: int) -> None:
     publish = relay_publisher(batch_size) if mode == "relay" else raw_publisher(batch_size)
     print("ready", flush=True)
     sys.stdin.readline()
-    profile_dir = os.environ.get("BENCH_PROFILE_DIR")
-    profiler = cProfile.Profile() if profile_dir else None
     started = time.time()
-    if profiler:
-        profiler.enable()
-    published = publish()
-    if profiler:
-        profiler.disable()
+    with profiled(mode):
+        published = publish()
     finished = time.time()
-    if profiler and profile_dir:
-        profiler.dump_stats(Path(profile_dir) / f"{mode}-{os.getpid()}.prof")
     print(json.dumps({"published": published, "started": started, "finished": finished}))
 
 
+@contextlib.contextmanager
+def profiled(mode: str) -> Iterator[None]:
+    """Run the block under cProfile when BENCH_PROFILE_DIR names where the stats go."""
+    directory = os.environ.get("BENCH_PROFILE_DIR")
+    if not directory:
+        yield
+        return
+    profiler = cProfile.Profile()
+    with profiler:
+        yield
+    profiler.dump_stats(Path(directory) / f"{mode}-{os.getpid()}.prof")
+
+
 def relay_publisher(batch_size: int) -> Callable[[], int]:
-    """The project's relay, exactly as `run_relay` builds it, with the given batch size."""
+    """The project's relay, exactly as `run_relay` builds it, with the given batch size.
+
+    Like the raw publisher, it connects to the broker in the timed part; its database
+    connection is open before, as a running relay's is.
+    """
+    from django.db import connection
+
     from outbox.broker import relay_from_settings
 
     relay = relay_from_settings()
     relay.batch_size = batch_size
+    connection.ensure_connection()
 
     def publish() -> int:
         try:
@@ -71,15 +88,14 @@ def raw_publisher(batch_size: int) -> Callable[[], int]:
         )
         messages = [ClaimedEvent(*row).to_message() for row in cursor.fetchall()]
     connection.close()
-    broker_url = settings.CELERY_BROKER_URL
 
     def publish() -> int:
+        channel = RawConfirmingChannel(settings.CELERY_BROKER_URL)
         for start in range(0, len(messages), batch_size):
             channel.publish_confirmed(messages[start : start + batch_size])
         channel.close()
         return len(messages)
 
-    channel = RawConfirmingChannel(broker_url)
     return publish
 
 
@@ -103,7 +119,8 @@ class RawConfirmingChannel:
         self.acked_up_to = 0
         self.acked: set[int] = set()
 
-    def publish_confirmed(self, messages: Sequence) -> None:
+    def publish_confirmed(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Send the messages, then wait until the broker has acked every one."""
         for message in messages:
             self.channel.basic_publish(
                 amqp.Message(message.body, delivery_mode=PERSISTENT, **message.properties),

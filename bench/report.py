@@ -1,21 +1,100 @@
 """The results of a run as plain-text tables."""
-from collections.abc import Sequence
+
+from collections.abc import Callable, Sequence
 from typing import Any
 
+Row = dict[str, Any]
+# A column: its header, and the result key it shows or how to compute it from the result.
+Column = tuple[str, str | Callable[[Row], Any]]
 
-def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+RELAY = (
+    "Relay: pending outbox rows -> confirmed by the broker and marked (events/s)",
+    [
+        ("pending", "size"),
+        ("raw ceiling", "raw_eps"),
+        ("1 relay", "relay_1_eps"),
+        ("2 relays", "relay_2_eps"),
+        ("1 relay/ceiling", "ratio_1"),
+        ("2 relays/ceiling", "ratio_2"),
+        ("us/event (1 relay)", lambda r: 1e6 / r["relay_1_eps"]),
+    ],
+)
+CONSUMER = (
+    "Consumer: receive-queue backlog -> handled (events/s)",
+    [
+        ("backlog", "size"),
+        ("1 worker", "workers_1_eps"),
+        ("2 workers", "workers_2_eps"),
+        ("pgbench 1 client", "postgres_1_tps"),
+        ("pgbench 2 clients", "postgres_2_tps"),
+        ("1 worker/pg", "ratio_1"),
+        ("2 workers/pg", "ratio_2"),
+        ("us/event (1 worker)", lambda r: 1e6 / r["workers_1_eps"]),
+    ],
+)
+CLAIM_PLAN = (
+    "Relay claim query among published rows (EXPLAIN ANALYZE)",
+    [
+        ("published rows", "published_rows"),
+        ("pending rows", "pending_rows"),
+        ("table pages", "table_pages"),
+        ("pages touched", "pages_touched"),
+        ("seq scans", "sequential_scans"),
+        ("ms", "execution_ms"),
+        ("indexes", lambda r: ", ".join(r["indexes"])),
+    ],
+)
+LATENCY = (
+    "Latency: order committed -> handled by inventory (ms, from database timestamps)",
+    [
+        ("orders/s", "rate"),
+        ("achieved", "achieved_rate"),
+        ("orders", "orders"),
+        ("p50", "p50_ms"),
+        ("p95", "p95_ms"),
+        ("p99", "p99_ms"),
+        ("max", "max_ms"),
+        ("claimed p50", "claimed_p50_ms"),
+        ("claimed p99", "claimed_p99_ms"),
+        ("orders/batch", "orders_per_relay_batch"),
+        ("API p50", "api_p50_ms"),
+        ("failed", lambda r: r["errors"] + r["not_sent"]),
+    ],
+)
+
+
+def render(results: dict[str, Any]) -> str:
+    """Every table of a run's results, in the order they were measured."""
+    sections = [
+        table(title, columns, rows)
+        for (title, columns), rows in (
+            (RELAY, results.get("relay")),
+            (CONSUMER, results.get("consumer")),
+            (CLAIM_PLAN, [results["claim_plan"]] if "claim_plan" in results else None),
+            (LATENCY, results.get("latency")),
+        )
+        if rows
+    ]
+    return "\n\n".join(sections)
+
+
+def table(title: str, columns: Sequence[Column], rows: Sequence[Row]) -> str:
     """A titled table with right-aligned columns."""
-    cells = [list(headers)] + [[format_cell(value) for value in row] for row in rows]
-    widths = [max(len(row[column]) for row in cells) for column in range(len(headers))]
+    cells = [[header for header, _ in columns]]
+    for row in rows:
+        cells.append(
+            [cell(row[value] if isinstance(value, str) else value(row)) for _, value in columns]
+        )
+    widths = [max(len(line[index]) for line in cells) for index in range(len(columns))]
     lines = [title, "-" * len(title)]
-    for index, row in enumerate(cells):
-        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
+    for index, line in enumerate(cells):
+        lines.append("  ".join(text.rjust(width) for text, width in zip(line, widths, strict=True)))
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
 
-def format_cell(value: Any) -> str:
+def cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -23,61 +102,3 @@ def format_cell(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
-
-
-def render(results: dict[str, Any]) -> str:
-    """Every table of a run's results, in the order they were measured."""
-    sections = []
-    if results.get("relay"):
-        sections.append(
-            table(
-                "Relay: pending outbox rows -> confirmed and marked (events/s)",
-                ["pending", "raw ceiling", "1 relay", "2 relays", "1 relay/ceil", "2 relays/ceil",
-                 "us/event (1 relay)"],
-                [
-                    [r["size"], r["raw_eps"], r["relay_1_eps"], r["relay_2_eps"], r["ratio_1"],
-                     r["ratio_2"], 1e6 / r["relay_1_eps"]]
-                    for r in results["relay"]
-                ],
-            )  # fmt: skip
-        )
-    if results.get("consumer"):
-        sections.append(
-            table(
-                "Consumer: receive-queue backlog -> handled (events/s)",
-                ["backlog", "1 worker", "2 workers", "pgbench 1 client", "pgbench 2 clients",
-                 "1 worker/pg", "2 workers/pg", "us/event (1 worker)"],
-                [
-                    [r["size"], r["workers_1_eps"], r["workers_2_eps"], r["postgres_1_tps"],
-                     r["postgres_2_tps"], r["ratio_1"], r["ratio_2"], 1e6 / r["workers_1_eps"]]
-                    for r in results["consumer"]
-                ],
-            )  # fmt: skip
-        )
-    if results.get("claim_plan"):
-        plan = results["claim_plan"]
-        sections.append(
-            table(
-                "Relay claim query (EXPLAIN ANALYZE)",
-                ["published rows", "pending rows", "pages touched", "table pages", "seq scans",
-                 "ms", "indexes"],
-                [[plan["published_rows"], plan["pending_rows"], plan["pages_touched"],
-                  plan["table_pages"], plan["sequential_scans"], plan["execution_ms"],
-                  ", ".join(plan["indexes"])]],
-            )  # fmt: skip
-        )
-    if results.get("latency"):
-        sections.append(
-            table(
-                "Latency: order committed -> inventory handler (ms, from database timestamps)",
-                ["orders/s", "achieved", "orders", "p50", "p95", "p99", "max", "claimed p50",
-                 "claimed p99", "API p50", "errors"],
-                [
-                    [r["rate"], r["achieved_rate"], r["orders"], r["p50_ms"], r["p95_ms"],
-                     r["p99_ms"], r["max_ms"], r["claimed_p50_ms"], r["claimed_p99_ms"],
-                     r["api_p50_ms"], r["errors"] + r["not_sent"]]
-                    for r in results["latency"]
-                ],
-            )  # fmt: skip
-        )
-    return "\n\n".join(sections)

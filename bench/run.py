@@ -9,6 +9,7 @@ Everything runs in a database and a vhost of its own (BENCH_DATABASE, BENCH_VHOS
 bench_outbox): the database is created afresh for each run, and the vhost and the tables are
 emptied as each measurement starts. See docs/performance.md.
 """
+
 import argparse
 import json
 import os
@@ -34,27 +35,52 @@ def numbers(text: str) -> list[int]:
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    """The run's options; each has an environment variable too, for `make bench`."""
     env = os.environ.get
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="a few hundred events, short phases")
-    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"subset of {','.join(SCENARIOS)}")
-    parser.add_argument("--sizes", type=numbers, default=env("BENCH_SIZES", DEFAULT_SIZES),
-                        help="pending outbox rows per relay run (env BENCH_SIZES)")
-    parser.add_argument("--consumer-sizes", type=numbers,
-                        default=env("BENCH_CONSUMER_SIZES", env("BENCH_SIZES", DEFAULT_CONSUMER_SIZES)),
-                        help="queued events per consumer run (env BENCH_CONSUMER_SIZES, else BENCH_SIZES)")
-    parser.add_argument("--repeat", type=int, default=int(env("BENCH_REPEAT", "3")),
-                        help="relay runs per size, the median is reported (env BENCH_REPEAT)")
-    parser.add_argument("--pgbench-seconds", type=int, default=10)
-    parser.add_argument("--plan-published", type=int, default=1_000_000,
-                        help="published rows present when the claim query is explained")
-    parser.add_argument("--rates", type=numbers, default=env("BENCH_RATES", "50,200"),
-                        help="orders per second of the latency phases (env BENCH_RATES)")
-    parser.add_argument("--seconds", type=float, default=float(env("BENCH_SECONDS", "20")),
-                        help="length of each latency phase")
-    parser.add_argument("--database", default=env("BENCH_DATABASE", "bench_outbox"))
-    parser.add_argument("--vhost", default=env("BENCH_VHOST", "bench_outbox"))
-    parser.add_argument("--output", type=Path, help="JSON file (default bench/results/<time>.json)")
+    option = parser.add_argument
+    option("--smoke", action="store_true", help="a few hundred events, short phases")
+    option("--only", default=",".join(SCENARIOS), help=f"subset of {','.join(SCENARIOS)}")
+    option(
+        "--sizes",
+        type=numbers,
+        default=env("BENCH_SIZES", DEFAULT_SIZES),
+        help="pending outbox rows per relay run (env BENCH_SIZES)",
+    )
+    option(
+        "--consumer-sizes",
+        type=numbers,
+        default=env("BENCH_CONSUMER_SIZES", env("BENCH_SIZES", DEFAULT_CONSUMER_SIZES)),
+        help="queued events per consumer run (env BENCH_CONSUMER_SIZES, else BENCH_SIZES)",
+    )
+    option(
+        "--repeat",
+        type=int,
+        default=int(env("BENCH_REPEAT", "3")),
+        help="relay runs per size; the median is reported (env BENCH_REPEAT)",
+    )
+    option("--pgbench-seconds", type=int, default=10, help="length of each pgbench run")
+    option(
+        "--plan-published",
+        type=int,
+        default=1_000_000,
+        help="published rows present when the claim query is explained",
+    )
+    option(
+        "--rates",
+        type=numbers,
+        default=env("BENCH_RATES", "50,200"),
+        help="orders per second of the latency phases (env BENCH_RATES)",
+    )
+    option(
+        "--seconds",
+        type=float,
+        default=float(env("BENCH_SECONDS", "20")),
+        help="length of each latency phase (env BENCH_SECONDS)",
+    )
+    option("--database", default=env("BENCH_DATABASE", "bench_outbox"))
+    option("--vhost", default=env("BENCH_VHOST", "bench_outbox"))
+    option("--output", type=Path, help="JSON file (default bench/results/<time>.json)")
     arguments = parser.parse_args(argv)
     if arguments.smoke:
         arguments.sizes = arguments.consumer_sizes = [300]
@@ -69,7 +95,9 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> dict[str, Any]:
     """Measure the chosen scenarios; return the results, also printed and written as JSON."""
     arguments = parse_arguments(argv)
-    environment = BenchEnvironment.from_environment(database=arguments.database, vhost=arguments.vhost)
+    environment = BenchEnvironment.from_environment(
+        database=arguments.database, vhost=arguments.vhost
+    )
     environment.recreate_database()
     environment.migrate()
     environment.use_in_this_process()
@@ -91,6 +119,7 @@ def main(argv: list[str]) -> dict[str, Any]:
 
 
 def measure(environment: BenchEnvironment, arguments: argparse.Namespace) -> dict[str, Any]:
+    """Run the chosen scenarios in order: relay, consumer, claim plan, latency."""
     from django.conf import settings
 
     from bench.claim_plan import check_claim_plan
@@ -98,16 +127,14 @@ def measure(environment: BenchEnvironment, arguments: argparse.Namespace) -> dic
     from bench.latency import measure_latency
     from bench.relay_throughput import measure_relay
 
-    batch_size = settings.OUTBOX["RELAY_BATCH_SIZE"]
+    batch_size, repeat = settings.OUTBOX["RELAY_BATCH_SIZE"], arguments.repeat
     results: dict[str, Any] = {
         "relay_batch_size": batch_size,
         "consumer_prefetch": settings.OUTBOX["CONSUMER_PREFETCH"],
     }
     if "relay" in arguments.only:
         results["relay"] = [
-            progress(
-                measure_relay(environment, size=size, batch_size=batch_size, repeat=arguments.repeat)
-            )
+            progress(measure_relay(environment, size=size, batch_size=batch_size, repeat=repeat))
             for size in arguments.sizes
         ]
     if "consumer" in arguments.only:
@@ -128,10 +155,8 @@ def measure(environment: BenchEnvironment, arguments: argparse.Namespace) -> dic
             )
         )
     if "latency" in arguments.only:
-        results["latency"] = [
-            progress(phase)
-            for phase in measure_latency(environment, rates=arguments.rates, seconds=arguments.seconds)
-        ]
+        phases = measure_latency(environment, rates=arguments.rates, seconds=arguments.seconds)
+        results["latency"] = [progress(phase) for phase in phases]
     return results
 
 

@@ -6,6 +6,7 @@ confirmed when every delivery tag in it is acked, and fails if any is nacked or 
 out. Sending and awaiting are separate steps, so that a caller can do other work (the relay
 writes its mark, uncommitted) while the broker stores the batch.
 """
+
 import contextlib
 import dataclasses
 import logging

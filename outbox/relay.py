@@ -6,6 +6,7 @@ confirms, and commit them as published only once the broker has confirmed all of
 before that commit leaves the rows pending: they are published again and consumers, which are
 idempotent, absorb the copy.
 """
+
 import dataclasses
 import logging
 
@@ -17,16 +18,15 @@ from outbox.topology import publish_exchange
 
 logger = logging.getLogger(__name__)
 
-# The oldest pending rows that no other relay holds. A row is left for later when an earlier
-# pending event of the same aggregate is held by another relay, so the events of one aggregate
-# leave in the order they were raised. The rows another relay holds can only lie before the end
-# of this batch (the claim skipped them), so the check reads a few index entries there: its cost
-# does not grow with the number of pending or published rows in the table.
+# The oldest pending rows after a given id that no other relay holds. A row is left for later
+# when an earlier pending event of the same aggregate is not in the batch (another relay holds
+# it, or the drain passed over it), so the events of one aggregate leave in the order they were
+# raised. Such an earlier row can only lie before the end of the batch: the check looks there.
 CLAIM_BATCH_SQL = """
 WITH claimed AS (
     SELECT id, event_id, event_type, service, aggregate_type, aggregate_id, payload
     FROM outbox_outboxevent
-    WHERE published_at IS NULL
+    WHERE published_at IS NULL AND id > %s
     ORDER BY id
     LIMIT %s
     FOR UPDATE SKIP LOCKED
@@ -91,24 +91,33 @@ class Relay:
     def publish_pending(self) -> int:
         """Publish batches until nothing is pending; return how many events were published.
 
+        Each batch is claimed after the previous one: the index entries of the rows just
+        published stay until VACUUM removes them, and walking over them again for every batch
+        would make a long drain slower and slower. Rows passed over on the way (held by another
+        relay, or committed late with a smaller id) are taken by a last pass from the start.
         Raises `PublishFailed` when the broker cannot take them; the rows stay pending.
         """
-        total = 0
-        while published := self.publish_batch():
-            total += published
-        return total
+        total, after = 0, 0
+        while True:
+            published = self.publish_batch(after=after)
+            if published:
+                total, after = total + len(published), published[-1]
+            elif after:
+                after = 0
+            else:
+                return total
 
-    def publish_batch(self) -> int:
-        """Claim, publish and mark one batch; return its size (0 when nothing was pending).
+    def publish_batch(self, *, after: int = 0) -> list[int]:
+        """Claim, publish and mark one batch of rows after id `after`; return their ids.
 
         The mark is written while the broker stores the batch, in a savepoint that is rolled
         back unless every message is confirmed: the batch commits as published only once the
         broker has confirmed all of it.
         """
         with transaction.atomic():
-            batch = claim_batch(self.batch_size)
+            batch = claim_batch(self.batch_size, after=after)
             if not batch:
-                return 0
+                return []
             ids = [event.id for event in batch]
             try:
                 with transaction.atomic():
@@ -122,13 +131,13 @@ class Relay:
                 failure = None
         if failure:
             raise failure
-        return len(batch)
+        return ids
 
 
-def claim_batch(limit: int) -> list[ClaimedEvent]:
-    """Lock up to `limit` pending events for this transaction, oldest first."""
+def claim_batch(limit: int, *, after: int = 0) -> list[ClaimedEvent]:
+    """Lock up to `limit` pending events after id `after` for this transaction, oldest first."""
     with connection.cursor() as cursor:
-        cursor.execute(CLAIM_BATCH_SQL, [limit])
+        cursor.execute(CLAIM_BATCH_SQL, [after, limit])
         return [ClaimedEvent(*row) for row in cursor.fetchall()]
 
 
@@ -142,4 +151,3 @@ def record_failure(ids: list[int], error: str) -> None:
     logger.warning("publishing %d outbox events failed: %s", len(ids), error)
     with connection.cursor() as cursor:
         cursor.execute(RECORD_FAILURE_SQL, [error, ids])
-

@@ -1,4 +1,5 @@
 """The long-running relay: publishes at once when woken, and on a timer as a safety net."""
+
 import logging
 import select
 import threading

@@ -3,6 +3,7 @@
 It runs `python -m bench.run --smoke` in a database and a vhost of its own, named after the
 test run's, and checks what the run wrote: every scenario measured, with positive figures.
 """
+
 import json
 import subprocess
 import sys

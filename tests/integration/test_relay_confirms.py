@@ -1,4 +1,5 @@
 """The relay against a broker that refuses a batch (real PostgreSQL and RabbitMQ)."""
+
 from collections.abc import Iterator
 from decimal import Decimal
 

@@ -1,4 +1,5 @@
 """Wake-ups of the long-running relay, on real PostgreSQL notifications."""
+
 import threading
 
 import pytest
