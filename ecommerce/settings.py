@@ -153,7 +153,10 @@ OUTBOX = {
     # Seconds to wait for the broker to confirm a batch.
     "CONFIRM_TIMEOUT_SECONDS": float(os.environ.get("OUTBOX_CONFIRM_TIMEOUT_SECONDS", "30")),
     # Messages a consumer may hold unacknowledged.
-    "CONSUMER_PREFETCH": int(os.environ.get("OUTBOX_CONSUMER_PREFETCH", "50")),
+    "CONSUMER_PREFETCH": int(os.environ.get("OUTBOX_CONSUMER_PREFETCH", "100")),
+    # Received messages handled in one transaction at most; 1 makes a transaction each.
+    # Kept below the prefetch, so that the next messages arrive while a batch commits.
+    "CONSUMER_BATCH_SIZE": int(os.environ.get("OUTBOX_CONSUMER_BATCH_SIZE", "50")),
     # Services whose receive queues this worker consumes; empty means every registered one.
     "CONSUMER_SERVICES": env_list("OUTBOX_CONSUMER_SERVICES", ""),
     # Seconds a failed message waits before each retry; one more attempt than delays, then

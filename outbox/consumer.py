@@ -1,9 +1,10 @@
-"""Handling one received message: once per consumer, in one database transaction."""
+"""Handling received messages: each once per consumer, a batch of them per transaction."""
 
 import enum
 import logging
+from collections.abc import Sequence
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from outbox.cloudevents import MalformedEvent, parse_cloudevent
 from outbox.inbox import record_processed
@@ -38,3 +39,27 @@ def handle_message(service: Service, body: bytes) -> Outcome:
             return Outcome.DUPLICATE
         handler(event)
     return Outcome.HANDLED
+
+
+def handle_batch(service: Service, bodies: Sequence[bytes]) -> list[Outcome | Exception]:
+    """Handle messages in order, in one transaction: one commit for the whole batch.
+
+    Each message is handled in a savepoint of its own: if it fails, its writes roll back,
+    the exception takes its place in the result, and the others still commit. If the database
+    connection is lost, the error is raised: nothing of the batch has committed.
+    """
+    with transaction.atomic():
+        return [_outcome(service, body) for body in bodies]
+
+
+def _outcome(service: Service, body: bytes) -> Outcome | Exception:
+    try:
+        return handle_message(service, body)
+    except Exception as error:
+        if not connection_is_usable():
+            raise
+        return error
+
+
+def connection_is_usable() -> bool:
+    return connection.connection is not None and connection.is_usable()

@@ -14,18 +14,20 @@ A listener hears its event class and every subclass of it. Its phase says when i
 - BEFORE_COMMIT: inside the transaction, just before it commits; if it raises, everything
   rolls back and the error reaches the code that was committing.
 - AFTER_COMMIT: after the commit, in a transaction of its own (seed 004's "independent
-  transaction"). If it raises, its own writes roll back, the caller's work stays committed,
-  the failure is logged with the event id, and the other listeners still run.
-- AFTER_ROLLBACK: after the transaction rolled back, in a transaction of its own.
+  transaction"): the after-commit listeners of one commit share one new transaction, each in
+  a savepoint of its own, so they cost one more commit, not one each. If a listener raises,
+  its own writes roll back, the caller's work stays committed, the failure is logged with the
+  event id, and the other listeners still run and commit.
+- AFTER_ROLLBACK: after the transaction rolled back, in a transaction of its own (shared in
+  the same way).
 - AFTER_COMPLETION: after either end, in a transaction of its own; it is called as
   `listener(event, outcome)` with an `Outcome`.
 
 Nesting: the phases bind to the outermost transaction, whatever `atomic()` block or savepoint
 the event was published in. An event published inside a savepoint that rolls back never
 happened: none of its transaction-bound listeners run, neither AFTER_COMMIT nor AFTER_ROLLBACK,
-exactly as Django drops `on_commit` callbacks registered there. AFTER_COMMIT is Django's
-`on_commit`; BEFORE_COMMIT and AFTER_ROLLBACK come from `outbox.transaction_phases` and need the
-database ENGINE `outbox.postgresql`.
+exactly as Django drops `on_commit` callbacks registered there. The phases come from
+`outbox.transaction_phases` and need the database ENGINE `outbox.postgresql`.
 
 Seed 004's pitfall, an after-commit listener whose own events are silently dropped because no
 transaction is active any more, cannot happen: every listener that runs after the end of the
@@ -180,14 +182,15 @@ def publish(event: DomainEvent) -> None:
             if hooks.before_commit:
                 transaction_phases.before_commit(hooks.before_commit)
             if hooks.after_commit:
-                transaction.on_commit(hooks.after_commit)
+                transaction_phases.after_commit(hooks.after_commit)
             if hooks.after_rollback:
                 transaction_phases.after_rollback(hooks.after_rollback)
         elif listener.fallback_execution:
             hooks = bind(listener, event)
-            for hook in (hooks.before_commit, hooks.after_commit):
-                if hook:
-                    hook()
+            if hooks.before_commit:
+                hooks.before_commit()
+            if hooks.after_commit:
+                transaction_phases.run_isolated(hooks.after_commit)
         elif listener.phase is Phase.AFTER_ROLLBACK:
             continue  # outside a transaction nothing rolls back: there is nothing to hear
         else:
@@ -209,36 +212,37 @@ class Hooks:
 
 def bind(listener: Listener, event: DomainEvent) -> Hooks:
     """The hooks that run a transaction-bound listener on an event in its phase."""
-    event_id = event.event_id.hex
     if listener.phase is Phase.BEFORE_COMMIT:
         return Hooks(before_commit=functools.partial(listener.function, event))
     if listener.phase is Phase.AFTER_COMMIT and listener.asynchronous:
-        send = functools.partial(send_to_worker, listener, event_id, wire_form(event))
+        send = functools.partial(send_to_worker, listener, event.event_id.hex, wire_form(event))
         return Hooks(after_commit=send)
+    call = functools.partial(ListenerCall, listener.name, listener.function, event.event_id.hex)
     if listener.phase is Phase.AFTER_COMMIT:
-        call = functools.partial(listener.function, event)
-        return Hooks(after_commit=functools.partial(run_alone, listener.name, event_id, call))
+        return Hooks(after_commit=call((event,)))
     if listener.phase is Phase.AFTER_ROLLBACK:
-        call = functools.partial(listener.function, event)
-        return Hooks(after_rollback=functools.partial(run_alone, listener.name, event_id, call))
+        return Hooks(after_rollback=call((event,)))
     # AFTER_COMPLETION: one of the two runs, told which.
-    on_commit = functools.partial(listener.function, event, Outcome.COMMITTED)
-    on_rollback = functools.partial(listener.function, event, Outcome.ROLLED_BACK)
     return Hooks(
-        after_commit=functools.partial(run_alone, listener.name, event_id, on_commit),
-        after_rollback=functools.partial(run_alone, listener.name, event_id, on_rollback),
+        after_commit=call((event, Outcome.COMMITTED)),
+        after_rollback=call((event, Outcome.ROLLED_BACK)),
     )
 
 
-def run_alone(listener_name: str, event_id: str, call: Callback) -> None:
-    """Run a listener in a transaction of its own; its failure is logged, never raised."""
-    try:
-        with transaction.atomic():
-            call()
-    except Exception:
-        logger.exception(
-            "listener %s failed on event %s; its writes were rolled back", listener_name, event_id
-        )
+@dataclasses.dataclass(frozen=True)
+class ListenerCall:
+    """A listener's run on an event; it names both when its failure is logged."""
+
+    listener_name: str
+    function: Callable[..., None]
+    event_id: str
+    arguments: tuple[object, ...]
+
+    def __call__(self) -> None:
+        self.function(*self.arguments)
+
+    def __str__(self) -> str:
+        return f"listener {self.listener_name} on event {self.event_id}"
 
 
 def wire_form(event: DomainEvent) -> str:
@@ -261,4 +265,4 @@ def run_async_listener(*, listener_name: str, cloudevent: str) -> None:
     event = parse_cloudevent(cloudevent)
     module, _, function_name = listener_name.partition(":")
     function = getattr(importlib.import_module(module), function_name)
-    run_alone(listener_name, event.id, functools.partial(function, event))
+    transaction_phases.run_isolated(ListenerCall(listener_name, function, event.id, (event,)))

@@ -16,13 +16,17 @@ RELAY_WAKEUP_CHANNEL = "outbox_relay_wakeup"
 
 
 def save(aggregate: AggregateRoot) -> None:
-    """Save the aggregate, add its events to the outbox and hand them to listeners, atomically."""
-    with transaction.atomic():
+    """Save the aggregate, add its events to the outbox and hand them to listeners, atomically.
+
+    Inside a caller's transaction no savepoint is taken: if saving fails, the whole
+    transaction is to roll back, as the aggregate and its events belong together.
+    """
+    with transaction.atomic(savepoint=False):
         aggregate.save()
         events = aggregate.collect_events()
         if events:
             OutboxEvent.objects.bulk_create([outbox_row(event) for event in events])
-            transaction.on_commit(wake_relay)
+            wake_relay()
         for event in events:
             listeners.publish(event)
 
@@ -41,10 +45,12 @@ def outbox_row(event: DomainEvent) -> OutboxEvent:
 
 
 def wake_relay() -> None:
-    """Tell listening relays that committed events are waiting, so they publish at once.
+    """Tell listening relays, once this transaction commits, that events are waiting.
 
-    A relay drains everything pending when it wakes and discards the wake-ups that queued up
-    meanwhile, so a burst of commits costs a few drains, not one per commit.
+    PostgreSQL delivers a notification sent inside a transaction only when it commits, and
+    only once however many times the transaction sent it. A relay drains everything pending
+    when it wakes and discards the wake-ups that queued up meanwhile, so a burst of commits
+    costs a few drains, not one per commit.
     """
     with connection.cursor() as cursor:
         cursor.execute(f"NOTIFY {RELAY_WAKEUP_CHANNEL}")

@@ -1,8 +1,9 @@
-"""The transaction phases Django lacks: before commit, and after rollback.
+"""The transaction phases Django lacks: before commit, after commit together, after rollback.
 
 Django gives one public hook, `transaction.on_commit`, which binds a callback to the outermost
 transaction and drops it when the savepoint it was registered in rolls back. There is no hook
-for "about to commit" or "rolled back". Rather than patch Django, this module extends the
+for "about to commit" or "rolled back", and each `on_commit` callback that writes needs a
+transaction, and a commit, of its own. Rather than patch Django, this module extends the
 database connection the way Django documents for customising a backend (subclass its
 `DatabaseWrapper`; `django-transaction-hooks`, the project that became `on_commit`, did the
 same), overriding only the public `commit`, `rollback`, `savepoint_rollback`,
@@ -15,9 +16,11 @@ The callbacks follow `on_commit`'s rules, so that all phases agree:
 - Before-commit callbacks run when the outermost block is about to commit, inside the
   transaction (their writes commit with it). If one raises, the transaction rolls back and
   the error reaches the code that was committing.
-- After-rollback callbacks run once the rollback is done and the connection is back in
-  autocommit (as `on_commit` callbacks do after a commit), so each may open a transaction of
-  its own. One that raises is logged and the others still run.
+- After-commit and after-rollback callbacks run once the transaction ended and the connection
+  is back in autocommit (after Django's own `on_commit` callbacks). The callbacks of one ended
+  transaction run together in one new transaction, each inside a savepoint of its own: one
+  that raises is logged, its writes roll back, and the others' writes still commit. A dozen
+  audit records after a commit therefore cost one more commit, not a dozen.
 - Django's `TestCase` rolls back the transaction wrapping each test as its cleanup: that is
   not the outcome of the code under test, so callbacks bound to it never run (as Django
   never runs `on_commit` callbacks there). A connection lost mid-transaction drops them too.
@@ -40,22 +43,29 @@ PHASE_AWARE_ENGINE = "outbox.postgresql"
 
 
 class TransactionPhasesMixin:
-    """A `DatabaseWrapper` mixin adding `before_commit` and `after_rollback` to `on_commit`."""
+    """A `DatabaseWrapper` mixin adding `before_commit`, `after_commit`, `after_rollback`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.run_before_commit: list[tuple[SavepointIds, Callback]] = []
+        self.run_on_commit_together: list[tuple[SavepointIds, Callback]] = []
         # Each entry also says whether the transaction is a test case's wrapper.
         self.run_on_rollback: list[tuple[SavepointIds, Callback, bool]] = []
-        self.run_after_rollback: list[Callback] = []
+        # Callbacks of the transaction that just ended, run when autocommit is back on.
+        self.run_after_end: list[Callback] = []
 
     def before_commit(self, func: Callback) -> None:
         """Run `func` inside the current transaction, just before it commits."""
         self.validate_in_atomic_block("before_commit")
         self.run_before_commit.append((set(self.savepoint_ids), func))
 
+    def after_commit(self, func: Callback) -> None:
+        """Run `func` after the current transaction commits, in a savepoint of a new one."""
+        self.validate_in_atomic_block("after_commit")
+        self.run_on_commit_together.append((set(self.savepoint_ids), func))
+
     def after_rollback(self, func: Callback) -> None:
-        """Run `func` after the current transaction rolls back, outside any transaction."""
+        """Run `func` after the current transaction rolls back, in a savepoint of a new one."""
         self.validate_in_atomic_block("after_rollback")
         wraps_a_test = bool(self.atomic_blocks) and getattr(
             self.atomic_blocks[0], "_from_testcase", False
@@ -69,6 +79,9 @@ class TransactionPhasesMixin:
     def savepoint_rollback(self, sid: str) -> None:
         super().savepoint_rollback(sid)
         self.run_before_commit = [entry for entry in self.run_before_commit if sid not in entry[0]]
+        self.run_on_commit_together = [
+            entry for entry in self.run_on_commit_together if sid not in entry[0]
+        ]
         self.run_on_rollback = [entry for entry in self.run_on_rollback if sid not in entry[0]]
 
     def commit(self) -> None:
@@ -80,6 +93,8 @@ class TransactionPhasesMixin:
                 self.rollback()
                 raise
         super().commit()
+        committed, self.run_on_commit_together = self.run_on_commit_together, []
+        self.run_after_end += [func for _, func in committed]
         self.run_on_rollback = []
 
     def run_and_clear_before_commit_hooks(self) -> None:
@@ -93,32 +108,49 @@ class TransactionPhasesMixin:
     def rollback(self) -> None:
         super().rollback()
         self.run_before_commit = []
+        self.run_on_commit_together = []
         rolled_back, self.run_on_rollback = self.run_on_rollback, []
-        self.run_after_rollback += [func for _, func, in_test in rolled_back if not in_test]
+        self.run_after_end += [func for _, func, in_test in rolled_back if not in_test]
 
     def set_autocommit(
         self, autocommit: bool, force_begin_transaction_with_broken_autocommit: bool = False
     ) -> None:
         super().set_autocommit(autocommit, force_begin_transaction_with_broken_autocommit)
-        if autocommit and self.run_after_rollback:
-            self.run_and_clear_after_rollback_hooks()
+        if autocommit and self.run_after_end:
+            self.run_and_clear_after_end_hooks()
 
-    def run_and_clear_after_rollback_hooks(self) -> None:
-        pending, self.run_after_rollback = self.run_after_rollback, []
-        for func in pending:
-            try:
-                func()
-            except Exception:
-                logger.exception("after-rollback callback %s failed", func)
+    def run_and_clear_after_end_hooks(self) -> None:
+        pending, self.run_after_end = self.run_after_end, []
+        try:
+            with transaction.atomic(using=self.alias):
+                for func in pending:
+                    run_isolated(func, self.alias)
+        except Exception:
+            # The transaction ended as it did: its caller must not see an error from here.
+            logger.exception("the writes of %d after-transaction callbacks were lost", len(pending))
 
     def close(self) -> None:
         super().close()
-        if self.run_on_rollback or self.run_after_rollback:
+        dropped = len(self.run_on_commit_together) + len(self.run_on_rollback)
+        if dropped + len(self.run_after_end):
             logger.warning(
-                "connection closed inside a transaction: %d after-rollback callbacks dropped",
-                len(self.run_on_rollback) + len(self.run_after_rollback),
+                "connection closed inside a transaction: %d after-transaction callbacks dropped",
+                dropped + len(self.run_after_end),
             )
-        self.run_before_commit, self.run_on_rollback, self.run_after_rollback = [], [], []
+        self.run_before_commit, self.run_on_commit_together = [], []
+        self.run_on_rollback, self.run_after_end = [], []
+
+
+def run_isolated(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Run `func` in an atomic block of its own: a transaction, or a savepoint inside one.
+
+    If it raises, the error is logged, not raised, and only `func`'s writes roll back.
+    """
+    try:
+        with transaction.atomic(using=using):
+            func()
+    except Exception:
+        logger.exception("%s failed; its writes were rolled back", func)
 
 
 def phase_aware_connection(using: str = DEFAULT_DB_ALIAS) -> TransactionPhasesMixin:
@@ -137,6 +169,11 @@ def before_commit(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:
     phase_aware_connection(using).before_commit(func)
 
 
+def after_commit(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Run `func` after the current transaction commits, in a savepoint of a new one."""
+    phase_aware_connection(using).after_commit(func)
+
+
 def after_rollback(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Run `func` after the current transaction rolls back, outside any transaction."""
+    """Run `func` after the current transaction rolls back, in a savepoint of a new one."""
     phase_aware_connection(using).after_rollback(func)

@@ -5,22 +5,28 @@ kombu consumer in the worker's event loop, with manual acknowledgements. A messa
 acknowledged only after its handling committed, or after a copy was confirmed at its next
 stop (a retry queue or the dead-letter queue). The same step drains the service's dead-letter
 queues into the `DeadLetter` table.
+
+Received messages are handled in batches, one transaction each (`outbox.consumer.handle_batch`):
+a batch grows while further messages are already waiting on the connection, and is handled as
+soon as none is, so a lone message waits for nobody and a backlog shares its commits.
 """
 
 import logging
+import select
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from celery import bootsteps
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
-from kombu import Consumer, Queue
+from kombu import Connection, Consumer, Queue
+from kombu.asynchronous import Hub
 from kombu.message import Message
 
 from outbox import registry, topology
 from outbox.broker import confirming_publisher, declare_topology
 from outbox.cloudevents import MalformedEvent
-from outbox.consumer import handle_message
+from outbox.consumer import handle_batch
 from outbox.dead_letters import dead_letter_record
 from outbox.failures import FailureRouter
 from outbox.models import DeadLetter
@@ -32,6 +38,7 @@ DATABASE_RETRY_SECONDS = 1.0
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 MessageCallback = Callable[[Message], None]
+BatchCallback = Callable[[list[Message]], None]
 
 
 def consumed_services() -> list[registry.Service]:
@@ -50,6 +57,13 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         self.failures = FailureRouter(
             confirming_publisher(), settings.OUTBOX["RETRY_DELAYS_SECONDS"]
         )
+        self.hub: Hub | None = None
+        self.connection: Connection | None = None
+
+    def start(self, c: object) -> None:
+        # Set on every (re)connection, before the consumers are made.
+        self.hub, self.connection = c.hub, c.connection
+        super().start(c)
 
     def get_consumers(self, channel: object) -> list[Consumer]:
         declare_topology(channel)
@@ -88,20 +102,23 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         )
 
     def _on_event(self, service: registry.Service) -> MessageCallback:
-        def on_event(message: Message) -> None:
+        def on_batch(messages: list[Message]) -> None:
             try:
-                handle_message(service, message.body)
+                outcomes = handle_batch(service, [message.body for message in messages])
             except DATABASE_ERRORS as error:
-                give_back(message, error)
-            except MalformedEvent as error:
-                self._route_failure(service.name, message, error, retry=False)
-            except Exception as error:
-                logger.warning("%s failed to handle a message: %r", service.name, error)
-                self._route_failure(service.name, message, error, retry=True)
-            else:
-                message.ack()
+                give_back(messages, error)
+                return
+            for message, outcome in zip(messages, outcomes, strict=True):
+                if isinstance(outcome, MalformedEvent):
+                    self._route_failure(service.name, message, outcome, retry=False)
+                elif isinstance(outcome, Exception):
+                    logger.warning("%s failed to handle a message: %r", service.name, outcome)
+                    self._route_failure(service.name, message, outcome, retry=True)
+                else:
+                    message.ack()
 
-        return on_event
+        batch = MessageBatch(on_batch, settings.OUTBOX["CONSUMER_BATCH_SIZE"], self)
+        return batch.add
 
     def _route_failure(
         self, service: str, message: Message, error: Exception, *, retry: bool
@@ -109,7 +126,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         try:
             queue = self.failures.route(service, message, error, retry=retry)
         except PublishFailed as publish_error:
-            give_back(message, publish_error)
+            give_back([message], publish_error)
             return
         logger.info("%s sent a failed message to %s: %s", service, queue, error)
         message.ack()
@@ -125,19 +142,62 @@ class EventConsumerStep(bootsteps.ConsumerStep):
                     routing_key=message.delivery_info.get("routing_key", ""),
                 )
             except DATABASE_ERRORS as error:
-                give_back(message, error)
+                give_back([message], error)
                 return
             message.ack()
 
         return on_dead_letter
 
+    def frames_waiting(self) -> bool:
+        """Whether the broker has sent more than this worker has read yet."""
+        socket = self.connection.connection.sock
+        readable, _, _ = select.select([socket], [], [], 0)
+        return bool(readable)
 
-def give_back(message: Message, error: Exception) -> None:
-    """Return the message to its queue after an outage that is not the message's fault.
+
+class MessageBatch:
+    """Received messages gathered for one transaction.
+
+    A message joins the batch; the batch is handled when it is full, or, on the worker's next
+    turn of its event loop, when nothing more waits to be read from the connection. Without an
+    event loop every message is handled alone.
+    """
+
+    def __init__(self, handle: BatchCallback, size: int, step: EventConsumerStep) -> None:
+        self.handle = handle
+        self.size = size
+        self.step = step
+        self.messages: list[Message] = []
+        self.flush_scheduled = False
+
+    def add(self, message: Message) -> None:
+        self.messages.append(message)
+        if len(self.messages) >= self.size or self.step.hub is None:
+            self.flush()
+        elif not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.step.hub.call_soon(self.flush_when_idle)
+
+    def flush_when_idle(self) -> None:
+        if self.messages and self.step.frames_waiting():
+            self.step.hub.call_soon(self.flush_when_idle)
+            return
+        self.flush_scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        messages, self.messages = self.messages, []
+        if messages:
+            self.handle(messages)
+
+
+def give_back(messages: Sequence[Message], error: Exception) -> None:
+    """Return messages to their queue after an outage that is not their fault.
 
     The pause keeps a worker whose database or broker is down from spinning on redeliveries.
     """
-    logger.warning("outage, message returned to its queue: %s", error)
+    logger.warning("outage, %d messages returned to their queue: %s", len(messages), error)
     connection.close()
-    message.requeue()
+    for message in messages:
+        message.requeue()
     time.sleep(DATABASE_RETRY_SECONDS)

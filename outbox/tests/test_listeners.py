@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from outbox import listeners, store
 from outbox.events import DomainEvent
@@ -131,10 +131,34 @@ def test_independent_transaction_an_after_commit_failure_undoes_only_its_own_wri
 
     assert work_done() == ["caller TicketOpened", "next listener TicketOpened"]
     [failure] = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert failure.name == "outbox.listeners"
+    assert failure.name == "outbox.transaction_phases"
     assert failure.exc_info[0] is Boom
     assert failing.name in failure.getMessage()
     assert event.event_id.hex in failure.getMessage()
+
+
+def test_the_after_commit_listeners_of_one_commit_share_one_new_transaction(
+    listen_to: Callable[..., Listener],
+) -> None:
+    listeners_transactions: list[int] = []
+    listen_to(TicketEvent, lambda event: listeners_transactions.append(current_transaction()))
+    listen_to(TicketEvent, lambda event: listeners_transactions.append(current_transaction()))
+
+    with transaction.atomic():
+        caller = current_transaction()
+        listeners.publish(opened())
+        listeners.publish(opened())
+
+    assert len(listeners_transactions) == 4
+    assert len(set(listeners_transactions)) == 1
+    assert caller not in listeners_transactions
+
+
+def current_transaction() -> int:
+    """The id of the top-level transaction, also when called inside a savepoint."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT txid_current()")
+        return cursor.fetchone()[0]
 
 
 def save_with_its_aggregate(event: DomainEvent) -> None:

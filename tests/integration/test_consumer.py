@@ -8,7 +8,8 @@ import pytest
 
 from inventory.models import Inventory
 from orders.models import CatalogProduct
-from outbox.consumer import Outcome, UnknownEvent, handle_message
+from outbox.cloudevents import MalformedEvent
+from outbox.consumer import Outcome, UnknownEvent, handle_batch, handle_message
 from outbox.models import OutboxEvent, ProcessedEvent
 from outbox.registry import get_service
 from products.services import product_create
@@ -64,3 +65,21 @@ def test_an_event_without_a_handler_is_unknown() -> None:
 
     with pytest.raises(UnknownEvent, match="no handler for ProductTeleportedEvent"):
         handle_message(get_service("inventory"), json.dumps(document).encode())
+
+
+def test_in_a_batch_a_failing_message_rolls_back_alone_and_the_others_commit() -> None:
+    first, second = product_created_body(), product_created_body()
+    broken = json.loads(product_created_body())
+    del broken["data"]["name"]
+
+    outcomes = handle_batch(
+        get_service("inventory"), [first, json.dumps(broken).encode(), second, first]
+    )
+
+    assert outcomes[0] is Outcome.HANDLED
+    assert isinstance(outcomes[1], MalformedEvent)
+    assert outcomes[2:] == [Outcome.HANDLED, Outcome.DUPLICATE]
+    assert Inventory.objects.count() == 2
+    assert sorted(ProcessedEvent.objects.values_list("event_id", flat=True)) == sorted(
+        json.loads(body)["id"] for body in (first, second)
+    )
