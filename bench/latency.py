@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from bench import backlog
+from bench import backlog, cpu
 from bench.environment import BenchEnvironment
 from bench.load import PacedOrders
 from bench.processes import Children, free_port
@@ -162,6 +162,7 @@ def run_phase(load: PacedOrders, children: Children) -> dict[str, Any]:
         interval=POLL_SECONDS,
         what="no pending outbox row and no queued message",
     )
+    cpu_before = cpu.cpu_seconds(children)
     sent = load.run()
     if not sent.order_ids:
         raise RuntimeError(f"no order was accepted at {rate}/s ({sent.errors} errors)")
@@ -171,6 +172,7 @@ def run_phase(load: PacedOrders, children: Children) -> dict[str, Any]:
         interval=POLL_SECONDS,
         what=f"inventory handling the {len(sent.order_ids)} orders sent at {rate}/s",
     )
+    cpu_spent = cpu.spent_between(cpu_before, cpu.cpu_seconds(children))
     handled, (p50, p95, p99), worst, (claimed_p50, claimed_p99), batches = order_latencies(
         sent.order_ids
     )
@@ -190,6 +192,10 @@ def run_phase(load: PacedOrders, children: Children) -> dict[str, Any]:
         # that wake-ups coalesce under load.
         "orders_per_relay_batch": handled / batches,
         "api_p50_ms": statistics.median(sent.response_ms) if sent.response_ms else None,
+        # From the first order sent until inventory handled the last (and up to one poll).
+        "cpu_ms_per_order": {
+            part: 1000 * seconds / len(sent.order_ids) for part, seconds in cpu_spent.items()
+        },
     }
 
 

@@ -63,6 +63,29 @@ LATENCY = (
 )
 
 
+def cpu_of(part: str) -> Callable[[Row], Any]:
+    return lambda row: row["cpu_ms_per_order"].get(part)
+
+
+CPU_PARTS = (
+    ("web", "web"),
+    ("relay", "relay"),
+    ("inventory worker", "latency-inventory"),
+    ("order+product worker", "latency-orders-products"),
+    ("postgresql", "postgresql"),
+    ("rabbitmq", "rabbitmq"),
+    ("load generator", "load generator"),
+)
+LATENCY_CPU = (
+    "CPU per order while the latency was measured (ms of one core, from /proc)",
+    [
+        ("orders/s", "rate"),
+        *((header, cpu_of(part)) for header, part in CPU_PARTS),
+        ("total", lambda r: sum(r["cpu_ms_per_order"].values())),
+    ],
+)
+
+
 def render(results: dict[str, Any]) -> str:
     """Every table of a run's results, in the order they were measured."""
     sections = [
@@ -72,6 +95,7 @@ def render(results: dict[str, Any]) -> str:
             (CONSUMER, results.get("consumer")),
             (CLAIM_PLAN, [results["claim_plan"]] if "claim_plan" in results else None),
             (LATENCY, results.get("latency")),
+            (LATENCY_CPU, results.get("latency")),
         )
         if rows
     ]

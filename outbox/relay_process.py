@@ -8,11 +8,13 @@ from django.db import DatabaseError, connection
 
 from outbox.publisher import PublishFailed
 from outbox.relay import Relay
-from outbox.store import RELAY_WAKEUP_CHANNEL
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 30.0
+# PostgreSQL notification channel on which a committed outbox row wakes the relay (the
+# trigger of migration outbox 0004).
+RELAY_WAKEUP_CHANNEL = "outbox_relay_wakeup"
 
 
 class RelayProcess:

@@ -3,16 +3,13 @@
 This is the only way business code emits an integration event.
 """
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from outbox import listeners
 from outbox.aggregates import AggregateRoot
 from outbox.cloudevents import to_cloudevent
 from outbox.events import DomainEvent
 from outbox.models import OutboxEvent
-
-# PostgreSQL notification channel on which the relay listens for new outbox rows.
-RELAY_WAKEUP_CHANNEL = "outbox_relay_wakeup"
 
 
 def save(aggregate: AggregateRoot) -> None:
@@ -25,8 +22,8 @@ def save(aggregate: AggregateRoot) -> None:
         aggregate.save()
         events = aggregate.collect_events()
         if events:
+            # The table's trigger wakes the relay once this transaction commits.
             OutboxEvent.objects.bulk_create([outbox_row(event) for event in events])
-            wake_relay()
         for event in events:
             listeners.publish(event)
 
@@ -42,15 +39,3 @@ def outbox_row(event: DomainEvent) -> OutboxEvent:
         aggregate_version=event.aggregate_version,
         payload=to_cloudevent(event),
     )
-
-
-def wake_relay() -> None:
-    """Tell listening relays, once this transaction commits, that events are waiting.
-
-    PostgreSQL delivers a notification sent inside a transaction only when it commits, and
-    only once however many times the transaction sent it. A relay drains everything pending
-    when it wakes and discards the wake-ups that queued up meanwhile, so a burst of commits
-    costs a few drains, not one per commit.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(f"NOTIFY {RELAY_WAKEUP_CHANNEL}")

@@ -6,9 +6,8 @@ acknowledged only after its handling committed, or after a copy was confirmed at
 stop (a retry queue or the dead-letter queue). The same step drains the service's dead-letter
 queues into the `DeadLetter` table.
 
-Received messages are handled in batches, one transaction each (`outbox.consumer.handle_batch`):
-a batch grows while further messages are already waiting on the connection, and is handled as
-soon as none is, so a lone message waits for nobody and a backlog shares its commits.
+Received messages are handled in batches, one transaction each (`outbox.consumer.handle_batch`),
+gathered by `MessageBatches`.
 """
 
 import logging
@@ -36,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 DATABASE_RETRY_SECONDS = 1.0
 DATABASE_ERRORS = (OperationalError, InterfaceError)
+# The longest a batch waits when the frames waiting on the connection were no messages.
+BATCH_LINGER_SECONDS = 0.005
 
 MessageCallback = Callable[[Message], None]
 BatchCallback = Callable[[list[Message]], None]
@@ -59,6 +60,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         )
         self.hub: Hub | None = None
         self.connection: Connection | None = None
+        self.batches: MessageBatches | None = None
 
     def start(self, c: object) -> None:
         # Set on every (re)connection, before the consumers are made.
@@ -67,6 +69,9 @@ class EventConsumerStep(bootsteps.ConsumerStep):
 
     def get_consumers(self, channel: object) -> list[Consumer]:
         declare_topology(channel)
+        self.batches = MessageBatches(
+            settings.OUTBOX["CONSUMER_BATCH_SIZE"], self.frames_waiting, self.hub
+        )
         services = consumed_services()
         logger.info("consuming events for: %s", ", ".join(s.name for s in services))
         consumers = []
@@ -117,8 +122,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
                 else:
                     message.ack()
 
-        batch = MessageBatch(on_batch, settings.OUTBOX["CONSUMER_BATCH_SIZE"], self)
-        return batch.add
+        return lambda message: self.batches.add(on_batch, message)
 
     def _route_failure(
         self, service: str, message: Message, error: Exception, *, retry: bool
@@ -155,40 +159,46 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         return bool(readable)
 
 
-class MessageBatch:
-    """Received messages gathered for one transaction.
+class MessageBatches:
+    """Received messages gathered into batches, one per service, each for one transaction.
 
-    A message joins the batch; the batch is handled when it is full, or, on the worker's next
-    turn of its event loop, when nothing more waits to be read from the connection. Without an
-    event loop every message is handled alone.
+    A message joins its service's batch. While the broker has sent more than the worker has
+    read, the batches wait for it; as soon as nothing more waits on the connection, or a batch
+    is full, they are handled. A lone message thus waits for nobody, and a backlog shares its
+    commits. Without an event loop every message is handled alone.
     """
 
-    def __init__(self, handle: BatchCallback, size: int, step: EventConsumerStep) -> None:
-        self.handle = handle
+    def __init__(self, size: int, frames_waiting: Callable[[], bool], hub: Hub | None) -> None:
         self.size = size
-        self.step = step
-        self.messages: list[Message] = []
-        self.flush_scheduled = False
+        self.frames_waiting = frames_waiting
+        self.hub = hub
+        self.waiting: dict[BatchCallback, list[Message]] = {}
+        self.linger_timer_set = False
 
-    def add(self, message: Message) -> None:
-        self.messages.append(message)
-        if len(self.messages) >= self.size or self.step.hub is None:
-            self.flush()
-        elif not self.flush_scheduled:
-            self.flush_scheduled = True
-            self.step.hub.call_soon(self.flush_when_idle)
+    def add(self, handle: BatchCallback, message: Message) -> None:
+        batch = self.waiting.setdefault(handle, [])
+        batch.append(message)
+        if len(batch) >= self.size:
+            self.flush(handle)
+        if self.hub is None or not self.frames_waiting():
+            self.flush_all()
+        elif not self.linger_timer_set:
+            # What waits may be no message (a heartbeat, a Celery task): do not wait on it.
+            self.linger_timer_set = True
+            self.hub.call_later(BATCH_LINGER_SECONDS, self.on_linger_timer)
 
-    def flush_when_idle(self) -> None:
-        if self.messages and self.step.frames_waiting():
-            self.step.hub.call_soon(self.flush_when_idle)
-            return
-        self.flush_scheduled = False
-        self.flush()
+    def on_linger_timer(self) -> None:
+        self.linger_timer_set = False
+        self.flush_all()
 
-    def flush(self) -> None:
-        messages, self.messages = self.messages, []
+    def flush_all(self) -> None:
+        for handle in list(self.waiting):
+            self.flush(handle)
+
+    def flush(self, handle: BatchCallback) -> None:
+        messages = self.waiting.pop(handle, [])
         if messages:
-            self.handle(messages)
+            handle(messages)
 
 
 def give_back(messages: Sequence[Message], error: Exception) -> None:

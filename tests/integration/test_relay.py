@@ -1,4 +1,5 @@
 """Integration tests of the relay against real PostgreSQL and RabbitMQ (no workers)."""
+
 import json
 import threading
 from decimal import Decimal

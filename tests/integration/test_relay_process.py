@@ -1,12 +1,13 @@
 """Wake-ups of the long-running relay, on real PostgreSQL notifications."""
 
 import threading
+import uuid
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
-from outbox.relay_process import RelayProcess
-from outbox.store import wake_relay
+from outbox.models import OutboxEvent
+from outbox.relay_process import RELAY_WAKEUP_CHANNEL, RelayProcess
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,10 +22,23 @@ class CountingRelay:
     def publish_pending(self) -> int:
         self.drains += 1
         if self.drains == 1:
-            # Sent on the relay's own connection, so it is read with this statement's result
-            # and is waiting in psycopg2's `notifies` when the drain ends, not on the socket.
-            wake_relay()
+            # Committed on the relay's own connection, so the wake-up is read with this
+            # statement's result and waits in psycopg2's `notifies`, not on the socket.
+            commit_an_outbox_row()
         return 0
+
+
+def commit_an_outbox_row() -> None:
+    """What wakes relays: an outbox row committed (the table's trigger notifies)."""
+    OutboxEvent.objects.create(
+        event_id=uuid.uuid4(),
+        event_type="TestEvent",
+        service="test",
+        aggregate_type="Test",
+        aggregate_id=uuid.uuid4().hex,
+        aggregate_version=1,
+        payload={},
+    )
 
 
 def run_in_thread(process: RelayProcess) -> threading.Thread:
@@ -47,6 +61,30 @@ def test_a_wakeup_read_during_a_drain_starts_another_drain_at_once() -> None:
         wait_until(lambda: relay.drains >= 2, timeout=10, what="a second drain without the timer")
     finally:
         process.stop()
-        wake_relay()
+        commit_an_outbox_row()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_a_commit_wakes_relays_once_however_many_rows_and_a_rollback_wakes_none() -> None:
+    relay_connection = connection.get_new_connection(connection.get_connection_params())
+    relay_connection.autocommit = True
+    try:
+        relay_connection.cursor().execute(f"LISTEN {RELAY_WAKEUP_CHANNEL}")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            commit_an_outbox_row()
+            raise RuntimeError("rolled back")
+        with transaction.atomic():
+            commit_an_outbox_row()
+            commit_an_outbox_row()
+
+        def wakeups() -> int:
+            relay_connection.poll()
+            return len(relay_connection.notifies)
+
+        wait_until(lambda: wakeups() > 0, timeout=10, what="the commit's wake-up")
+        # A statement's result comes after every notification committed before it.
+        relay_connection.cursor().execute("SELECT 1")
+        assert wakeups() == 1
+    finally:
+        relay_connection.close()
