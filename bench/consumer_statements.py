@@ -16,8 +16,7 @@ IDS = (
     " gen_random_uuid() AS outbox_event_id_{n} \\gset"
 )
 EVENT_DATA = (
-    '{"productId": "0c65cf3cbdec40c19fdd1475a054bcd6", "productName": "Product 1", '
-    '"remaining": 0}'
+    '{"productId": "0c65cf3cbdec40c19fdd1475a054bcd6", "productName": "Product 1", "remaining": 0}'
 )
 HANDLE_EVENT = f"""SAVEPOINT message_{{n}};
 INSERT INTO outbox_processedevent (consumer, event_id, event_type, processed_at)

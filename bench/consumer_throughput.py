@@ -6,19 +6,24 @@ Each event is handled as in production: a processed-event row, the inventory the
 creates, and the outbox row of the event it raises, in one transaction. The rate is read from
 the database: processed events per second from the moment every worker is consuming to the
 last one handled. Beside it, pgbench runs the same statements on the same database: the rate
-PostgreSQL itself commits them at, the ceiling of a worker.
+PostgreSQL itself handles them at, the ceiling of a worker. The worker commits a batch of
+events per transaction (setting OUTBOX CONSUMER_BATCH_SIZE), so the ceiling is pgbench sending
+batches of that size; pgbench sending each event in a transaction of its own is shown too, the
+ceiling of any consumer that commits event by event.
 """
 
 import re
 import subprocess
+import tempfile
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from kombu import Connection
 
 from bench import backlog
+from bench.consumer_statements import pgbench_script
 from bench.environment import BenchEnvironment
 from bench.processes import Children
 from outbox import topology
@@ -26,7 +31,6 @@ from outbox.broker import declare_topology
 from tests.waiting import wait_until
 
 CONSUMER = "inventory"
-PGBENCH_SCRIPT = Path(__file__).with_name("consumer_transaction.sql")
 TPS = re.compile(r"tps = ([\d.]+) \((?:without initial connection time|excluding)")
 # Seconds a worker may take per event before the run is abandoned (startup included).
 SECONDS_PER_EVENT_LIMIT = 0.02
@@ -36,23 +40,36 @@ def measure_consumer_backlog(
     environment: BenchEnvironment, *, size: int, pgbench_seconds: int
 ) -> dict[str, Any]:
     """A backlog of `size` handled by one worker, then by two; beside it, pgbench's ceiling."""
-    one = measure_consumer(environment, size=size, workers=1)
-    two = measure_consumer(environment, size=size, workers=2)
-    postgres_1 = measure_postgres_ceiling(environment, clients=1, seconds=pgbench_seconds)
-    postgres_2 = measure_postgres_ceiling(environment, clients=2, seconds=pgbench_seconds)
+    batch = settings.OUTBOX["CONSUMER_BATCH_SIZE"]
+    one, events_per_transaction = measure_consumer(environment, size=size, workers=1)
+    two, _ = measure_consumer(environment, size=size, workers=2)
+    ceiling = {
+        (clients, batch_size): measure_postgres_ceiling(
+            environment, clients=clients, batch_size=batch_size, seconds=pgbench_seconds
+        )
+        for clients in (1, 2)
+        for batch_size in (1, batch)
+    }
     return {
         "size": size,
+        "batch_size": batch,
         "workers_1_eps": one,
         "workers_2_eps": two,
-        "postgres_1_tps": postgres_1,
-        "postgres_2_tps": postgres_2,
-        "ratio_1": one / postgres_1,
-        "ratio_2": two / postgres_2,
+        "events_per_transaction": events_per_transaction,
+        "postgres_1_eps": ceiling[1, batch],
+        "postgres_2_eps": ceiling[2, batch],
+        "postgres_1_eps_unbatched": ceiling[1, 1],
+        "postgres_2_eps_unbatched": ceiling[2, 1],
+        "ratio_1": one / ceiling[1, batch],
+        "ratio_2": two / ceiling[2, batch],
     }
 
 
-def measure_consumer(environment: BenchEnvironment, *, size: int, workers: int) -> float:
-    """Events per second that `workers` worker processes handle from a backlog of `size`."""
+def measure_consumer(
+    environment: BenchEnvironment, *, size: int, workers: int
+) -> tuple[float, float]:
+    """Events per second that `workers` worker processes handle from a backlog of `size`,
+    and how many events they handled per transaction on average."""
     environment.reset_vhost()
     declare_topology()
     backlog.truncate_tables()
@@ -87,23 +104,28 @@ def measure_consumer(environment: BenchEnvironment, *, size: int, workers: int) 
                 interval=0.05,
                 what=f"{size} events handled",
             )
-    handled, last = handled_since(all_consuming)
-    return handled / (last - all_consuming).total_seconds()
+    handled, last, transactions = handled_since(all_consuming)
+    return handled / (last - all_consuming).total_seconds(), handled / transactions
 
 
-def measure_postgres_ceiling(environment: BenchEnvironment, *, clients: int, seconds: int) -> float:
-    """Transactions per second of pgbench running one handled event's statements per transaction."""
-    result = subprocess.run(
-        [
-            "pgbench", "--no-vacuum", f"--client={clients}", f"--jobs={clients}",
-            f"--time={seconds}", f"--file={PGBENCH_SCRIPT}",
-        ],
-        env=environment.child_env(), capture_output=True, text=True, check=True,
-    )  # fmt: skip
+def measure_postgres_ceiling(
+    environment: BenchEnvironment, *, clients: int, batch_size: int, seconds: int
+) -> float:
+    """Events per second of pgbench sending a worker's statements in batches of `batch_size`."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+        script.write(pgbench_script(batch_size))
+        script.flush()
+        result = subprocess.run(
+            [
+                "pgbench", "--no-vacuum", f"--client={clients}", f"--jobs={clients}",
+                f"--time={seconds}", f"--file={script.name}",
+            ],
+            env=environment.child_env(), capture_output=True, text=True, check=True,
+        )  # fmt: skip
     match = TPS.search(result.stdout)
     if match is None:
         raise RuntimeError(f"no tps in pgbench output:\n{result.stdout}\n{result.stderr}")
-    return float(match.group(1))
+    return float(match.group(1)) * batch_size
 
 
 def queue_state(channel: object, queue: str) -> tuple[int, int]:
@@ -124,12 +146,13 @@ def processed_count() -> int:
         return cursor.fetchone()[0]
 
 
-def handled_since(start: datetime) -> tuple[int, datetime]:
-    """How many events were handled from `start` on, and when the last one was."""
+def handled_since(start: datetime) -> tuple[int, datetime, int]:
+    """How many events were handled from `start` on, when the last one was, and in how many
+    transactions (`processed_at` is the start of the handling transaction: one per batch)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*), max(processed_at) FROM outbox_processedevent"
-            " WHERE consumer = %s AND processed_at >= %s",
+            "SELECT count(*), max(processed_at), count(DISTINCT processed_at)"
+            " FROM outbox_processedevent WHERE consumer = %s AND processed_at >= %s",
             [CONSUMER, start],
         )
         return cursor.fetchone()

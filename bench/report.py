@@ -20,15 +20,22 @@ RELAY = (
     ],
 )
 CONSUMER = (
-    "Consumer: receive-queue backlog -> handled (events/s)",
+    "Consumer: receive-queue backlog -> handled (events/s; pgbench in batches as the worker)",
     [
         ("backlog", "size"),
         ("1 worker", "workers_1_eps"),
         ("2 workers", "workers_2_eps"),
-        ("pgbench 1 client", "postgres_1_tps"),
-        ("pgbench 2 clients", "postgres_2_tps"),
+        ("events/txn", "events_per_transaction"),
+        ("pgbench 1 client", "postgres_1_eps"),
+        ("pgbench 2 clients", "postgres_2_eps"),
         ("1 worker/pg", "ratio_1"),
         ("2 workers/pg", "ratio_2"),
+        (
+            "pgbench unbatched 1 / 2",
+            lambda r: "{:,.0f} / {:,.0f}".format(
+                r["postgres_1_eps_unbatched"], r["postgres_2_eps_unbatched"]
+            ),
+        ),
         ("us/event (1 worker)", lambda r: 1e6 / r["workers_1_eps"]),
     ],
 )

@@ -147,7 +147,7 @@ CELERY_BEAT_SCHEDULE = {
 # The outbox: how the relay publishes and how consumers receive. See docs/architecture.md.
 OUTBOX = {
     # Events claimed, published and confirmed as one batch by the relay.
-    "RELAY_BATCH_SIZE": int(os.environ.get("OUTBOX_RELAY_BATCH_SIZE", "500")),
+    "RELAY_BATCH_SIZE": int(os.environ.get("OUTBOX_RELAY_BATCH_SIZE", "1000")),
     # Seconds the relay waits for a wake-up before it looks at the table anyway.
     "RELAY_IDLE_SECONDS": float(os.environ.get("OUTBOX_RELAY_IDLE_SECONDS", "5")),
     # Seconds to wait for the broker to confirm a batch.

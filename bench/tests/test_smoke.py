@@ -49,12 +49,14 @@ def test_a_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
     [consumer] = results["consumer"]
     assert consumer["size"] == 300
     assert min(consumer["workers_1_eps"], consumer["workers_2_eps"]) > 0
-    assert min(consumer["postgres_1_tps"], consumer["postgres_2_tps"]) > 0
+    assert min(consumer["postgres_1_eps"], consumer["postgres_2_eps"]) > 0
+    assert 1 <= consumer["events_per_transaction"] <= consumer["batch_size"]
     plan = results["claim_plan"]
     assert plan["published_rows"] == 3_000
     assert plan["pages_touched"] > 0
     [phase] = results["latency"]
     assert phase["orders"] > 0
     assert 0 < phase["p50_ms"] <= phase["p95_ms"] <= phase["p99_ms"] <= phase["max_ms"]
-    for title in ("Relay:", "Consumer:", "Relay claim query", "Latency:"):
+    assert phase["cpu_ms_per_order"]["web"] > 0
+    for title in ("Relay:", "Consumer:", "Relay claim query", "Latency:", "CPU per order"):
         assert title in run.stdout
