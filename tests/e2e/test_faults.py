@@ -90,6 +90,39 @@ def test_a_worker_killed_inside_the_handlers_transaction_loses_nothing(
     assert ProcessedEvent.objects.filter(consumer="inventory", event_id=event["id"]).count() == 1
 
 
+def test_a_batch_cut_off_from_the_database_is_handled_again_in_full(
+    processes: Processes, client: APIClient, row_lock: psycopg2.extensions.connection
+) -> None:
+    product_id, inventory = stocked_inventory(client, 10)
+    events = [order_created(product_id, 1), order_created(product_id, 2)]
+    with row_lock.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM inventory_inventory WHERE id = %s FOR UPDATE", [str(inventory.id)]
+        )
+    for event in events:
+        publish_event(event)
+    observer = psycopg2.connect(database_url(settings.DATABASES["default"]))
+    observer.autocommit = True
+    try:
+        wait_until(lambda: backend_waiting_for_lock(observer), what="handler blocked inside")
+        with observer.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND query ILIKE '%%inventory_inventory%%'"
+            )
+        row_lock.rollback()
+
+        wait_until(lambda: remaining(inventory) == 7, what="both orders' stock taken")
+    finally:
+        observer.close()
+    stocked_product(client, 1)  # a barrier: queued behind any copy of the order events
+    assert remaining(inventory) == 7
+    handled = ProcessedEvent.objects.filter(
+        consumer="inventory", event_id__in=[e["id"] for e in events]
+    )
+    assert handled.count() == 2
+
+
 def rabbitmq(action: str) -> None:
     subprocess.run(
         ["rabbitmqctl", "-n", "rabbit@localhost", action], check=True, capture_output=True
