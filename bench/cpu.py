@@ -24,7 +24,12 @@ class Process(NamedTuple):
 
 
 def cpu_seconds(children: Children) -> dict[str, float]:
-    """CPU seconds (user + system) spent so far by each part, children with their descendants."""
+    """CPU seconds (user + system) spent so far by each part, children with their descendants.
+
+    A process counts with its children that have ended (the kernel adds their time to it when
+    it reaps them), so that a PostgreSQL backend or autovacuum worker that ends between two
+    readings is not lost from its part.
+    """
     processes = list_processes()
     parts: dict[str, float] = {}
     roots = {process.pid: name for name, process in children.running.items()}
@@ -57,8 +62,10 @@ def list_processes() -> dict[int, Process]:
             continue  # ended meanwhile
         program = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        parent, user, system = int(fields[1]), int(fields[11]), int(fields[12])
-        processes[int(entry.name)] = Process(program, parent, (user + system) / CLOCK_TICKS)
+        parent = int(fields[1])
+        # utime, stime, then cutime, cstime: the ended children's, once reaped.
+        ticks = sum(int(field) for field in fields[11:15])
+        processes[int(entry.name)] = Process(program, parent, ticks / CLOCK_TICKS)
     return processes
 
 

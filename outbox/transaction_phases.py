@@ -48,7 +48,7 @@ class TransactionPhasesMixin:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.run_before_commit: list[tuple[SavepointIds, Callback]] = []
-        self.run_on_commit_together: list[tuple[SavepointIds, Callback]] = []
+        self.run_after_commit: list[tuple[SavepointIds, Callback]] = []
         # Each entry also says whether the transaction is a test case's wrapper.
         self.run_on_rollback: list[tuple[SavepointIds, Callback, bool]] = []
         # Callbacks of the transaction that just ended, run when autocommit is back on.
@@ -62,7 +62,7 @@ class TransactionPhasesMixin:
     def after_commit(self, func: Callback) -> None:
         """Run `func` after the current transaction commits, in a savepoint of a new one."""
         self.validate_in_atomic_block("after_commit")
-        self.run_on_commit_together.append((set(self.savepoint_ids), func))
+        self.run_after_commit.append((set(self.savepoint_ids), func))
 
     def after_rollback(self, func: Callback) -> None:
         """Run `func` after the current transaction rolls back, in a savepoint of a new one."""
@@ -79,9 +79,7 @@ class TransactionPhasesMixin:
     def savepoint_rollback(self, sid: str) -> None:
         super().savepoint_rollback(sid)
         self.run_before_commit = [entry for entry in self.run_before_commit if sid not in entry[0]]
-        self.run_on_commit_together = [
-            entry for entry in self.run_on_commit_together if sid not in entry[0]
-        ]
+        self.run_after_commit = [entry for entry in self.run_after_commit if sid not in entry[0]]
         self.run_on_rollback = [entry for entry in self.run_on_rollback if sid not in entry[0]]
 
     def commit(self) -> None:
@@ -93,7 +91,7 @@ class TransactionPhasesMixin:
                 self.rollback()
                 raise
         super().commit()
-        committed, self.run_on_commit_together = self.run_on_commit_together, []
+        committed, self.run_after_commit = self.run_after_commit, []
         self.run_after_end += [func for _, func in committed]
         self.run_on_rollback = []
 
@@ -108,7 +106,7 @@ class TransactionPhasesMixin:
     def rollback(self) -> None:
         super().rollback()
         self.run_before_commit = []
-        self.run_on_commit_together = []
+        self.run_after_commit = []
         rolled_back, self.run_on_rollback = self.run_on_rollback, []
         self.run_after_end += [func for _, func, in_test in rolled_back if not in_test]
 
@@ -131,13 +129,10 @@ class TransactionPhasesMixin:
 
     def close(self) -> None:
         super().close()
-        dropped = len(self.run_on_commit_together) + len(self.run_on_rollback)
-        if dropped + len(self.run_after_end):
-            logger.warning(
-                "connection closed inside a transaction: %d after-transaction callbacks dropped",
-                dropped + len(self.run_after_end),
-            )
-        self.run_before_commit, self.run_on_commit_together = [], []
+        dropped = len(self.run_after_commit) + len(self.run_on_rollback) + len(self.run_after_end)
+        if dropped:
+            logger.warning("connection closed: %d after-transaction callbacks dropped", dropped)
+        self.run_before_commit, self.run_after_commit = [], []
         self.run_on_rollback, self.run_after_end = [], []
 
 
