@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from outbox.models import OutboxEvent, ProcessedEvent
 from outbox.retention import purge_expired_records
+from outbox.tests.rows import saved_outbox_event
 
 pytestmark = pytest.mark.django_db
 
@@ -16,16 +17,7 @@ def outbox_event(*, published_days_ago: float | None) -> OutboxEvent:
     published_at = (
         None if published_days_ago is None else timezone.now() - timedelta(days=published_days_ago)
     )
-    return OutboxEvent.objects.create(
-        event_id=uuid.uuid4(),
-        event_type="ThingHappenedEvent",
-        service="things",
-        aggregate_type="Thing",
-        aggregate_id="t1",
-        aggregate_version=1,
-        payload={},
-        published_at=published_at,
-    )
+    return saved_outbox_event(published_at=published_at)
 
 
 def processed_event(*, days_ago: float) -> ProcessedEvent:

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
+from outbox.tests.rows import saved_outbox_event
 
 pytestmark = pytest.mark.django_db
 
@@ -15,13 +16,8 @@ DEAD_LETTERS = "/admin/outbox/deadletter/"
 
 def outbox_event(*, published: bool = False, attempts: int = 0) -> OutboxEvent:
     event_id = uuid.uuid4()
-    return OutboxEvent.objects.create(
+    return saved_outbox_event(
         event_id=event_id,
-        event_type="ProductCreatedEvent",
-        service="product",
-        aggregate_type="Product",
-        aggregate_id=uuid.uuid4().hex,
-        aggregate_version=1,
         payload={"id": event_id.hex, "type": "ProductCreatedEvent", "data": {"name": "苹果"}},
         published_at="2026-01-01T00:00:00Z" if published else None,
         attempts=attempts,

@@ -1,6 +1,5 @@
 """The health endpoint and command report database, broker, backlog and dead letters."""
 
-import uuid
 from io import StringIO
 
 import pytest
@@ -8,16 +7,14 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from outbox.models import DeadLetter, OutboxEvent
+from outbox.models import DeadLetter
+from outbox.tests.rows import saved_outbox_event
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_healthy_system_reports_its_backlog_and_dead_letters(broker: object) -> None:
-    OutboxEvent.objects.create(
-        event_id=uuid.uuid4(), event_type="ProductCreatedEvent", service="product",
-        aggregate_type="Product", aggregate_id="p1", aggregate_version=1, payload={},
-    )  # fmt: skip
+    saved_outbox_event()
     DeadLetter.objects.create(
         message_key="inventory:e1", service="inventory", kind=DeadLetter.Kind.FAILED, body=b"{}"
     )

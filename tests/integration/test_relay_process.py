@@ -1,13 +1,12 @@
 """Wake-ups of the long-running relay, on real PostgreSQL notifications."""
 
 import threading
-import uuid
 
 import pytest
 from django.db import connection, transaction
 
-from outbox.models import OutboxEvent
 from outbox.relay_process import RELAY_WAKEUP_CHANNEL, RelayProcess
+from outbox.tests.rows import saved_outbox_event
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,15 +29,7 @@ class CountingRelay:
 
 def commit_an_outbox_row() -> None:
     """What wakes relays: an outbox row committed (the table's trigger notifies)."""
-    OutboxEvent.objects.create(
-        event_id=uuid.uuid4(),
-        event_type="TestEvent",
-        service="test",
-        aggregate_type="Test",
-        aggregate_id=uuid.uuid4().hex,
-        aggregate_version=1,
-        payload={},
-    )
+    saved_outbox_event()
 
 
 def run_in_thread(process: RelayProcess) -> threading.Thread:
