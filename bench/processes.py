@@ -56,7 +56,7 @@ class Children:
                 "--loglevel=WARNING", f"--hostname={name}@%h",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
             ],
-            OUTBOX_CONSUMER_SERVICES=services,
+            ECOMMERCE_SERVICES=services,
         )  # fmt: skip
 
     def stop(self, name: str) -> None:

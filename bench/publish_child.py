@@ -61,7 +61,7 @@ def relay_publisher(batch_size: int) -> Callable[[], int]:
 
     from outbox.broker import relay_from_settings
 
-    relay = relay_from_settings()
+    relay = relay_from_settings("default")
     relay.batch_size = batch_size
     connection.ensure_connection()
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,6 +29,18 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "local-development-only-not-sec
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 
+# The bounded contexts, by their service name on the wire, and the Django app of each.
+CONTEXT_APPS = {"product": "products", "inventory": "inventory", "order": "orders"}
+# What this process serves (API, admin, receive queue, outbox): every context by default, or
+# one service of a split deployment, e.g. ECOMMERCE_SERVICES=inventory.
+SERVICES = env_list("ECOMMERCE_SERVICES", ",".join(CONTEXT_APPS))
+if unknown := sorted(set(SERVICES) - set(CONTEXT_APPS)):
+    raise ImproperlyConfigured(
+        f"ECOMMERCE_SERVICES names unknown services {', '.join(unknown)}; "
+        f"known: {', '.join(CONTEXT_APPS)}"
+    )
+SERVED_APPS = [CONTEXT_APPS[service] for service in CONTEXT_APPS if service in SERVICES]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -41,9 +54,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "ecommerce",
     "outbox",
-    "products",
-    "inventory",
-    "orders",
+    *SERVED_APPS,
 ]
 
 MIDDLEWARE = [
@@ -77,17 +88,35 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", "postgres://ecommerce:ecommerce@127.0.0.1:5432/ecommerce"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+
+def database(url: str) -> dict:
+    """A database of the project from its URL, on the backend that knows transaction phases."""
+    config = dj_database_url.parse(
+        url, conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
     )
-}
-# Django's PostgreSQL backend plus before-commit and after-rollback hooks, which the
-# in-process listeners of outbox.listeners bind their transaction phases to.
-DATABASES["default"]["ENGINE"] = "outbox.postgresql"
+    # Django's PostgreSQL backend plus before-commit and after-rollback hooks, which the
+    # in-process listeners of outbox.listeners bind their transaction phases to.
+    config["ENGINE"] = "outbox.postgresql"
+    return config
+
+
+# `default` holds identity (users, tokens, sessions, the admin's log) and beat's schedule, and
+# every context that has no database of its own. A context whose <APP>_DATABASE_URL names
+# another database gets it, with its outbox, inbox, dead letters and audit trail; its tables
+# live there only (ecommerce.routers).
+DATABASE_URL = os.environ.get(
+    "DATABASE_URL", "postgres://ecommerce:ecommerce@127.0.0.1:5432/ecommerce"
+)
+DATABASES = {"default": database(DATABASE_URL)}
 if os.environ.get("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
+CONTEXT_DATABASES: dict[str, str] = {}
+for app in SERVED_APPS:
+    url = os.environ.get(f"{app.upper()}_DATABASE_URL", DATABASE_URL)
+    CONTEXT_DATABASES[app] = app if url != DATABASE_URL else "default"
+    if url != DATABASE_URL:
+        DATABASES[app] = database(url)
+DATABASE_ROUTERS = ["ecommerce.routers.ContextRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -133,15 +162,21 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# A task with a `service` argument goes to that service's task queue (xxx-tasks), consumed
+# only by the workers of that service, which reach its database.
+CELERY_TASK_ROUTES = ["outbox.tasks.route_to_service"]
+# One beat serves a whole deployment: it schedules the upkeep of every served service.
 CELERY_BEAT_SCHEDULE = {
-    "sweep-outbox": {
-        "task": "outbox.tasks.sweep_outbox",
-        "schedule": float(os.environ.get("OUTBOX_SWEEP_SECONDS", "10")),
-    },
-    "purge-expired-records": {
-        "task": "outbox.tasks.purge_expired_records",
-        "schedule": float(os.environ.get("OUTBOX_PURGE_SECONDS", "3600")),
-    },
+    f"{name}-{service}": {
+        "task": f"outbox.tasks.{task}",
+        "schedule": float(os.environ.get(variable, default_seconds)),
+        "kwargs": {"service": service},
+    }
+    for service in SERVICES
+    for name, task, variable, default_seconds in [
+        ("sweep-outbox", "sweep_outbox", "OUTBOX_SWEEP_SECONDS", "10"),
+        ("purge-expired-records", "purge_expired_records", "OUTBOX_PURGE_SECONDS", "3600"),
+    ]
 }
 
 # The outbox: how the relay publishes and how consumers receive. See docs/architecture.md.
@@ -157,8 +192,6 @@ OUTBOX = {
     # Received messages handled in one transaction at most; 1 makes a transaction each.
     # Kept below the prefetch, so that the next messages arrive while a batch commits.
     "CONSUMER_BATCH_SIZE": int(os.environ.get("OUTBOX_CONSUMER_BATCH_SIZE", "50")),
-    # Services whose receive queues this worker consumes; empty means every registered one.
-    "CONSUMER_SERVICES": env_list("OUTBOX_CONSUMER_SERVICES", ""),
     # Seconds a failed message waits before each retry; one more attempt than delays, then
     # the message is dead-lettered. The default makes 5 attempts over about a minute.
     "RETRY_DELAYS_SECONDS": [

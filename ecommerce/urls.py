@@ -1,7 +1,8 @@
-"""URLs: each context's API at the root, as in the seed's demo, plus admin and OpenAPI."""
+"""URLs: each served context's API at the root, as in the seed's demo, plus admin and OpenAPI."""
 
 import uuid
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -26,9 +27,7 @@ class HexUuidConverter:
 register_converter(HexUuidConverter, "hex_uuid")
 
 urlpatterns = [
-    path("", include("products.urls")),
-    path("", include("inventory.urls")),
-    path("", include("orders.urls")),
+    *(path("", include(f"{app}.urls")) for app in settings.SERVED_APPS),
     path("auth/token", obtain_auth_token, name="auth-token"),
     path("health", HealthApi.as_view(), name="health"),
     path("admin/", admin.site.urls),

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db import router
 
 
 class InventoryConfig(AppConfig):
@@ -9,4 +10,6 @@ class InventoryConfig(AppConfig):
         from inventory.handlers import EVENT_HANDLERS
         from outbox.registry import register_service
 
-        register_service("inventory", EVENT_HANDLERS)
+        register_service(
+            "inventory", EVENT_HANDLERS, database=router.db_for_write(self.get_model("Inventory"))
+        )

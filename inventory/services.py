@@ -2,10 +2,13 @@
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import router, transaction
 
 from inventory.models import Inventory, StockReservation
 from outbox import store
+
+# Every command runs in one transaction on the inventory context's own database.
+DATABASE = router.db_for_write(Inventory)
 
 
 def inventory_create_for_product(
@@ -22,7 +25,7 @@ def inventory_create_for_product(
     return inventory
 
 
-@transaction.atomic
+@transaction.atomic(using=DATABASE)
 def inventory_increase(*, inventory_id: str, number: int) -> Inventory:
     inventory = Inventory.objects.select_for_update().get(pk=inventory_id)
     inventory.increase(number)
@@ -30,7 +33,7 @@ def inventory_increase(*, inventory_id: str, number: int) -> Inventory:
     return inventory
 
 
-@transaction.atomic
+@transaction.atomic(using=DATABASE)
 def inventory_decrease(*, inventory_id: str, number: int) -> Inventory:
     inventory = Inventory.objects.select_for_update().get(pk=inventory_id)
     inventory.decrease(number)
@@ -38,7 +41,7 @@ def inventory_decrease(*, inventory_id: str, number: int) -> Inventory:
     return inventory
 
 
-@transaction.atomic
+@transaction.atomic(using=DATABASE)
 def inventory_sync_product_name(*, product_id: str, name: str, product_version: int) -> None:
     """Keep the copy of the product's name; a rename that outruns the product's creation
     fails with `Inventory.DoesNotExist`, so it is retried once the inventory exists."""
@@ -47,7 +50,7 @@ def inventory_sync_product_name(*, product_id: str, name: str, product_version: 
         store.save(inventory)
 
 
-@transaction.atomic
+@transaction.atomic(using=DATABASE)
 def stock_reserve_for_order(*, order_id: str, items: Iterable[tuple[str, int]]) -> StockReservation:
     """Take every item of an order out of stock, or refuse the order; once per order.
 

@@ -42,11 +42,11 @@ class CatalogProductAdmin(admin.ModelAdmin):
 
 @admin.register(LoyaltyPoints)
 class LoyaltyPointsAdmin(admin.ModelAdmin):
-    list_display = ("customer", "points", "order_id", "awarded_at")
-    search_fields = ("customer__username", "order_id")
+    list_display = ("customer_id", "points", "order_id", "awarded_at")
+    search_fields = ("order_id",)
 
 
 @admin.register(Coupon)
 class CouponAdmin(admin.ModelAdmin):
-    list_display = ("customer", "amount", "order_id", "granted_at")
-    search_fields = ("customer__username", "order_id")
+    list_display = ("customer_id", "amount", "order_id", "granted_at")
+    search_fields = ("order_id",)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db import router
 
 
 class OrdersConfig(AppConfig):
@@ -9,4 +10,6 @@ class OrdersConfig(AppConfig):
         from orders.handlers import EVENT_HANDLERS
         from outbox.registry import register_service
 
-        register_service("order", EVENT_HANDLERS)
+        register_service(
+            "order", EVENT_HANDLERS, database=router.db_for_write(self.get_model("Order"))
+        )

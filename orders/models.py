@@ -4,7 +4,6 @@ import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -30,13 +29,16 @@ class OrderStatus(models.TextChoices):
     PAID = "PAID"
 
 
+# Users live in the identity database that every service shares, which may not be this
+# context's: an order refers to its customer by id, with no foreign key across databases.
+CUSTOMER_ID_HELP = "The id of the customer's user account."
+
+
 class Order(AggregateRoot):
     """A customer's order: items at the price they were ordered at, and where to send them."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    customer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
-    )
+    customer_id = models.IntegerField(db_index=True, help_text=CUSTOMER_ID_HELP)
     status = models.CharField(max_length=20, choices=OrderStatus, default=OrderStatus.CREATED)
     total_price = models.DecimalField(max_digits=14, decimal_places=2)
     province = models.CharField(max_length=100)
@@ -195,9 +197,7 @@ class LoyaltyPoints(models.Model):
     """Points a customer earned with one order; their balance is the sum."""
 
     order_id = models.UUIDField(primary_key=True)
-    customer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="loyalty_points"
-    )
+    customer_id = models.IntegerField(db_index=True, help_text=CUSTOMER_ID_HELP)
     points = models.PositiveIntegerField()
     awarded_at = models.DateTimeField(auto_now_add=True)
 
@@ -212,9 +212,7 @@ class Coupon(models.Model):
     """A discount on a future order, granted for a large order."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    customer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coupons"
-    )
+    customer_id = models.IntegerField(db_index=True, help_text=CUSTOMER_ID_HELP)
     order_id = models.UUIDField(unique=True, help_text="The order that earned it.")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     granted_at = models.DateTimeField(auto_now_add=True)

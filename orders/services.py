@@ -4,14 +4,17 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import router, transaction
 
 from orders.events import Address, OrderLine
 from orders.models import CatalogProduct, Order, OrderItem, OrderSummary
 from outbox import store
 
+# Every command runs in one transaction on the order context's own database.
+DATABASE = router.db_for_write(Order)
 
-@transaction.atomic
+
+@transaction.atomic(using=DATABASE)
 def order_create(*, customer_id: int, lines: Sequence[OrderLine], address: Address) -> Order:
     _require_known_products(lines)
     order = Order.create(customer_id=customer_id, lines=lines, address=address)
@@ -28,7 +31,7 @@ def order_create(*, customer_id: int, lines: Sequence[OrderLine], address: Addre
     return order
 
 
-@transaction.atomic
+@transaction.atomic(using=DATABASE)
 def order_change_address_detail(*, order_id: str, customer_id: int, detail: str) -> Order:
     order = Order.objects.select_for_update().get(pk=order_id, customer_id=customer_id)
     order.change_address_detail(detail)
@@ -36,7 +39,7 @@ def order_change_address_detail(*, order_id: str, customer_id: int, detail: str)
     return order
 
 
-@transaction.atomic
+@transaction.atomic(using=DATABASE)
 def order_pay(*, order_id: str, customer_id: int, paid_price: Decimal) -> Order:
     order = Order.objects.select_for_update().get(pk=order_id, customer_id=customer_id)
     order.pay(paid_price)
@@ -44,14 +47,14 @@ def order_pay(*, order_id: str, customer_id: int, paid_price: Decimal) -> Order:
     return order
 
 
-@transaction.atomic
+@transaction.atomic(using=DATABASE)
 def order_confirm(*, order_id: str) -> None:
     order = Order.objects.select_for_update().get(pk=order_id)
     order.confirm()
     store.save(order)
 
 
-@transaction.atomic
+@transaction.atomic(using=DATABASE)
 def order_reject(*, order_id: str, reason: str) -> None:
     order = Order.objects.select_for_update().get(pk=order_id)
     order.reject(reason)
@@ -77,7 +80,7 @@ def order_summary_refresh(*, order_id: str) -> None:
     )
 
 
-@transaction.atomic
+@transaction.atomic(using=DATABASE)
 def catalog_product_add(
     *, product_id: str, name: str, price: Decimal, product_version: int
 ) -> None:
@@ -88,7 +91,7 @@ def catalog_product_add(
     )
 
 
-@transaction.atomic
+@transaction.atomic(using=DATABASE)
 def catalog_product_update(
     *, product_id: str, product_version: int, name: str | None = None, price: Decimal | None = None
 ) -> None:

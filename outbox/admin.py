@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from outbox import registry
 from outbox.broker import confirming_publisher, relay_from_settings
 from outbox.dead_letters import dead_letter_discard, dead_letter_replay
 from outbox.models import AuditRecord, DeadLetter, OutboxEvent, ProcessedEvent
@@ -18,8 +19,20 @@ def pretty_json(value: object) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
 
 
+def admin_database() -> str:
+    """The outbox database these pages show: the one of the services this process serves.
+
+    A service deployed alone, and the single-database default, have exactly one. A process
+    serving several contexts on several databases shows the first of them.
+    """
+    return registry.outbox_databases()[0]
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Nobody edits an event: these pages are for reading."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).using(admin_database())
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -86,7 +99,7 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     def publish_now(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
         """Run the relay now. It publishes every pending event, oldest first, so that the
         selected ones leave behind the earlier events of their aggregates."""
-        relay = relay_from_settings()
+        relay = relay_from_settings(admin_database())
         try:
             published = relay.publish_pending()
         except PublishFailed as error:

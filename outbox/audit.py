@@ -8,6 +8,7 @@ Registered by `OutboxConfig.ready` when the OUTBOX setting AUDIT_TRAIL is on.
 
 import logging
 
+from outbox import registry
 from outbox.events import DomainEvent
 from outbox.listeners import Phase, listen
 from outbox.models import AuditRecord
@@ -35,7 +36,7 @@ def alert_rolled_back_command(event: DomainEvent) -> None:
 
 
 def _record(event: DomainEvent, outcome: AuditRecord.Outcome) -> None:
-    AuditRecord.objects.create(
+    AuditRecord.objects.using(registry.service_database(event.service)).create(
         event_id=event.event_id,
         event_type=event.event_type(),
         aggregate_type=event.aggregate_type,

@@ -9,9 +9,11 @@ from outbox.publisher import ConfirmingPublisher
 from outbox.relay import Relay
 
 
-def relay_from_settings() -> Relay:
-    """A relay that publishes to the configured broker."""
-    return Relay(confirming_publisher(), batch_size=settings.OUTBOX["RELAY_BATCH_SIZE"])
+def relay_from_settings(database: str) -> Relay:
+    """A relay of the outbox in `database` that publishes to the configured broker."""
+    return Relay(
+        confirming_publisher(), database=database, batch_size=settings.OUTBOX["RELAY_BATCH_SIZE"]
+    )
 
 
 def declare_topology(channel: amqp.Channel | None = None) -> list[str]:

@@ -4,7 +4,7 @@ import enum
 import logging
 from collections.abc import Sequence
 
-from django.db import connection, transaction
+from django.db import connections, transaction
 
 from outbox.cloudevents import MalformedEvent, parse_cloudevent
 from outbox.inbox import record_processed
@@ -33,8 +33,8 @@ def handle_message(service: Service, body: bytes) -> Outcome:
     handler = service.handler_for(event.service, event.type)
     if handler is None:
         raise UnknownEvent(f"{service.name} has no handler for {event.type} from {event.source}")
-    with transaction.atomic():
-        if not record_processed(service.name, event):
+    with transaction.atomic(using=service.database):
+        if not record_processed(service.name, event, using=service.database):
             logger.info("%s skipped duplicate %s %s", service.name, event.type, event.id)
             return Outcome.DUPLICATE
         handler(event)
@@ -46,9 +46,10 @@ def handle_batch(service: Service, bodies: Sequence[bytes]) -> list[Outcome | Ex
 
     Each message is handled in a savepoint of its own: if it fails, its writes roll back,
     the exception takes its place in the result, and the others still commit. If the database
-    connection is lost, the error is raised: nothing of the batch has committed.
+    connection is lost, the error is raised: nothing of the batch has committed. The transaction
+    is on the service's own database.
     """
-    with transaction.atomic():
+    with transaction.atomic(using=service.database):
         return [_outcome(service, body) for body in bodies]
 
 
@@ -56,10 +57,11 @@ def _outcome(service: Service, body: bytes) -> Outcome | Exception:
     try:
         return handle_message(service, body)
     except Exception as error:
-        if not connection_is_usable():
+        if not connection_is_usable(service.database):
             raise
         return error
 
 
-def connection_is_usable() -> bool:
+def connection_is_usable(database: str) -> bool:
+    connection = connections[database]
     return connection.connection is not None and connection.is_usable()

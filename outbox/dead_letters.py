@@ -31,8 +31,10 @@ def dead_letter_record(
     body: bytes,
     properties: Mapping[str, Any],
     routing_key: str,
+    using: str,
 ) -> DeadLetter:
-    """Record a message taken from a dead-letter queue; a repeat updates the same record."""
+    """Record a message taken from a dead-letter queue in database `using`; a repeat updates
+    the same record."""
     headers = dict(properties.get("application_headers") or {})
     event_id, event_type = _identify(body, properties)
     if kind == DeadLetter.Kind.UNROUTABLE:
@@ -41,7 +43,7 @@ def dead_letter_record(
     else:
         key = headers.get(failures.DEAD_LETTER_KEY) or failures.dead_letter_key(service, body)
         reason = headers.get(failures.ERROR_MESSAGE, "")
-    record, _ = DeadLetter.objects.update_or_create(
+    record, _ = DeadLetter.objects.using(using).update_or_create(
         message_key=key,
         defaults={
             "service": service,
@@ -82,12 +84,14 @@ def dead_letter_replay(
     """Send pending dead letters back where they can be handled: failed ones to their
     service's recover exchange, unroutable ones to the publish exchange they missed."""
     summary = ReplaySummary()
+    database = dead_letters.db
     ids = list(dead_letters.filter(status=DeadLetter.Status.PENDING).values_list("pk", flat=True))
     summary.skipped = dead_letters.count() - len(ids)
     for batch in _chunks(ids, REPLAY_BATCH_SIZE):
-        with transaction.atomic():
+        with transaction.atomic(using=database):
             locked = list(
-                DeadLetter.objects.select_for_update(skip_locked=True)
+                DeadLetter.objects.using(database)
+                .select_for_update(skip_locked=True)
                 .filter(pk__in=batch, status=DeadLetter.Status.PENDING)
                 .order_by("pk")
             )
@@ -98,7 +102,7 @@ def dead_letter_replay(
                 summary.failed += len(locked)
                 summary.errors.append(str(error))
                 continue
-            DeadLetter.objects.filter(pk__in=[record.pk for record in locked]).update(
+            DeadLetter.objects.using(database).filter(pk__in=[r.pk for r in locked]).update(
                 status=DeadLetter.Status.REPLAYED, resolved_at=timezone.now()
             )
         summary.moved += len(locked)

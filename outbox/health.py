@@ -1,9 +1,12 @@
-"""Is the messaging healthy? Database, broker, outbox backlog and dead letters at a glance."""
+"""Is the messaging healthy? Databases, broker, outbox backlog and dead letters at a glance.
+
+The databases are those of this process: `default` (identity) and each served service's.
+"""
 
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Count, Min
 from django.utils import timezone
 from kombu import Connection
@@ -16,22 +19,26 @@ BROKER_TIMEOUT_SECONDS = 3
 
 def health_report() -> dict[str, Any]:
     """A JSON-ready report; `healthy` is false when the database or the broker is down."""
-    database = _database_status()
+    databases = {
+        alias: _database_status(alias)
+        for alias in sorted({DEFAULT_DB_ALIAS, *registry.outbox_databases()})
+    }
+    databases_ok = all(status["ok"] for status in databases.values())
     broker = _broker_status()
     report: dict[str, Any] = {
-        "healthy": database["ok"] and broker["ok"],
-        "database": database,
+        "healthy": databases_ok and broker["ok"],
+        "database": {"ok": databases_ok, **databases},
         "broker": {"ok": broker["ok"], **({"error": broker["error"]} if "error" in broker else {})},
     }
-    if database["ok"]:
+    if databases_ok:
         report["outbox"] = _outbox_backlog()
         report["dead_letters"] = _dead_letters(broker.get("queues", {}))
     return report
 
 
-def _database_status() -> dict[str, Any]:
+def _database_status(alias: str) -> dict[str, Any]:
     try:
-        with connection.cursor() as cursor:
+        with connections[alias].cursor() as cursor:
             cursor.execute("SELECT 1")
         return {"ok": True}
     except DatabaseError as error:
@@ -63,28 +70,34 @@ def _broker_status() -> dict[str, Any]:
 
 
 def _outbox_backlog() -> dict[str, Any]:
-    pending = OutboxEvent.objects.filter(published_at__isnull=True).aggregate(
-        count=Count("id"), oldest=Min("created_at")
-    )
-    oldest = pending["oldest"]
+    """Pending events of every outbox database, summed; the oldest of them all."""
+    pending = [
+        OutboxEvent.objects.using(database)
+        .filter(published_at__isnull=True)
+        .aggregate(count=Count("id"), oldest=Min("created_at"))
+        for database in registry.outbox_databases()
+    ]
+    oldest = min((each["oldest"] for each in pending if each["oldest"]), default=None)
     return {
-        "pending": pending["count"],
+        "pending": sum(each["count"] for each in pending),
         "oldest_pending_age_seconds": (
             round((timezone.now() - oldest).total_seconds(), 3) if oldest else None
         ),
-        "failing": OutboxEvent.objects.filter(published_at__isnull=True, attempts__gt=0).count(),
+        "failing": sum(
+            OutboxEvent.objects.using(database)
+            .filter(published_at__isnull=True, attempts__gt=0)
+            .count()
+            for database in registry.outbox_databases()
+        ),
     }
 
 
 def _dead_letters(queue_depths: dict[str, int]) -> dict[str, Any]:
-    recorded = dict(
-        DeadLetter.objects.filter(status=DeadLetter.Status.PENDING)
-        .values_list("service")
-        .annotate(count=Count("id"))
-    )
     return {
         service.name: {
-            "pending": recorded.get(service.name, 0),
+            "pending": DeadLetter.objects.using(service.database)
+            .filter(service=service.name, status=DeadLetter.Status.PENDING)
+            .count(),
             "waiting_in_queues": sum(
                 queue_depths.get(queue, 0)
                 for queue in (

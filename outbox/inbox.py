@@ -1,6 +1,6 @@
 """The inbox: which events each consumer has already handled."""
 
-from django.db import connection
+from django.db import connections
 
 from outbox.cloudevents import ReceivedEvent
 
@@ -12,12 +12,12 @@ RETURNING id
 """
 
 
-def record_processed(consumer: str, event: ReceivedEvent) -> bool:
+def record_processed(consumer: str, event: ReceivedEvent, *, using: str) -> bool:
     """Record that `consumer` handles `event` now; False if it already has.
 
-    Run inside the handler's transaction: if the handler fails, the record goes with it. A
+    Run inside the handler's transaction, on the consumer's database: if the handler fails, the record goes with it. A
     concurrent delivery of the same event waits on the unique key and then sees a duplicate.
     """
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(RECORD_SQL, [consumer, event.id, event.type])
         return cursor.fetchone() is not None

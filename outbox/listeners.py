@@ -58,9 +58,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from celery import current_app
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 
-from outbox import transaction_phases
+from outbox import registry, transaction_phases
 from outbox.cloudevents import parse_cloudevent, to_cloudevent
 from outbox.events import DomainEvent
 
@@ -167,30 +167,32 @@ def listeners_of(event: DomainEvent) -> list[Listener]:
     return [listener for listener in _listeners if isinstance(event, listener.event_class)]
 
 
-def publish(event: DomainEvent) -> None:
-    """Hand an event to its in-process listeners, each in its phase of the current transaction.
+def publish(event: DomainEvent, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Hand an event to its in-process listeners, each in its phase of the current transaction
+    on database `using`.
 
-    `outbox.store.save` calls this for every event an aggregate raised; call it directly for an
-    event that no aggregate saves. Errors of IN_TRANSACTION listeners propagate from here.
+    `outbox.store.save` calls this for every event an aggregate raised, on the aggregate's
+    database; call it directly for an event that no aggregate saves. Errors of IN_TRANSACTION
+    listeners propagate from here.
     """
-    in_transaction = transaction.get_connection().in_atomic_block
+    in_transaction = transaction.get_connection(using).in_atomic_block
     for listener in listeners_of(event):
         if listener.phase is Phase.IN_TRANSACTION:
             listener.function(event)
         elif in_transaction:
             hooks = bind(listener, event)
             if hooks.before_commit:
-                transaction_phases.before_commit(hooks.before_commit)
+                transaction_phases.before_commit(hooks.before_commit, using)
             if hooks.after_commit:
-                transaction_phases.after_commit(hooks.after_commit)
+                transaction_phases.after_commit(hooks.after_commit, using)
             if hooks.after_rollback:
-                transaction_phases.after_rollback(hooks.after_rollback)
+                transaction_phases.after_rollback(hooks.after_rollback, using)
         elif listener.fallback_execution:
             hooks = bind(listener, event)
             if hooks.before_commit:
                 hooks.before_commit()
             if hooks.after_commit:
-                transaction_phases.run_isolated(hooks.after_commit)
+                transaction_phases.run_isolated(hooks.after_commit, using)
         elif listener.phase is Phase.AFTER_ROLLBACK:
             continue  # outside a transaction nothing rolls back: there is nothing to hear
         else:
@@ -215,7 +217,7 @@ def bind(listener: Listener, event: DomainEvent) -> Hooks:
     if listener.phase is Phase.BEFORE_COMMIT:
         return Hooks(before_commit=functools.partial(listener.function, event))
     if listener.phase is Phase.AFTER_COMMIT and listener.asynchronous:
-        send = functools.partial(send_to_worker, listener, event.event_id.hex, wire_form(event))
+        send = functools.partial(send_to_worker, listener, event, wire_form(event))
         return Hooks(after_commit=send)
     call = functools.partial(ListenerCall, listener.name, listener.function, event.event_id.hex)
     if listener.phase is Phase.AFTER_COMMIT:
@@ -252,12 +254,19 @@ def wire_form(event: DomainEvent) -> str:
     return body
 
 
-def send_to_worker(listener: Listener, event_id: str, cloudevent: str) -> None:
-    """Ask a Celery worker to run an asynchronous listener on the event."""
+def send_to_worker(listener: Listener, event: DomainEvent, cloudevent: str) -> None:
+    """Ask a worker of the event's service to run an asynchronous listener on the event."""
     try:
-        current_app.send_task(ASYNC_LISTENER_TASK, args=(listener.name, cloudevent))
+        current_app.send_task(
+            ASYNC_LISTENER_TASK,
+            kwargs={
+                "service": event.service,
+                "listener_name": listener.name,
+                "cloudevent": cloudevent,
+            },
+        )
     except Exception:
-        logger.exception("listener %s was not sent event %s", listener.name, event_id)
+        logger.exception("listener %s was not sent event %s", listener.name, event.event_id.hex)
 
 
 def run_async_listener(*, listener_name: str, cloudevent: str) -> None:
@@ -265,4 +274,7 @@ def run_async_listener(*, listener_name: str, cloudevent: str) -> None:
     event = parse_cloudevent(cloudevent)
     module, _, function_name = listener_name.partition(":")
     function = getattr(importlib.import_module(module), function_name)
-    transaction_phases.run_isolated(ListenerCall(listener_name, function, event.id, (event,)))
+    transaction_phases.run_isolated(
+        ListenerCall(listener_name, function, event.id, (event,)),
+        registry.service_database(event.service),
+    )

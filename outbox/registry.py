@@ -1,12 +1,14 @@
 """Which services exist and which events each one handles.
 
 Each bounded context registers itself once, from its `AppConfig.ready`, with the table of
-its event handlers. The queue bindings are derived from these tables: subscribing to an event
+its event handlers and the database its rows live in. The queue bindings are derived from these tables: subscribing to an event
 is adding a line to a table, and nothing else.
 """
 
 import dataclasses
 from collections.abc import Callable, Mapping
+
+from django.db import DEFAULT_DB_ALIAS
 
 from outbox.cloudevents import ReceivedEvent
 
@@ -23,10 +25,15 @@ class Subscription:
 
 @dataclasses.dataclass(frozen=True)
 class Service:
-    """A bounded context on the wire: it publishes events and handles its subscriptions."""
+    """A bounded context on the wire: it publishes events and handles its subscriptions.
+
+    `database` holds its rows and, with them, its outbox, inbox, dead letters and audit trail:
+    its events are saved, its messages handled and its failures recorded there.
+    """
 
     name: str
     handlers: Mapping[Subscription, EventHandler]
+    database: str = DEFAULT_DB_ALIAS
 
     def handler_for(self, source: str, event_type: str) -> EventHandler | None:
         """The handler of an event, or None when this service does not subscribe to it."""
@@ -36,9 +43,11 @@ class Service:
 _services: dict[str, Service] = {}
 
 
-def register_service(name: str, handlers: Mapping[Subscription, EventHandler]) -> None:
-    """Declare a service and its event handlers."""
-    _services[name] = Service(name, dict(handlers))
+def register_service(
+    name: str, handlers: Mapping[Subscription, EventHandler], *, database: str = DEFAULT_DB_ALIAS
+) -> None:
+    """Declare a service, its event handlers and the database alias its rows live in."""
+    _services[name] = Service(name, dict(handlers), database)
 
 
 def all_services() -> list[Service]:
@@ -52,3 +61,14 @@ def get_service(name: str) -> Service:
         return _services[name]
     except KeyError:
         raise LookupError(f"no service {name!r}; known: {', '.join(sorted(_services))}") from None
+
+
+def outbox_databases() -> list[str]:
+    """The databases holding the registered services' outboxes, each once."""
+    return sorted({service.database for service in _services.values()})
+
+
+def service_database(name: str) -> str:
+    """The database of a service's rows; `default` for a service not registered here."""
+    service = _services.get(name)
+    return service.database if service else DEFAULT_DB_ALIAS

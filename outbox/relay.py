@@ -10,7 +10,7 @@ idempotent, absorb the copy.
 import dataclasses
 import logging
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from outbox.cloudevents import CONTENT_TYPE
 from outbox.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
@@ -82,10 +82,17 @@ class ClaimedEvent:
 
 
 class Relay:
-    """Publishes pending outbox events in batches."""
+    """Publishes the pending outbox events of one database in batches."""
 
-    def __init__(self, publisher: ConfirmingPublisher, *, batch_size: int = 500) -> None:
+    def __init__(
+        self,
+        publisher: ConfirmingPublisher,
+        *,
+        database: str = DEFAULT_DB_ALIAS,
+        batch_size: int = 500,
+    ) -> None:
         self.publisher = publisher
+        self.database = database
         self.batch_size = batch_size
 
     def publish_pending(self) -> int:
@@ -114,18 +121,18 @@ class Relay:
         back unless every message is confirmed: the batch commits as published only once the
         broker has confirmed all of it.
         """
-        with transaction.atomic():
-            batch = claim_batch(self.batch_size, after=after)
+        with transaction.atomic(using=self.database):
+            batch = claim_batch(self.database, self.batch_size, after=after)
             if not batch:
                 return []
             ids = [event.id for event in batch]
             try:
-                with transaction.atomic():
+                with transaction.atomic(using=self.database):
                     sent = self.publisher.send([event.to_message() for event in batch])
-                    mark_published(ids)
+                    mark_published(self.database, ids)
                     self.publisher.await_confirms(sent)
             except PublishFailed as error:
-                record_failure(ids, str(error))
+                record_failure(self.database, ids, str(error))
                 failure: PublishFailed | None = error
             else:
                 failure = None
@@ -134,20 +141,20 @@ class Relay:
         return ids
 
 
-def claim_batch(limit: int, *, after: int = 0) -> list[ClaimedEvent]:
+def claim_batch(database: str, limit: int, *, after: int = 0) -> list[ClaimedEvent]:
     """Lock up to `limit` pending events after id `after` for this transaction, oldest first."""
-    with connection.cursor() as cursor:
+    with connections[database].cursor() as cursor:
         cursor.execute(CLAIM_BATCH_SQL, [after, limit])
         return [ClaimedEvent(*row) for row in cursor.fetchall()]
 
 
-def mark_published(ids: list[int]) -> None:
-    with connection.cursor() as cursor:
+def mark_published(database: str, ids: list[int]) -> None:
+    with connections[database].cursor() as cursor:
         cursor.execute(MARK_PUBLISHED_SQL, [ids])
 
 
-def record_failure(ids: list[int], error: str) -> None:
+def record_failure(database: str, ids: list[int], error: str) -> None:
     """Count a failed attempt on the rows, which stay pending for the next try."""
-    logger.warning("publishing %d outbox events failed: %s", len(ids), error)
-    with connection.cursor() as cursor:
+    logger.warning("publishing %d outbox events of %s failed: %s", len(ids), database, error)
+    with connections[database].cursor() as cursor:
         cursor.execute(RECORD_FAILURE_SQL, [error, ids])

@@ -4,7 +4,8 @@ import logging
 import select
 import threading
 
-from django.db import DatabaseError, connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db import DatabaseError, connections
 
 from outbox.publisher import PublishFailed
 from outbox.relay import Relay
@@ -18,13 +19,23 @@ RELAY_WAKEUP_CHANNEL = "outbox_relay_wakeup"
 
 
 class RelayProcess:
-    """Runs a relay until stopped: drain, then sleep until a commit wakes it or time passes."""
+    """Runs a relay until stopped: drain, then sleep until a commit wakes it or time passes.
 
-    def __init__(self, relay: Relay, *, idle_seconds: float) -> None:
+    It listens for wake-ups on the connection to the relay's database, in the thread that
+    calls `run`: one RelayProcess per database, each in its own thread.
+    """
+
+    def __init__(
+        self, relay: Relay, *, idle_seconds: float, stopping: threading.Event | None = None
+    ) -> None:
         self.relay = relay
         self.idle_seconds = idle_seconds
-        self.stopping = threading.Event()
+        self.stopping = stopping or threading.Event()
         self._listening_on: object | None = None
+
+    @property
+    def connection(self) -> BaseDatabaseWrapper:
+        return connections[self.relay.database]
 
     def run(self) -> None:
         """Publish until `stop` is called."""
@@ -40,13 +51,16 @@ class RelayProcess:
                 continue
             except DatabaseError as error:
                 backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_SECONDS)
-                logger.warning("database unavailable (%s); retrying in %.1fs", error, backoff)
-                connection.close()
+                logger.warning(
+                    "database %s unavailable (%s); retrying in %.1fs",
+                    self.relay.database, error, backoff,
+                )  # fmt: skip
+                self.connection.close()
                 self.stopping.wait(backoff)
                 continue
             backoff = 0.0
             if published:
-                logger.info("published %d events", published)
+                logger.info("published %d events of %s", published, self.relay.database)
             self._wait_for_wakeup()
 
     def stop(self) -> None:
@@ -54,6 +68,7 @@ class RelayProcess:
 
     def _listen(self) -> None:
         """LISTEN on the current database connection (again, after a reconnect)."""
+        connection = self.connection
         connection.ensure_connection()
         if self._listening_on is not connection.connection:
             with connection.cursor() as cursor:
@@ -67,7 +82,7 @@ class RelayProcess:
         (psycopg2 keeps it in `notifies`): then there is no wait, or the events of that commit
         would wait for the timer.
         """
-        raw = connection.connection
+        raw = self.connection.connection
         if not raw.notifies:
             readable, _, _ = select.select([raw], [], [], self.idle_seconds)
             if readable:

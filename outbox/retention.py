@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import connections
 from django.utils import timezone
 
 DELETE_BATCH_SIZE = 5000
@@ -23,19 +23,20 @@ DELETE FROM outbox_processedevent WHERE id IN (
 """
 
 
-def purge_expired_records(*, older_than: timedelta) -> dict[str, int]:
-    """Delete published outbox rows and processed-event records older than `older_than`."""
+def purge_expired_records(*, older_than: timedelta, using: str) -> dict[str, int]:
+    """Delete published outbox rows and processed-event records older than `older_than` from
+    database `using`."""
     cutoff = timezone.now() - older_than
     return {
-        "published_outbox_events": _delete_in_batches(PURGE_PUBLISHED_SQL, cutoff),
-        "processed_events": _delete_in_batches(PURGE_PROCESSED_SQL, cutoff),
+        "published_outbox_events": _delete_in_batches(PURGE_PUBLISHED_SQL, cutoff, using),
+        "processed_events": _delete_in_batches(PURGE_PROCESSED_SQL, cutoff, using),
     }
 
 
-def _delete_in_batches(statement: str, cutoff: datetime) -> int:
+def _delete_in_batches(statement: str, cutoff: datetime, using: str) -> int:
     deleted = 0
     while True:
-        with connection.cursor() as cursor:
+        with connections[using].cursor() as cursor:
             cursor.execute(statement, [cutoff, DELETE_BATCH_SIZE])
             deleted += cursor.rowcount
             if cursor.rowcount < DELETE_BATCH_SIZE:

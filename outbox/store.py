@@ -1,9 +1,11 @@
 """Saving an aggregate: its rows and its events' outbox rows in one local transaction.
 
-This is the only way business code emits an integration event.
+This is the only way business code emits an integration event. The outbox rows go to the
+aggregate's own database (the one the router gives its model), so no transaction ever spans
+two databases.
 """
 
-from django.db import transaction
+from django.db import router, transaction
 
 from outbox import listeners
 from outbox.aggregates import AggregateRoot
@@ -18,14 +20,17 @@ def save(aggregate: AggregateRoot) -> None:
     Inside a caller's transaction no savepoint is taken: if saving fails, the whole
     transaction is to roll back, as the aggregate and its events belong together.
     """
-    with transaction.atomic(savepoint=False):
-        aggregate.save()
+    database = router.db_for_write(type(aggregate))
+    with transaction.atomic(using=database, savepoint=False):
+        aggregate.save(using=database)
         events = aggregate.collect_events()
         if events:
             # The table's trigger wakes the relay once this transaction commits.
-            OutboxEvent.objects.bulk_create([outbox_row(event) for event in events])
+            OutboxEvent.objects.using(database).bulk_create(
+                [outbox_row(event) for event in events]
+            )
         for event in events:
-            listeners.publish(event)
+            listeners.publish(event, using=database)
 
 
 def outbox_row(event: DomainEvent) -> OutboxEvent:

@@ -1,18 +1,35 @@
-"""Celery tasks: the outbox sweep and retention run by celery beat, and asynchronous listeners."""
+"""Celery tasks: the outbox sweep and retention run by celery beat, and asynchronous listeners.
+
+Each task works for one service, on that service's database, and is routed to the service's
+own task queue (`route_to_service`), which only that service's workers consume.
+"""
 
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 
-from outbox import listeners, retention
+from outbox import listeners, registry, retention, topology
 from outbox.broker import relay_from_settings
 
+SWEEP_OUTBOX_TASK = "outbox.tasks.sweep_outbox"
+PURGE_EXPIRED_RECORDS_TASK = "outbox.tasks.purge_expired_records"
 
-@shared_task(name="outbox.tasks.sweep_outbox", ignore_result=True)
-def sweep_outbox() -> int:
+
+def route_to_service(
+    name: str, args: tuple, kwargs: dict[str, Any], options: dict[str, Any], **extra: Any
+) -> dict[str, str] | None:
+    """Celery task router: a task with a `service` argument goes to that service's queue."""
+    if "service" in kwargs:
+        return {"queue": topology.task_queue(kwargs["service"])}
+    return None
+
+
+@shared_task(name=SWEEP_OUTBOX_TASK, ignore_result=True)
+def sweep_outbox(*, service: str) -> int:
     """Publish whatever the relay left pending (crash, broker down): the safety net."""
-    relay = relay_from_settings()
+    relay = relay_from_settings(registry.get_service(service).database)
     try:
         return relay.publish_pending()
     finally:
@@ -20,14 +37,15 @@ def sweep_outbox() -> int:
 
 
 @shared_task(name=listeners.ASYNC_LISTENER_TASK, ignore_result=True)
-def run_async_listener(listener_name: str, cloudevent: str) -> None:
-    """Run an asynchronous in-process listener on an event, as JSON off the wire."""
+def run_async_listener(*, service: str, listener_name: str, cloudevent: str) -> None:
+    """Run an asynchronous in-process listener on an event of `service`, as JSON off the wire."""
     listeners.run_async_listener(listener_name=listener_name, cloudevent=cloudevent)
 
 
-@shared_task(name="outbox.tasks.purge_expired_records", ignore_result=True)
-def purge_expired_records() -> dict[str, int]:
+@shared_task(name=PURGE_EXPIRED_RECORDS_TASK, ignore_result=True)
+def purge_expired_records(*, service: str) -> dict[str, int]:
     """Keep the outbox and processed-event tables bounded (setting OUTBOX RETENTION_DAYS)."""
     return retention.purge_expired_records(
-        older_than=timedelta(days=settings.OUTBOX["RETENTION_DAYS"])
+        older_than=timedelta(days=settings.OUTBOX["RETENTION_DAYS"]),
+        using=registry.get_service(service).database,
     )

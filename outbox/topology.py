@@ -13,6 +13,8 @@ Per service `xxx`:
                            (its TTL), then dead-letters through xxx-receive-recover-x back
                            into xxx-receive-q. The name carries the delay, because a queue's
                            TTL cannot change once declared.
+    xxx-tasks              Celery's queue for xxx's own tasks (outbox sweep, retention,
+                           asynchronous listeners): they run where xxx's database is reachable.
 """
 
 from collections.abc import Iterable, Sequence
@@ -52,6 +54,10 @@ def receive_recover_exchange(service: str) -> str:
 
 def receive_retry_queue(service: str, delay_seconds: float) -> str:
     return f"{service}-receive-retry-{delay_seconds:g}s"
+
+
+def task_queue(service: str) -> str:
+    return f"{service}-tasks"
 
 
 def declare(

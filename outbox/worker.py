@@ -4,7 +4,11 @@ The events are not Celery tasks: each served service's receive queue is consumed
 kombu consumer in the worker's event loop, with manual acknowledgements. A message is
 acknowledged only after its handling committed, or after a copy was confirmed at its next
 stop (a retry queue or the dead-letter queue). The same step drains the service's dead-letter
-queues into the `DeadLetter` table.
+queues into the `DeadLetter` table of the service's database, and has the worker consume the
+service's task queue, where its sweeps and asynchronous listeners wait.
+
+A worker serves every service registered in its process: every context, or the one of a
+split deployment (ECOMMERCE_SERVICES).
 
 Received messages are handled in batches, one transaction each (`outbox.consumer.handle_batch`),
 gathered by `MessageBatches`.
@@ -17,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 from celery import bootsteps
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connections
 from kombu import Connection, Consumer, Queue
 from kombu.asynchronous import Hub
 from kombu.message import Message
@@ -42,14 +46,6 @@ MessageCallback = Callable[[Message], None]
 BatchCallback = Callable[[list[Message]], None]
 
 
-def consumed_services() -> list[registry.Service]:
-    """The services whose queues this worker consumes (setting OUTBOX CONSUMER_SERVICES)."""
-    names = settings.OUTBOX["CONSUMER_SERVICES"]
-    if not names:
-        return registry.all_services()
-    return [registry.get_service(name) for name in names]
-
-
 class EventConsumerStep(bootsteps.ConsumerStep):
     """Declares the topology and consumes the served services' receive and dead-letter queues."""
 
@@ -61,6 +57,8 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         self.hub: Hub | None = None
         self.connection: Connection | None = None
         self.batches: MessageBatches | None = None
+        for service in registry.all_services():
+            parent.app.amqp.queues.select_add(topology.task_queue(service.name))
 
     def start(self, c: object) -> None:
         # Set on every (re)connection, before the consumers are made.
@@ -72,7 +70,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         self.batches = MessageBatches(
             settings.OUTBOX["CONSUMER_BATCH_SIZE"], self.frames_waiting, self.hub
         )
-        services = consumed_services()
+        services = registry.all_services()
         logger.info("consuming events for: %s", ", ".join(s.name for s in services))
         consumers = []
         for service in services:
@@ -83,12 +81,12 @@ class EventConsumerStep(bootsteps.ConsumerStep):
                 self._consumer(
                     channel,
                     topology.receive_dead_letter_queue(service.name),
-                    self._on_dead_letter(service.name, DeadLetter.Kind.FAILED),
+                    self._on_dead_letter(service, DeadLetter.Kind.FAILED),
                 ),
                 self._consumer(
                     channel,
                     topology.publish_dead_letter_queue(service.name),
-                    self._on_dead_letter(service.name, DeadLetter.Kind.UNROUTABLE),
+                    self._on_dead_letter(service, DeadLetter.Kind.UNROUTABLE),
                 ),
             ]
         return consumers
@@ -111,7 +109,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
             try:
                 outcomes = handle_batch(service, [message.body for message in messages])
             except DATABASE_ERRORS as error:
-                give_back(messages, error)
+                give_back(messages, error, service.database)
                 return
             for message, outcome in zip(messages, outcomes, strict=True):
                 if isinstance(outcome, MalformedEvent):
@@ -130,23 +128,26 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         try:
             queue = self.failures.route(service, message, error, retry=retry)
         except PublishFailed as publish_error:
-            give_back([message], publish_error)
+            give_back([message], publish_error, registry.service_database(service))
             return
         logger.info("%s sent a failed message to %s: %s", service, queue, error)
         message.ack()
 
-    def _on_dead_letter(self, service: str, kind: DeadLetter.Kind) -> MessageCallback:
+    def _on_dead_letter(
+        self, service: registry.Service, kind: DeadLetter.Kind
+    ) -> MessageCallback:
         def on_dead_letter(message: Message) -> None:
             try:
                 dead_letter_record(
-                    service=service,
+                    service=service.name,
                     kind=kind,
                     body=message.body,
                     properties=message.properties,
                     routing_key=message.delivery_info.get("routing_key", ""),
+                    using=service.database,
                 )
             except DATABASE_ERRORS as error:
-                give_back([message], error)
+                give_back([message], error, service.database)
                 return
             message.ack()
 
@@ -201,13 +202,13 @@ class MessageBatches:
             handle(messages)
 
 
-def give_back(messages: Sequence[Message], error: Exception) -> None:
+def give_back(messages: Sequence[Message], error: Exception, database: str) -> None:
     """Return messages to their queue after an outage that is not their fault.
 
     The pause keeps a worker whose database or broker is down from spinning on redeliveries.
     """
     logger.warning("outage, %d messages returned to their queue: %s", len(messages), error)
-    connection.close()
+    connections[database].close()
     for message in messages:
         message.requeue()
     time.sleep(DATABASE_RETRY_SECONDS)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db import router
 
 
 class ProductsConfig(AppConfig):
@@ -8,4 +9,6 @@ class ProductsConfig(AppConfig):
         from outbox.registry import register_service
         from products.handlers import EVENT_HANDLERS
 
-        register_service("product", EVENT_HANDLERS)
+        register_service(
+            "product", EVENT_HANDLERS, database=router.db_for_write(self.get_model("Product"))
+        )

@@ -17,6 +17,7 @@ class Migration(migrations.Migration):
             model_name="order",
             name="customer",
             field=models.ForeignKey(
+                db_constraint=False,
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="orders",
                 to=settings.AUTH_USER_MODEL,

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('order_id', models.UUIDField(help_text='The order that earned it.', unique=True)),
                 ('amount', models.DecimalField(decimal_places=2, max_digits=12)),
                 ('granted_at', models.DateTimeField(auto_now_add=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='coupons', to=settings.AUTH_USER_MODEL)),
+                ('customer', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='coupons', to=settings.AUTH_USER_MODEL)),
             ],
             options={
                 'ordering': ['-granted_at'],
@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
                 ('order_id', models.UUIDField(primary_key=True, serialize=False)),
                 ('points', models.PositiveIntegerField()),
                 ('awarded_at', models.DateTimeField(auto_now_add=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='loyalty_points', to=settings.AUTH_USER_MODEL)),
+                ('customer', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='loyalty_points', to=settings.AUTH_USER_MODEL)),
             ],
             options={
                 'verbose_name_plural': 'loyalty points',

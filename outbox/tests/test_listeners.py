@@ -8,6 +8,7 @@ The rows that stand for "the caller's work" and "a listener's work" are Processe
 
 import dataclasses
 import logging
+import types
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
@@ -71,10 +72,13 @@ def completion_recorder(who: str) -> Callable[[DomainEvent, Outcome], None]:
 class Aggregate:
     """Stands in for an aggregate root (outbox has no concrete one): it only raised events."""
 
+    # All the router reads to choose the database: an app of no context, so `default`.
+    _meta = types.SimpleNamespace(app_label="outbox")
+
     def __init__(self, *events: DomainEvent) -> None:
         self.pending_events = list(events)
 
-    def save(self) -> None:
+    def save(self, using: str) -> None:
         """Nothing of its own to store."""
 
     def collect_events(self) -> list[DomainEvent]:

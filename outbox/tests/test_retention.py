@@ -37,7 +37,7 @@ def test_only_rows_older_than_the_window_are_purged() -> None:
     old_processed = processed_event(days_ago=8)
     recent_processed = processed_event(days_ago=1)
 
-    purged = purge_expired_records(older_than=timedelta(days=7))
+    purged = purge_expired_records(older_than=timedelta(days=7), using="default")
 
     assert purged == {"published_outbox_events": 1, "processed_events": 1}
     assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {
@@ -54,7 +54,7 @@ def test_purging_works_through_many_batches(monkeypatch: pytest.MonkeyPatch) -> 
     for _ in range(10):
         outbox_event(published_days_ago=30)
 
-    purged = purge_expired_records(older_than=timedelta(days=7))
+    purged = purge_expired_records(older_than=timedelta(days=7), using="default")
 
     assert purged["published_outbox_events"] == 10
     assert not OutboxEvent.objects.exists()

@@ -11,6 +11,7 @@ from outbox import listeners
 from outbox.cloudevents import ReceivedEvent
 from outbox.events import DomainEvent
 from outbox.models import ProcessedEvent
+from tests import probe
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -18,7 +19,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TicketOpened(DomainEvent):
-    service: ClassVar[str] = "helpdesk"
+    # Asynchronous listeners run in a worker of the event's service: the test worker's.
+    service: ClassVar[str] = probe.SERVICE
     aggregate_type: ClassVar[str] = "Ticket"
 
     title: str

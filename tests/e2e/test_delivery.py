@@ -44,7 +44,7 @@ from outbox.relay import claim_batch
 
 publisher = ConfirmingPublisher(settings.CELERY_BROKER_URL)
 with transaction.atomic():
-    batch = claim_batch(100)
+    batch = claim_batch("default", 100)
     publisher.publish([event.to_message() for event in batch])
     print(" ".join(event.event_id for event in batch), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)

@@ -66,6 +66,6 @@ def test_filters_and_limit_choose_what_moves(broker: object) -> None:
 def test_sweep_outbox_publishes_what_is_pending_and_counts_it(broker: object) -> None:
     product_create(name="Apple", description="", price=Decimal("10"))
 
-    assert "Published 1 events." in run("sweep_outbox")
+    assert "Published 1 events of default." in run("sweep_outbox")
     assert not OutboxEvent.objects.filter(published_at=None).exists()
-    assert "Published 0 events." in run("sweep_outbox")
+    assert "Published 0 events of default." in run("sweep_outbox")

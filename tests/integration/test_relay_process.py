@@ -16,6 +16,7 @@ class CountingRelay:
     """Stands in for the relay: counts drains; during the first, a commit wakes the relay."""
 
     def __init__(self) -> None:
+        self.database = "default"
         self.drains = 0
 
     def publish_pending(self) -> int:

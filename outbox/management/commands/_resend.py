@@ -1,4 +1,7 @@
-"""The shared shape of the commands that send dead letters back."""
+"""The shared shape of the commands that send dead letters back.
+
+They work on the dead letters of every database of the services this process serves.
+"""
 
 from argparse import ArgumentParser
 from typing import Any
@@ -7,6 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db.models import QuerySet
 from tqdm import tqdm
 
+from outbox import registry
 from outbox.broker import confirming_publisher
 from outbox.dead_letters import dead_letter_replay
 from outbox.models import DeadLetter
@@ -26,10 +30,14 @@ class ResendCommand(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        selected = self.selected(options)
+        databases = registry.outbox_databases()
         if options["dry_run"]:
-            self.list(selected)
+            self.list([self.selected(options, database) for database in databases])
             return
+        for database in databases:
+            self.resend(self.selected(options, database))
+
+    def resend(self, selected: QuerySet[DeadLetter]) -> None:
         total = selected.count()
         publisher = confirming_publisher()
         try:
@@ -44,8 +52,8 @@ class ResendCommand(BaseCommand):
             style(f"Moved {summary.moved}, skipped {summary.skipped}, failed {summary.failed}.")
         )
 
-    def selected(self, options: dict[str, Any]) -> QuerySet[DeadLetter]:
-        dead_letters = DeadLetter.objects.filter(
+    def selected(self, options: dict[str, Any], database: str) -> QuerySet[DeadLetter]:
+        dead_letters = DeadLetter.objects.using(database).filter(
             kind=self.kind, status=DeadLetter.Status.PENDING
         ).order_by("recorded_at", "pk")
         for option, field in [("service", "service"), ("event_type", "event_type"),
@@ -53,15 +61,16 @@ class ResendCommand(BaseCommand):
             if options[option]:
                 dead_letters = dead_letters.filter(**{field: options[option]})
         if options["limit"]:
-            dead_letters = DeadLetter.objects.filter(
+            dead_letters = DeadLetter.objects.using(database).filter(
                 pk__in=list(dead_letters.values_list("pk", flat=True)[: options["limit"]])
             )
         return dead_letters
 
-    def list(self, dead_letters: QuerySet[DeadLetter]) -> None:
-        for record in dead_letters:
+    def list(self, selections: list[QuerySet[DeadLetter]]) -> None:
+        for record in (record for selected in selections for record in selected):
             self.stdout.write(
                 f"{record.service}\t{record.event_type or '-'}\t{record.event_id or '-'}\t"
                 f"{record.error_type or '-'}: {record.error_message[:80]}"
             )
-        self.stdout.write(f"Would move {dead_letters.count()} to {self.destination}.")
+        total = sum(selected.count() for selected in selections)
+        self.stdout.write(f"Would move {total} to {self.destination}.")

@@ -1,9 +1,12 @@
 import signal
+import threading
 from types import FrameType
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connections
 
+from outbox import registry
 from outbox.broker import relay_from_settings
 from outbox.relay_process import RelayProcess
 
@@ -13,17 +16,45 @@ def exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 class Command(BaseCommand):
-    help = "Publish outbox events as soon as they are committed, until stopped."
+    help = (
+        "Publish outbox events as soon as they are committed, until stopped: the outbox of "
+        "every database of the services this process serves (ECOMMERCE_SERVICES), one thread "
+        "and one broker connection each."
+    )
 
     def handle(self, *args: object, **options: object) -> None:
         signal.signal(signal.SIGTERM, exit_on_sigterm)
-        process = RelayProcess(
-            relay_from_settings(), idle_seconds=settings.OUTBOX["RELAY_IDLE_SECONDS"]
-        )
-        self.stdout.write("Relay running; Ctrl-C stops it.")
+        stopping = threading.Event()
+        processes = [
+            RelayProcess(
+                relay_from_settings(database),
+                idle_seconds=settings.OUTBOX["RELAY_IDLE_SECONDS"],
+                stopping=stopping,
+            )
+            for database in registry.outbox_databases()
+        ]
+        threads = [
+            threading.Thread(target=run_closing_connections, args=(process,), daemon=True)
+            for process in processes
+        ]
+        for thread in threads:
+            thread.start()
+        names = ", ".join(process.relay.database for process in processes)
+        self.stdout.write(f"Relay running for databases {names}; Ctrl-C stops it.")
         try:
-            process.run()
-        except KeyboardInterrupt:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(timeout=1)
+        except (KeyboardInterrupt, SystemExit):
             pass
         finally:
-            process.relay.publisher.close()
+            stopping.set()
+            for process in processes:
+                process.relay.publisher.close()
+
+
+def run_closing_connections(process: RelayProcess) -> None:
+    try:
+        process.run()
+    finally:
+        connections.close_all()

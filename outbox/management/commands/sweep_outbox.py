@@ -1,18 +1,23 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from outbox import registry
 from outbox.broker import relay_from_settings
 from outbox.publisher import PublishFailed
 
 
 class Command(BaseCommand):
-    help = "Publish every pending outbox event now, and print how many were published."
+    help = (
+        "Publish every pending outbox event now, from every database of the services this "
+        "process serves, and print how many were published."
+    )
 
     def handle(self, *args: object, **options: object) -> None:
-        relay = relay_from_settings()
-        try:
-            published = relay.publish_pending()
-        except PublishFailed as error:
-            raise CommandError(f"Broker did not take the events: {error}") from error
-        finally:
-            relay.publisher.close()
-        self.stdout.write(self.style.SUCCESS(f"Published {published} events."))
+        for database in registry.outbox_databases():
+            relay = relay_from_settings(database)
+            try:
+                published = relay.publish_pending()
+            except PublishFailed as error:
+                raise CommandError(f"Broker did not take the events: {error}") from error
+            finally:
+                relay.publisher.close()
+            self.stdout.write(self.style.SUCCESS(f"Published {published} events of {database}."))
