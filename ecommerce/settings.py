@@ -110,12 +110,18 @@ DATABASE_URL = os.environ.get(
 DATABASES = {"default": database(DATABASE_URL)}
 if os.environ.get("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
-CONTEXT_DATABASES: dict[str, str] = {}
-for app in SERVED_APPS:
-    url = os.environ.get(f"{app.upper()}_DATABASE_URL", DATABASE_URL)
-    CONTEXT_DATABASES[app] = app if url != DATABASE_URL else "default"
-    if url != DATABASE_URL:
-        DATABASES[app] = database(url)
+
+
+def own_database_url(app: str) -> str | None:
+    """The URL of a context's own database, when <APP>_DATABASE_URL names one apart from
+    `default`."""
+    url = os.environ.get(f"{app.upper()}_DATABASE_URL")
+    return url if url and url != DATABASE_URL else None
+
+
+# The database alias of each served context: its own (named like the app) or `default`.
+CONTEXT_DATABASES = {app: app if own_database_url(app) else "default" for app in SERVED_APPS}
+DATABASES.update({app: database(url) for app in SERVED_APPS if (url := own_database_url(app))})
 DATABASE_ROUTERS = ["ecommerce.routers.ContextRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

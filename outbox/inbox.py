@@ -15,8 +15,9 @@ RETURNING id
 def record_processed(consumer: str, event: ReceivedEvent, *, using: str) -> bool:
     """Record that `consumer` handles `event` now; False if it already has.
 
-    Run inside the handler's transaction, on the consumer's database: if the handler fails, the record goes with it. A
-    concurrent delivery of the same event waits on the unique key and then sees a duplicate.
+    Run inside the handler's transaction, on the consumer's database: if the handler fails,
+    the record goes with it. A concurrent delivery of the same event waits on the unique key
+    and then sees a duplicate.
     """
     with connections[using].cursor() as cursor:
         cursor.execute(RECORD_SQL, [consumer, event.id, event.type])

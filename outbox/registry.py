@@ -1,8 +1,8 @@
 """Which services exist and which events each one handles.
 
 Each bounded context registers itself once, from its `AppConfig.ready`, with the table of
-its event handlers and the database its rows live in. The queue bindings are derived from these tables: subscribing to an event
-is adding a line to a table, and nothing else.
+its event handlers and the database its rows live in. The queue bindings are derived from
+these tables: subscribing to an event is adding a line to a table, and nothing else.
 """
 
 import dataclasses

@@ -4,8 +4,8 @@ import logging
 import select
 import threading
 
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db import DatabaseError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from outbox.publisher import PublishFailed
 from outbox.relay import Relay

@@ -26,9 +26,7 @@ def save(aggregate: AggregateRoot) -> None:
         events = aggregate.collect_events()
         if events:
             # The table's trigger wakes the relay once this transaction commits.
-            OutboxEvent.objects.using(database).bulk_create(
-                [outbox_row(event) for event in events]
-            )
+            OutboxEvent.objects.using(database).bulk_create([outbox_row(event) for event in events])
         for event in events:
             listeners.publish(event, using=database)
 

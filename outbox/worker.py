@@ -133,9 +133,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         logger.info("%s sent a failed message to %s: %s", service, queue, error)
         message.ack()
 
-    def _on_dead_letter(
-        self, service: registry.Service, kind: DeadLetter.Kind
-    ) -> MessageCallback:
+    def _on_dead_letter(self, service: registry.Service, kind: DeadLetter.Kind) -> MessageCallback:
         def on_dead_letter(message: Message) -> None:
             try:
                 dead_letter_record(

@@ -53,9 +53,11 @@ class ResendCommand(BaseCommand):
         )
 
     def selected(self, options: dict[str, Any], database: str) -> QuerySet[DeadLetter]:
-        dead_letters = DeadLetter.objects.using(database).filter(
-            kind=self.kind, status=DeadLetter.Status.PENDING
-        ).order_by("recorded_at", "pk")
+        dead_letters = (
+            DeadLetter.objects.using(database)
+            .filter(kind=self.kind, status=DeadLetter.Status.PENDING)
+            .order_by("recorded_at", "pk")
+        )
         for option, field in [("service", "service"), ("event_type", "event_type"),
                               ("event_id", "event_id")]:  # fmt: skip
             if options[option]:
