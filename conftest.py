@@ -21,6 +21,9 @@ PROJECT_DIR = Path(__file__).resolve().parent
 LOG_DIR = PROJECT_DIR / ".run" / "log"
 # Every retry in well under a second, instead of the production minute.
 TEST_RETRY_DELAYS = (0.2, 0.4, 0.6, 0.8)
+# A message that kills its worker is dead-lettered after 4 deliveries instead of 11: each
+# one costs a worker restart.
+TEST_DELIVERY_LIMIT = 3
 
 
 @pytest.fixture
@@ -47,12 +50,28 @@ def database_url(database: dict) -> str:
     return f"postgres://{credentials}{database['HOST']}:{database['PORT']}/{database['NAME']}"
 
 
+def queue_shape_for_tests() -> topology.QueueShape:
+    """The configured queue type (OUTBOX_QUEUE_TYPE), with the test delivery limit."""
+    return topology.QueueShape(settings.OUTBOX["QUEUE_TYPE"], TEST_DELIVERY_LIMIT)
+
+
 @pytest.fixture(scope="session")
 def broker() -> Iterator[Connection]:
-    """The test broker with every service's topology declared and every queue empty."""
+    """The test broker with every service's topology declared and every queue empty.
+
+    A queue that an older run declared with another type or other arguments is deleted and
+    declared again: this is a test vhost, where a deployment would migrate it instead.
+    """
     with Connection(settings.CELERY_BROKER_URL) as connection:
         channel = connection.default_channel
-        topology.declare(channel, registry.all_services(), TEST_RETRY_DELAYS)
+        while True:
+            try:
+                topology.declare(
+                    channel, registry.all_services(), TEST_RETRY_DELAYS, queue_shape_for_tests()
+                )
+                break
+            except topology.QueueMismatch as mismatch:
+                channel.queue_delete(mismatch.queue)
         for service in registry.all_services():
             for queue in (
                 topology.receive_queue(service.name),
@@ -143,6 +162,8 @@ def processes(django_db_setup: None, broker: Connection, probe_dir: Path) -> Ite
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "OUTBOX_RELAY_IDLE_SECONDS": "1",
         "OUTBOX_RETRY_DELAYS_SECONDS": ",".join(map(str, TEST_RETRY_DELAYS)),
+        "OUTBOX_QUEUE_TYPE": queue_shape_for_tests().queue_type,
+        "OUTBOX_DELIVERY_LIMIT": str(queue_shape_for_tests().delivery_limit),
         "PROBE_DIR": str(probe_dir),
     }
     running = Processes(env)
