@@ -8,9 +8,11 @@ from kombu import Connection
 
 from conftest import TEST_RETRY_DELAYS, queue_shape_for_tests
 from outbox import registry, topology
+from outbox.dead_letters import dead_letter_record
+from outbox.models import DeadLetter
 from outbox.registry import Service
 from outbox.topology import CLASSIC, QUORUM, QueueShape
-from tests.integration.scratch import declare
+from tests.integration.scratch import SCRATCH_EVENT_TYPE, declare, event_message, source
 from tests.management_api import queue_info
 from tests.waiting import wait_until
 
@@ -126,3 +128,39 @@ def test_declare_topology_stops_with_the_mismatch_as_its_error(
 
     with pytest.raises(CommandError, match=f"is a {other} queue.*migrate_queues --to {configured}"):
         call_command("declare_topology")
+
+
+@pytest.mark.django_db
+def test_a_message_past_its_delivery_limit_is_recorded_with_that_reason(
+    broker: Connection, scratch_service: Service
+) -> None:
+    name = scratch_service.name
+    declare(broker, scratch_service, QueueShape(QUORUM, delivery_limit=1))
+    channel = broker.default_channel
+    event_id, message = event_message(scratch_service)
+    channel.basic_publish(
+        message, exchange=topology.publish_exchange(source(name)), routing_key=SCRATCH_EVENT_TYPE
+    )
+    receive_queue = topology.receive_queue(name)
+    for _ in range(2):  # given back twice, as by two workers that died holding it
+        delivered = wait_until(lambda: channel.basic_get(receive_queue), what="a delivery")
+        channel.basic_reject(delivered.delivery_tag, requeue=True)
+
+    dead = wait_until(
+        lambda: channel.basic_get(topology.receive_dead_letter_queue(name), no_ack=True),
+        what="the message in the receive dead-letter queue",
+    )
+    record = dead_letter_record(
+        service=name,
+        kind=DeadLetter.Kind.FAILED,
+        body=dead.body,
+        properties=dead.properties,
+        routing_key=dead.delivery_info["routing_key"],
+    )
+
+    assert record.event_id == event_id
+    assert record.event_type == SCRATCH_EVENT_TYPE
+    assert record.error_type == "DeliveryLimitReached"
+    assert record.error_message.startswith(f"Delivery limit reached: {receive_queue} delivered")
+    assert record.status == DeadLetter.Status.PENDING
+    assert record.last_failed_at is not None
