@@ -102,14 +102,21 @@ class Processes:
     def start_relay(self, name: str = "relay") -> subprocess.Popen:
         return self.start(name, sys.executable, "manage.py", "run_relay")
 
-    def start_worker(self, name: str = "worker") -> subprocess.Popen:
-        """Start a worker and return once it consumes every service's receive queue."""
+    def start_worker(self, name: str = "worker", *, wait: bool = True) -> subprocess.Popen:
+        """Start a worker and return once it consumes every service's receive queue, or at
+        once without `wait` (a worker that may die before a test could see it consume)."""
         process = self.start(
             name,
             sys.executable, "-m", "celery", "-A", "tests.probe_worker", "worker",
             "--pool=solo", "--loglevel=INFO", f"--hostname={name}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         )  # fmt: skip
+        if wait:
+            self.wait_for_consumers()
+        return process
+
+    def wait_for_consumers(self) -> None:
+        """Return once a worker consumes every service's receive queue."""
         with Connection(self.env["CELERY_BROKER_URL"]) as broker:
             for service in registry.all_services():
                 queue = topology.receive_queue(service.name)
@@ -118,7 +125,6 @@ class Processes:
                     timeout=60,
                     what=f"a worker consuming {queue}",
                 )
-        return process
 
     def kill(self, name: str) -> None:
         """SIGKILL a process: no shutdown, no acknowledgements, no goodbyes."""
