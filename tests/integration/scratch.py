@@ -9,6 +9,7 @@ from kombu import Connection
 
 from outbox import topology
 from outbox.cloudevents import CONTENT_TYPE
+from outbox.queue_migration import TEMPORARY_SUFFIX
 from outbox.registry import Service, Subscription
 from outbox.topology import QueueShape
 from tests.e2e.messages import cloudevent
@@ -35,11 +36,12 @@ def declare(broker: Connection, service: Service, shape: QueueShape) -> topology
 
 
 def delete(broker: Connection, service: Service) -> None:
-    """Delete the service's queues and exchanges."""
+    """Delete the service's queues (and leftover temporary ones) and exchanges."""
     plan = topology.plan([service], SCRATCH_RETRY_DELAYS, QueueShape())
     channel = broker.default_channel
     for queue in plan.queues:
         channel.queue_delete(queue.name)
+        channel.queue_delete(queue.name + TEMPORARY_SUFFIX)
     for exchange in plan.exchanges:
         channel.exchange_delete(exchange.name)
 
