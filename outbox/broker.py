@@ -16,13 +16,25 @@ def relay_from_settings(database: str) -> Relay:
     )
 
 
+def queue_shape(queue_type: str | None = None) -> topology.QueueShape:
+    """The configured queue type (or the one given) and delivery limit."""
+    return topology.QueueShape(
+        queue_type=queue_type or settings.OUTBOX["QUEUE_TYPE"],
+        delivery_limit=settings.OUTBOX["DELIVERY_LIMIT"],
+    )
+
+
 def declare_topology(channel: amqp.Channel | None = None) -> list[str]:
-    """Declare every registered service's exchanges and queues; return the service names."""
+    """Declare every registered service's exchanges and queues; return the service names.
+
+    Raises `topology.QueueMismatch`, naming the queue and the command that migrates it, when
+    a queue exists with another type than the configured one.
+    """
     services = registry.all_services()
     if channel is None:
         with Connection(settings.CELERY_BROKER_URL) as connection:
             return declare_topology(connection.default_channel)
-    topology.declare(channel, services, settings.OUTBOX["RETRY_DELAYS_SECONDS"])
+    topology.declare(channel, services, settings.OUTBOX["RETRY_DELAYS_SECONDS"], queue_shape())
     return [service.name for service in services]
 
 
