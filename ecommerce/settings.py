@@ -110,12 +110,17 @@ DATABASE_URL = os.environ.get(
 DATABASES = {"default": database(DATABASE_URL)}
 if os.environ.get("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
+# Where each database alias comes from, for the error a process gives when one is unreachable
+# at start (outbox.databases).
+DATABASE_URL_VARIABLES = {"default": "DATABASE_URL"}
 CONTEXT_DATABASES: dict[str, str] = {}
 for app in SERVED_APPS:
-    url = os.environ.get(f"{app.upper()}_DATABASE_URL", DATABASE_URL)
+    variable = f"{app.upper()}_DATABASE_URL"
+    url = os.environ.get(variable, DATABASE_URL)
     CONTEXT_DATABASES[app] = app if url != DATABASE_URL else "default"
     if url != DATABASE_URL:
         DATABASES[app] = database(url)
+        DATABASE_URL_VARIABLES[app] = variable
 DATABASE_ROUTERS = ["ecommerce.routers.ContextRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
