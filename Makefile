@@ -5,10 +5,6 @@ MANAGE := $(BIN)/python manage.py
 TEST_CELERY_BROKER_URL ?= amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce_test
 # The split layout has a vhost of its own: its events never meet those of `make up`.
 SERVICES_BROKER_URL ?= amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce_services
-# The apps of the identity database, migrated one by one: a plain `migrate` would also record
-# the contexts' migrations there, applied in their own databases instead.
-IDENTITY_APPS := admin auth contenttypes sessions authtoken django_celery_beat
-SPLIT_SERVICES := product inventory order
 
 .PHONY: up demo test services down migrate check bench up-services migrate-services demo-services
 
@@ -36,10 +32,7 @@ demo: .venv/.installed
 ## then each service's database as the service's role.
 migrate-services: .venv/.installed services
 	scripts/services.sh split-databases
-	for app in $(IDENTITY_APPS); do $(MANAGE) migrate --noinput $$app || exit 1; done
-	for service in $(SPLIT_SERVICES); do scripts/service.sh $$service migrate || exit 1; done
-	CELERY_BROKER_URL=$(SERVICES_BROKER_URL) $(MANAGE) declare_topology
-	$(MANAGE) ensure_demo_user
+	CELERY_BROKER_URL=$(SERVICES_BROKER_URL) scripts/migrate_services.sh
 
 ## Seed 000's three services apart, until Ctrl-C: order :8080, product :8082, inventory :8083.
 up-services: migrate-services

@@ -21,7 +21,7 @@ import requests
 from django.conf import settings
 from kombu import Connection
 
-from conftest import PROJECT_DIR, Processes, consumer_count
+from conftest import PROJECT_DIR, Processes, consumer_count, database_url
 from outbox import topology
 from tests.waiting import wait_until
 
@@ -77,9 +77,11 @@ class SplitDeployment:
 
 
 def split_databases(env: dict[str, str], *action: str) -> None:
+    """Through the local superuser, as DATABASE_URL is unset: with it, the script only prints."""
+    local = {name: value for name, value in env.items() if name != "DATABASE_URL"}
     finished = subprocess.run(
         ["scripts/services.sh", "split-databases", *action],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_DIR, env=local, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert finished.returncode == 0, finished.stdout + finished.stderr
 
@@ -117,6 +119,8 @@ def split(django_db_setup: None) -> Iterator[SplitDeployment]:
     env = {
         # The services' database URLs come from scripts/service.sh, never from the caller.
         **{k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")},
+        # The identity database's owner, who migrates it.
+        "DATABASE_URL": database_url(identity),
         "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
         "SPLIT_PREFIX": NAME_PREFIX,
         "SPLIT_IDENTITY_DATABASE": identity["NAME"],
@@ -147,17 +151,11 @@ def split(django_db_setup: None) -> Iterator[SplitDeployment]:
 
 
 def migrate(processes: Processes) -> None:
-    """The three databases at once, each as its service's role; then the topology, as
-    make up-services does, so that every binding exists before the first event is published."""
-    migrations = {}
-    for service in SERVICES:
-        name = f"split-{service}-migrate"
-        migrations[name] = processes.start(name, "scripts/service.sh", service, "migrate")
-    for name, migration in migrations.items():
-        assert migration.wait(timeout=START_TIMEOUT) == 0, log_tail(name)
-    name = "split-declare-topology"
-    declared = processes.start(name, sys.executable, "manage.py", "declare_topology")
-    assert declared.wait(timeout=START_TIMEOUT) == 0, log_tail(name)
+    """As make up-services does: the identity database as its owner, each service's database
+    as its role, then the topology, so that every binding exists before the first event."""
+    name = "split-migrate"
+    migration = processes.start(name, "scripts/migrate_services.sh")
+    assert migration.wait(timeout=START_TIMEOUT) == 0, log_tail(name)
 
 
 def start_services(processes: Processes, urls: dict[str, str], broker_url: str) -> None:
