@@ -168,8 +168,9 @@ def start_services(processes: Processes, urls: dict[str, str], broker_url: str) 
         for service in SERVICES:
             worker, queue = f"split-{service}-worker", topology.receive_queue(service)
             wait_until(
-                lambda worker=worker, queue=queue: running(processes, worker)
-                and consumer_count(connection, queue) > 0,
+                lambda worker=worker, queue=queue: (
+                    running(processes, worker) and consumer_count(connection, queue) > 0
+                ),
                 timeout=START_TIMEOUT,
                 what=f"{worker} consuming {queue}",
             )
