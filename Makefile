@@ -3,8 +3,10 @@ SHELL := /bin/bash
 BIN := .venv/bin
 MANAGE := $(BIN)/python manage.py
 TEST_CELERY_BROKER_URL ?= amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce_test
+# The split layout has a vhost of its own: its events never meet those of `make up`.
+SERVICES_BROKER_URL ?= amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce_services
 
-.PHONY: up demo test services down migrate check bench
+.PHONY: up demo test services down migrate check bench up-services migrate-services demo-services
 
 .venv/.installed: requirements.txt
 	scripts/venv.sh
@@ -25,6 +27,22 @@ up: migrate
 ## Play seed 000's demo against a running `make up`.
 demo: .venv/.installed
 	$(BIN)/python scripts/demo.py
+
+## The split layout: a database and a role per service, the identity database as its owner,
+## then each service's database as the service's role.
+migrate-services: .venv/.installed services
+	scripts/services.sh split-databases
+	CELERY_BROKER_URL=$(SERVICES_BROKER_URL) scripts/migrate_services.sh
+
+## Seed 000's three services apart, until Ctrl-C: order :8080, product :8082, inventory :8083.
+up-services: migrate-services
+	@echo "order http://127.0.0.1:8080/orders  product http://127.0.0.1:8082/products  inventory http://127.0.0.1:8083/inventories"
+	CELERY_BROKER_URL=$(SERVICES_BROKER_URL) PATH="$(CURDIR)/.venv/bin:$$PATH" $(BIN)/honcho -f Procfile.services start
+
+## Play seed 000's demo against a running `make up-services`, each request on its service.
+demo-services: .venv/.installed
+	DEMO_PRODUCTS_URL=http://127.0.0.1:8082 DEMO_INVENTORY_URL=http://127.0.0.1:8083 \
+		DEMO_ORDERS_URL=http://127.0.0.1:8080 $(BIN)/python scripts/demo.py
 
 ## Architecture contracts, then every test against real PostgreSQL, RabbitMQ and workers.
 test: .venv/.installed services

@@ -138,6 +138,12 @@ def own_database_url(app: str) -> str | None:
 # The database alias of each served context: its own (named like the app) or `default`.
 CONTEXT_DATABASES = {app: app if own_database_url(app) else "default" for app in SERVED_APPS}
 DATABASES.update({app: database(url) for app in SERVED_APPS if (url := own_database_url(app))})
+# Where each database alias comes from, for the error a process gives when one is unreachable
+# at start (outbox.databases).
+DATABASE_URL_VARIABLES = {
+    alias: "DATABASE_URL" if alias == "default" else f"{alias.upper()}_DATABASE_URL"
+    for alias in DATABASES
+}
 DATABASE_ROUTERS = ["ecommerce.routers.ContextRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

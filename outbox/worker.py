@@ -32,6 +32,7 @@ from outbox import registry, topology
 from outbox.broker import confirming_publisher, declare_topology
 from outbox.cloudevents import MalformedEvent
 from outbox.consumer import handle_batch
+from outbox.databases import DatabaseUnreachable, require_databases
 from outbox.dead_letters import dead_letter_record
 from outbox.failures import FailureRouter
 from outbox.models import DeadLetter
@@ -55,6 +56,12 @@ class EventConsumerStep(bootsteps.ConsumerStep):
 
     def __init__(self, parent: object, **kwargs: object) -> None:
         super().__init__(parent, **kwargs)
+        try:
+            require_databases(registry.outbox_databases())
+        except DatabaseUnreachable as error:
+            # Celery turns exceptions of a starting step into a traceback; SystemExit ends the
+            # worker with just the message.
+            raise SystemExit(f"worker not started: {error}") from None
         self.failures = FailureRouter(
             confirming_publisher(), settings.OUTBOX["RETRY_DELAYS_SECONDS"]
         )

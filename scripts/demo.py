@@ -3,6 +3,12 @@
     make demo
     DEMO_BASE_URL=http://127.0.0.1:8000 DEMO_TIMEOUT=15 .venv/bin/python scripts/demo.py
 
+Against the split layout (`make up-services`), each request goes to its service, as in the
+seed: products on 8082, inventories on 8083, orders on 8080 (`make demo-services`):
+
+    DEMO_PRODUCTS_URL=http://127.0.0.1:8082 DEMO_INVENTORY_URL=http://127.0.0.1:8083 \
+    DEMO_ORDERS_URL=http://127.0.0.1:8080 .venv/bin/python scripts/demo.py
+
 It signs in first as the demo user that `make up` creates (DEMO_USERNAME, DEMO_PASSWORD):
 products and inventory are managed by staff, and orders belong to a signed-in customer.
 
@@ -20,6 +26,9 @@ from typing import Any, TypeVar
 import requests
 
 BASE_URL = os.environ.get("DEMO_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+PRODUCTS_URL = os.environ.get("DEMO_PRODUCTS_URL", BASE_URL).rstrip("/")
+INVENTORY_URL = os.environ.get("DEMO_INVENTORY_URL", BASE_URL).rstrip("/")
+ORDERS_URL = os.environ.get("DEMO_ORDERS_URL", BASE_URL).rstrip("/")
 USERNAME = os.environ.get("DEMO_USERNAME", "demo")
 PASSWORD = os.environ.get("DEMO_PASSWORD", "demo")
 TIMEOUT = float(os.environ.get("DEMO_TIMEOUT", "15"))
@@ -38,12 +47,16 @@ class StepNotReached(Exception):
     """The system did not do what the demo expects; the message says which step."""
 
 
-def request(method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
-    """Send one request to the API; an unreachable server ends the demo."""
+def request(
+    method: str, base_url: str, path: str, body: dict[str, Any] | None = None
+) -> requests.Response:
+    """Send one request to the API at `base_url`; an unreachable server ends the demo."""
     try:
-        return session.request(method, BASE_URL + path, json=body, timeout=REQUEST_TIMEOUT)
+        return session.request(method, base_url + path, json=body, timeout=REQUEST_TIMEOUT)
     except requests.ConnectionError:
-        raise StepNotReached(f"cannot reach {BASE_URL}: is `make up` running?") from None
+        raise StepNotReached(
+            f"cannot reach {base_url}: is `make up` (or `make up-services`) running?"
+        ) from None
     except requests.RequestException as error:
         raise StepNotReached(f"{method} {path} failed: {error}") from None
 
@@ -81,12 +94,12 @@ def compact(payload: Any) -> str:
 
 
 def product_with_inventory(product_id: str, remaining: int) -> dict[str, Any] | None:
-    product = expect(request("GET", f"/products/{product_id}"), 200)
+    product = expect(request("GET", PRODUCTS_URL, f"/products/{product_id}"), 200)
     return product if product["inventory"] == remaining else None
 
 
 def inventory_of(product_id: str, remaining: int | None = None) -> dict[str, Any] | None:
-    page = expect(request("GET", f"/inventories?productId={product_id}"), 200)
+    page = expect(request("GET", INVENTORY_URL, f"/inventories?productId={product_id}"), 200)
     inventory = page["results"][0] if page["results"] else None
     if inventory is None or (remaining is not None and inventory["remaining"] != remaining):
         return None
@@ -95,22 +108,25 @@ def inventory_of(product_id: str, remaining: int | None = None) -> dict[str, Any
 
 def order_accepted(order: dict[str, Any]) -> dict[str, Any] | None:
     """The created order's id, or None while the order context has not yet heard of the product."""
-    response = request("POST", "/orders", order)
+    response = request("POST", ORDERS_URL, "/orders", order)
     if response.status_code == 400 and "Unknown product" in response.text:
         return None
     return expect(response, 201)
 
 
 def order_summary(order_id: str) -> dict[str, Any] | None:
-    response = request("GET", f"/order-summaries/{order_id}")
+    response = request("GET", ORDERS_URL, f"/order-summaries/{order_id}")
     return None if response.status_code == 404 else expect(response, 200)
 
 
 def sign_in() -> None:
-    """Get an API token for the demo user and send it with every request."""
+    """Get an API token for the demo user and send it with every request.
+
+    Every service accepts it: they share the identity database.
+    """
     announce(f"Sign in as {USERNAME}", "POST", "/auth/token")
     credentials = {"username": USERNAME, "password": PASSWORD}
-    token = expect(request("POST", "/auth/token", credentials), 200)["token"]
+    token = expect(request("POST", ORDERS_URL, "/auth/token", credentials), 200)["token"]
     session.headers["Authorization"] = f"Token {token}"
     show({"token": token[:8] + "…"})
 
@@ -119,12 +135,12 @@ def play() -> None:
     """The seed's steps, in its order."""
     sign_in()
     announce("Create the product", "POST", "/products", APPLE)
-    product_id = expect(request("POST", "/products", APPLE), 201)["id"]
+    product_id = expect(request("POST", PRODUCTS_URL, "/products", APPLE), 201)["id"]
     show({"id": product_id})
 
     product_path = f"/products/{product_id}"
     announce("The new product has no stock", "GET", product_path)
-    product = expect(request("GET", product_path), 200)
+    product = expect(request("GET", PRODUCTS_URL, product_path), 200)
     show(product)
     if product["inventory"] != 0:
         raise StepNotReached(f"a new product shows inventory {product['inventory']}, not 0")
@@ -137,7 +153,7 @@ def play() -> None:
     increase = {"increaseNumber": 10}
     path = f"/inventories/{inventory['id']}/increase"
     announce("Increase the inventory by 10", "POST", path, increase)
-    show(expect(request("POST", path, increase), 200))
+    show(expect(request("POST", INVENTORY_URL, path, increase), 200))
 
     announce("InventoryChangedEvent reaches the product (waiting)", "GET", product_path)
     show(wait_for("the product shows inventory 10", lambda: product_with_inventory(product_id, 10)))
@@ -161,7 +177,11 @@ def play() -> None:
 
 def main() -> int:
     """Play the demo; 0 when every step was reached."""
-    print(f"Seed 000's demo against {BASE_URL} (each wait up to {TIMEOUT:g}s)")
+    if PRODUCTS_URL == INVENTORY_URL == ORDERS_URL:
+        where = PRODUCTS_URL
+    else:
+        where = f"products {PRODUCTS_URL}, inventory {INVENTORY_URL}, orders {ORDERS_URL}"
+    print(f"Seed 000's demo against {where} (each wait up to {TIMEOUT:g}s)")
     try:
         play()
     except StepNotReached as error:

@@ -6,11 +6,18 @@
 #   scripts/services.sh start     # idempotent; installs missing packages when root
 #   scripts/services.sh status    # one line per service; exit 1 if one is down
 #   scripts/services.sh stop      # stops the local servers started from .run/
+#   scripts/services.sh split-databases [drop]
+#                                 # the split layout's databases and roles (make up-services):
+#                                 # applies scripts/split_databases.sql as the local superuser,
+#                                 # or prints it for the operator when DATABASE_URL is set;
+#                                 # names from scripts/split_layout.sh; `drop` removes them
 #
 # Environment:
 #   DATABASE_URL        if set, no local PostgreSQL: just wait until that server answers
 #   CELERY_BROKER_URL   if set, no local RabbitMQ: just wait until that broker's port answers
 #   PGPORT_LOCAL        port of the local PostgreSQL (default 5432)
+#   SERVICES_RUN_DIR    where the local servers live (default .run/ of this clone; another
+#                       clone's .run/ to use the servers it runs)
 #
 # Local servers:
 #   PostgreSQL  127.0.0.1:$PGPORT_LOCAL, socket dir .run/postgres, data .run/postgres/data,
@@ -23,13 +30,14 @@ umask 022
 
 SCRIPT_DIR="$(cd -P "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PROJECT_DIR="$(cd -P "$SCRIPT_DIR/.." && pwd)"
-RUN_DIR="$PROJECT_DIR/.run"
+RUN_DIR="${SERVICES_RUN_DIR:-$PROJECT_DIR/.run}"
 LOG_DIR="$RUN_DIR/log"
 
 APP_USER=ecommerce
 APP_PASSWORD=ecommerce
 APP_DB=ecommerce
-RMQ_VHOSTS=(ecommerce ecommerce_test)
+# ecommerce_services: the split layout of make up-services, apart from make up's events.
+RMQ_VHOSTS=(ecommerce ecommerce_test ecommerce_services)
 
 PG_HOST=127.0.0.1
 PG_PORT="${PGPORT_LOCAL:-5432}"
@@ -527,6 +535,46 @@ rmq_status() {
     fi
 }
 
+# ------------------------------------------------------------------- split layout
+
+# shellcheck source=split_layout.sh
+. "$SCRIPT_DIR/split_layout.sh"
+SPLIT_SQL="$SCRIPT_DIR/split_databases.sql"
+
+split_sql_variables() {  # split_sql_variables ACTION: the psql variables of split_databases.sql
+    local app
+    printf '%s\n' "action=$1" "identity_db=$SPLIT_IDENTITY_DATABASE" "identity_owner=$SPLIT_IDENTITY_OWNER"
+    for app in "${SPLIT_APPS[@]}"; do
+        printf '%s\n' "$app=$(split_role "$app")" "${app}_password=$(split_password "$app")"
+    done
+}
+
+cmd_split_databases() {  # cmd_split_databases [drop]
+    local action=${1:-create} assignment value arguments=()
+    case $action in create|drop) ;; *) die "split-databases takes 'drop' or nothing, not '$action'" ;; esac
+    local names; names="$(split_role products), $(split_role inventory), $(split_role orders)"
+    if [ -n "${DATABASE_URL:-}" ]; then
+        # Not our server: its superuser is the operator's. Print a script they can run as is.
+        warn "postgres: DATABASE_URL is set: not applying the split layout's SQL. As a superuser of that server, run what follows (psql -d postgres -f FILE):"
+        while IFS= read -r assignment; do
+            value=${assignment#*=}
+            printf "\\set %s '%s'\n" "${assignment%%=*}" "${value//\'/\'\'}"
+        done < <(split_sql_variables "$action")
+        cat "$SPLIT_SQL"
+        return 0
+    fi
+    pg_setup_vars
+    pg_running || die "postgres: the local server is not running (scripts/services.sh start)"
+    while IFS= read -r assignment; do arguments+=(-v "$assignment"); done < <(split_sql_variables "$action")
+    run_as_pg "$PG_BIN/psql" -X -q -h "$PG_DIR" -p "$(pg_actual_port)" -U "$PG_SUPER" -d postgres \
+        "${arguments[@]}" <"$SPLIT_SQL" || die "postgres: the split layout's SQL failed ($action)"
+    if [ "$action" = drop ]; then
+        say "postgres: dropped the databases and roles $names"
+    else
+        say "postgres: databases and roles $names, each reading the identity database $SPLIT_IDENTITY_DATABASE"
+    fi
+}
+
 # ------------------------------------------------------------------------------ main
 
 cmd_start() {
@@ -557,5 +605,6 @@ case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    split-databases) cmd_split_databases "${2:-create}" ;;
+    *) echo "usage: $0 start|stop|status|split-databases [drop]" >&2; exit 2 ;;
 esac

@@ -3,11 +3,12 @@ import threading
 from types import FrameType
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from outbox import registry
 from outbox.broker import relay_from_settings
+from outbox.databases import DatabaseUnreachable, require_databases
 from outbox.relay_process import RelayProcess
 
 
@@ -23,6 +24,10 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: object, **options: object) -> None:
+        try:
+            require_databases(registry.outbox_databases())
+        except DatabaseUnreachable as error:
+            raise CommandError(f"relay not started: {error}") from None
         signal.signal(signal.SIGTERM, exit_on_sigterm)
         stopping = threading.Event()
         processes = [

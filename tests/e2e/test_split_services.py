@@ -1,0 +1,231 @@
+"""Seed 000's three services apart, as `make up-services` runs them.
+
+Each service runs as its own PostgreSQL role on a database of its own (a set made for the test
+by `scripts/services.sh split-databases`, named test_ecommerce_products and so on), with its own
+web, relay and worker processes started by `scripts/service.sh`, on a RabbitMQ vhost of its own:
+the session's relay and worker consume the same queue names on the test vhost. The demo plays
+through the three web servers, and a context's role cannot reach another context's database.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import psycopg2
+import pytest
+import requests
+from django.conf import settings
+from kombu import Connection
+
+from conftest import PROJECT_DIR, Processes, consumer_count, database_url
+from outbox import topology
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+SERVICES = {"product": "products", "inventory": "inventory", "order": "orders"}
+PROCESSES = ("web", "relay", "worker")
+NAME_PREFIX = "test_"
+START_TIMEOUT = 120.0
+DEMO_USERNAME = "split-demo"
+DEMO_PASSWORD = "split-demo-password"
+
+
+def role(app: str) -> str:
+    """The role, and database, of a context in the test's set (scripts/split_layout.sh)."""
+    return f"{NAME_PREFIX}ecommerce_{app}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RabbitManagement:
+    """The broker's HTTP management API, to give the test a vhost of its own."""
+
+    def __init__(self, broker_url: str) -> None:
+        broker = Connection(broker_url)
+        self.url = os.environ.get("RABBITMQ_MANAGEMENT_URL", f"http://{broker.hostname}:15672")
+        self.auth = (broker.userid, broker.password)
+
+    def create_vhost(self, vhost: str, user: str) -> None:
+        self._call("PUT", f"/api/vhosts/{quote(vhost, safe='')}")
+        self._call(
+            "PUT",
+            f"/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
+            {"configure": ".*", "write": ".*", "read": ".*"},
+        )
+
+    def delete_vhost(self, vhost: str) -> None:
+        self._call("DELETE", f"/api/vhosts/{quote(vhost, safe='')}")
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> None:
+        response = requests.request(method, self.url + path, json=body, auth=self.auth, timeout=10)
+        response.raise_for_status()
+
+
+@dataclass
+class SplitDeployment:
+    env: dict[str, str]
+    urls: dict[str, str]
+
+
+def split_databases(env: dict[str, str], *action: str) -> None:
+    """Through the local superuser, as DATABASE_URL is unset: with it, the script only prints."""
+    local = {name: value for name, value in env.items() if name != "DATABASE_URL"}
+    finished = subprocess.run(
+        ["scripts/services.sh", "split-databases", *action],
+        cwd=PROJECT_DIR, env=local, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+
+
+def log_tail(name: str) -> str:
+    log = PROJECT_DIR / ".run" / "log" / f"test-{name}.log"
+    return log.read_text(errors="replace")[-3000:] if log.exists() else ""
+
+
+def running(processes: Processes, name: str) -> bool:
+    """True while a started process lives; its log in the failure once it has died."""
+    code = processes.running[name].poll()
+    assert code is None, f"{name} exited with {code}:\n{log_tail(name)}"
+    return True
+
+
+def web_answers(processes: Processes, name: str, url: str) -> bool:
+    running(processes, name)
+    try:
+        return requests.get(f"{url}/health", timeout=5).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def split(django_db_setup: None) -> Iterator[SplitDeployment]:
+    """The three services, each on its own database as its own role, until the module ends."""
+    if os.environ.get("DATABASE_URL"):
+        pytest.skip("makes roles as the local superuser: DATABASE_URL names another server")
+    identity = settings.DATABASES["default"]
+    broker = Connection(settings.CELERY_BROKER_URL)
+    vhost = f"{broker.virtual_host}_split"
+    broker_url = broker.clone(virtual_host=vhost).as_uri(include_password=True)
+    urls = {service: f"http://127.0.0.1:{free_port()}" for service in SERVICES}
+    env = {
+        # The services' database URLs come from scripts/service.sh, never from the caller.
+        **{k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")},
+        # The identity database's owner, who migrates it.
+        "DATABASE_URL": database_url(identity),
+        "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
+        "SPLIT_PREFIX": NAME_PREFIX,
+        "SPLIT_IDENTITY_DATABASE": identity["NAME"],
+        "SPLIT_IDENTITY_OWNER": identity["USER"],
+        "SPLIT_DATABASE_HOST": identity["HOST"],
+        "SPLIT_DATABASE_PORT": str(identity["PORT"]),
+        "CELERY_BROKER_URL": broker_url,
+        "OUTBOX_RELAY_IDLE_SECONDS": "1",
+        "WEB_WORKERS": "1",
+        **{
+            f"{service.upper()}_WEB_BIND": url.removeprefix("http://")
+            for service, url in urls.items()
+        },
+    }
+    management = RabbitManagement(settings.CELERY_BROKER_URL)
+    processes = Processes(env)
+    split_databases(env, "drop")  # what a run that was cut short left behind
+    split_databases(env)
+    management.create_vhost(vhost, broker.userid)
+    try:
+        migrate(processes)
+        start_services(processes, urls, broker_url)
+        yield SplitDeployment(env, urls)
+    finally:
+        processes.stop_all()
+        management.delete_vhost(vhost)
+        split_databases(env, "drop")
+
+
+def migrate(processes: Processes) -> None:
+    """As make up-services does: the identity database as its owner, each service's database
+    as its role, then the topology, so that every binding exists before the first event."""
+    name = "split-migrate"
+    migration = processes.start(name, "scripts/migrate_services.sh")
+    assert migration.wait(timeout=START_TIMEOUT) == 0, log_tail(name)
+
+
+def start_services(processes: Processes, urls: dict[str, str], broker_url: str) -> None:
+    """Web, relay and worker of each service; return once workers consume and webs answer."""
+    for service in SERVICES:
+        for process in PROCESSES:
+            name = f"split-{service}-{process}"
+            processes.start(name, "scripts/service.sh", service, process)
+    with Connection(broker_url) as connection:
+        for service in SERVICES:
+            worker, queue = f"split-{service}-worker", topology.receive_queue(service)
+            wait_until(
+                lambda worker=worker, queue=queue: (
+                    running(processes, worker) and consumer_count(connection, queue) > 0
+                ),
+                timeout=START_TIMEOUT,
+                what=f"{worker} consuming {queue}",
+            )
+    for service, url in urls.items():
+        web = f"split-{service}-web"
+        wait_until(
+            lambda web=web, url=url: web_answers(processes, web, url),
+            timeout=START_TIMEOUT,
+            what=f"{web} answering at {url}",
+        )
+
+
+def test_seed_demo_through_the_three_services(
+    split: SplitDeployment, django_user_model: type
+) -> None:
+    # Identity is shared: a user of the identity database signs in on any service.
+    django_user_model.objects.create_superuser(DEMO_USERNAME, "", DEMO_PASSWORD)
+    demo = subprocess.run(
+        [sys.executable, "scripts/demo.py"],
+        cwd=PROJECT_DIR,
+        env={
+            **split.env,
+            "DEMO_PRODUCTS_URL": split.urls["product"],
+            "DEMO_INVENTORY_URL": split.urls["inventory"],
+            "DEMO_ORDERS_URL": split.urls["order"],
+            "DEMO_USERNAME": DEMO_USERNAME,
+            "DEMO_PASSWORD": DEMO_PASSWORD,
+            "DEMO_TIMEOUT": "60",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "Demo complete" in demo.stdout
+
+
+def test_a_context_role_cannot_connect_to_another_context_database(
+    split: SplitDeployment,
+) -> None:
+    identity = settings.DATABASES["default"]
+    server = {"host": identity["HOST"], "port": identity["PORT"]}
+    inventory = {"user": role("inventory"), "password": role("inventory")}
+
+    with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
+        psycopg2.connect(dbname=role("orders"), **inventory, **server)
+
+    for own in (role("inventory"), identity["NAME"]):
+        psycopg2.connect(dbname=own, **inventory, **server).close()
+
+
+def test_each_web_process_serves_only_its_own_context(split: SplitDeployment) -> None:
+    order, product = split.urls["order"], split.urls["product"]
+
+    assert requests.get(f"{order}/products", timeout=10).status_code == 404
+    assert requests.get(f"{order}/inventories", timeout=10).status_code == 404
+    assert requests.get(f"{product}/products", timeout=10).status_code == 200
+    assert requests.get(f"{product}/orders", timeout=10).status_code == 404
