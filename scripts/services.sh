@@ -553,9 +553,12 @@ cmd_status() {
     return $rc
 }
 
-case "${1:-}" in
-    start) cmd_start ;;
-    stop) cmd_stop ;;
-    status) cmd_status ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+# Sourced (by scripts/cluster.sh, for the package install and the helpers above), it stops here.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    case "${1:-}" in
+        start) cmd_start ;;
+        stop) cmd_stop ;;
+        status) cmd_status ;;
+        *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    esac
+fi
