@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -128,6 +129,13 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = os.environ.get(
     "CELERY_BROKER_URL", "amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce"
 )
+# Celery's own tasks (beat's sweep and purge, asynchronous listeners) may be lost: the sweep
+# comes round again, and asynchronous listeners are at most once. Their queue is transient, so
+# that on a cluster it is declared again on a live node when the node holding it dies; a
+# durable classic queue would be unusable until its node came back. It has a name of its own
+# because RabbitMQ refuses to declare Celery's durable default queue again as transient.
+CELERY_TASK_DEFAULT_QUEUE = "outbox-tasks"
+CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE, durable=False)]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
