@@ -4,13 +4,14 @@
 #
 #   scripts/cluster.sh start     # idempotent; installs rabbitmq-server when root
 #   scripts/cluster.sh status    # one line per node; exit 1 if one is down
-#   scripts/cluster.sh stop      # nodes 2 and 3 leave the cluster, then all three stop
+#   scripts/cluster.sh stop      # nodes 2 and 3 leave the cluster and stop, then node 1 stops
 #
 # The first node of the default cluster is the node of scripts/services.sh (rabbit@localhost,
 # data in .run/rabbitmq, AMQP 5672, management 15672): `make cluster` grows the node that
 # `make up` uses into a cluster, nodes 2 and 3 join it with what it holds, and `make up`,
-# `make test` and everything else keep working against it. When the cluster stops, nodes 2
-# and 3 leave it first, so that node 1 can run alone again.
+# `make test` and everything else keep working against it. `stop` shrinks it back: nodes 2 and
+# 3 hand their quorum queue replicas over, leave and stop, and that node 1 runs on alone
+# until `make down` (any other node 1 stops with the others).
 #
 # Environment (other values run a second cluster beside the first, as the tests do):
 #   CLUSTER_NAME             node names NAME@localhost, NAME-2@localhost, NAME-3@localhost
@@ -211,18 +212,22 @@ cmd_stop() {
     local i first_up=0
     if node_up 1; then first_up=1; fi
     for ((i = NODE_COUNT; i >= 2; i--)); do
+        [ -d "${DIRS[i]}" ] || continue   # never started here
         if [ -n "$(node_pid "$i")" ] && node_up "$i"; then
             if [ $first_up = 1 ] && clustered_with_first "$i"; then node_leave "$i"; fi
             node_stop "$i"
-        elif [ $first_up = 1 ]; then
-            # Down, perhaps killed: node 1 forgets it (and drops its quorum queue replicas).
-            ctl 1 -q forget_cluster_node "${NAMES[i]}" >>"$CLUSTER_LOG" 2>&1 || true
-            say "cluster: ${NAMES[i]} not running"
         else
+            if [ $first_up = 1 ]; then
+                # Down, perhaps killed: node 1 forgets it (and drops its quorum queue replicas).
+                ctl 1 -q forget_cluster_node "${NAMES[i]}" >>"$CLUSTER_LOG" 2>&1 || true
+            fi
             say "cluster: ${NAMES[i]} not running"
         fi
     done
-    if [ -n "$(node_pid 1)" ] && [ $first_up = 1 ]; then
+    if [ "${DIRS[1]}" = "$RMQ_DIR" ]; then
+        # The node of services.sh runs on alone, as before `make cluster`, until `make down`.
+        if [ $first_up = 1 ]; then say "cluster: ${NAMES[1]} runs on alone (make down stops it)"; fi
+    elif [ -n "$(node_pid 1)" ] && [ $first_up = 1 ]; then
         node_stop 1
     else
         say "cluster: ${NAMES[1]} not running (from $(rel "${DIRS[1]}"))"
