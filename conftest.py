@@ -22,6 +22,9 @@ PROJECT_DIR = Path(__file__).resolve().parent
 LOG_DIR = PROJECT_DIR / ".run" / "log"
 # Every retry in well under a second, instead of the production minute.
 TEST_RETRY_DELAYS = (0.2, 0.4, 0.6, 0.8)
+# A message that kills its worker is dead-lettered after 4 deliveries instead of 11: each
+# one costs a worker restart.
+TEST_DELIVERY_LIMIT = 3
 
 
 @pytest.fixture
@@ -48,12 +51,28 @@ def database_url(database: dict) -> str:
     return f"postgres://{credentials}{database['HOST']}:{database['PORT']}/{database['NAME']}"
 
 
+def queue_shape_for_tests() -> topology.QueueShape:
+    """The configured queue type (OUTBOX_QUEUE_TYPE), with the test delivery limit."""
+    return topology.QueueShape(settings.OUTBOX["QUEUE_TYPE"], TEST_DELIVERY_LIMIT)
+
+
 @pytest.fixture(scope="session")
 def broker() -> Iterator[Connection]:
-    """The test broker with every service's topology declared and every queue empty."""
+    """The test broker with every service's topology declared and every queue empty.
+
+    A queue that an older run declared with another type or other arguments is deleted and
+    declared again: this is a test vhost, where a deployment would migrate it instead.
+    """
     with Connection(settings.CELERY_BROKER_URL) as connection:
         channel = connection.default_channel
-        topology.declare(channel, registry.all_services(), TEST_RETRY_DELAYS)
+        while True:
+            try:
+                topology.declare(
+                    channel, registry.all_services(), TEST_RETRY_DELAYS, queue_shape_for_tests()
+                )
+                break
+            except topology.QueueMismatch as mismatch:
+                channel.queue_delete(mismatch.queue)
         for service in registry.all_services():
             for queue in (
                 topology.receive_queue(service.name),
@@ -90,14 +109,21 @@ class Processes:
     def start_relay(self, name: str = "relay") -> subprocess.Popen:
         return self.start(name, sys.executable, "manage.py", "run_relay")
 
-    def start_worker(self, name: str = "worker") -> subprocess.Popen:
-        """Start a worker and return once it consumes every service's receive queue."""
+    def start_worker(self, name: str = "worker", *, wait: bool = True) -> subprocess.Popen:
+        """Start a worker and return once it consumes every service's receive queue, or at
+        once without `wait` (a worker that may die before a test could see it consume)."""
         process = self.start(
             name,
             sys.executable, "-m", "celery", "-A", "tests.probe_worker", "worker",
             "--pool=solo", "--loglevel=INFO", f"--hostname={name}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         )  # fmt: skip
+        if wait:
+            self.wait_for_consumers()
+        return process
+
+    def wait_for_consumers(self) -> None:
+        """Return once a worker consumes every service's receive queue."""
         with Connection(self.env["CELERY_BROKER_URL"]) as broker:
             for service in registry.all_services():
                 queue = topology.receive_queue(service.name)
@@ -106,7 +132,6 @@ class Processes:
                     timeout=60,
                     what=f"a worker consuming {queue}",
                 )
-        return process
 
     def kill(self, name: str) -> None:
         """SIGKILL a process: no shutdown, no acknowledgements, no goodbyes."""
@@ -150,6 +175,8 @@ def processes(django_db_setup: None, broker: Connection, probe_dir: Path) -> Ite
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "OUTBOX_RELAY_IDLE_SECONDS": "1",
         "OUTBOX_RETRY_DELAYS_SECONDS": ",".join(map(str, TEST_RETRY_DELAYS)),
+        "OUTBOX_QUEUE_TYPE": queue_shape_for_tests().queue_type,
+        "OUTBOX_DELIVERY_LIMIT": str(queue_shape_for_tests().delivery_limit),
         "PROBE_DIR": str(probe_dir),
     }
     running = Processes(env)

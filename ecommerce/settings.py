@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -23,6 +24,22 @@ def env_bool(name: str, default: bool) -> bool:
 def env_list(name: str, default: str) -> list[str]:
     """Read a comma-separated environment variable."""
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """Read an environment variable that must be one of a few words."""
+    value = os.environ.get(name, default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+def env_positive_int(name: str, default: str) -> int:
+    """Read an environment variable that must be a whole number of at least 1."""
+    value = os.environ.get(name, default).strip()
+    if not value.isdigit() or int(value) < 1:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected a whole number of at least 1")
+    return int(value)
 
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "local-development-only-not-secret")
@@ -175,6 +192,14 @@ OUTBOX = {
     # Published outbox rows and processed-event records older than this are deleted. A
     # redelivery is recognised as a duplicate as long as it comes within this window.
     "RETENTION_DAYS": float(os.environ.get("OUTBOX_RETENTION_DAYS", "7")),
+    # Receive, retry and dead-letter queues: quorum (replicated on a cluster) or classic. A
+    # queue's type cannot change in place: `manage.py migrate_queues` moves existing queues.
+    "QUEUE_TYPE": env_choice("OUTBOX_QUEUE_TYPE", "quorum", ("quorum", "classic")),
+    # A quorum receive queue dead-letters a message given back unacknowledged more than this
+    # many times: the backstop against a message whose handling kills its worker. Every
+    # message a dying worker held is given back once, and so is every message a worker hands
+    # back after an outage: keep it well above 1.
+    "DELIVERY_LIMIT": env_positive_int("OUTBOX_DELIVERY_LIMIT", "10"),
     # Record every domain event in the audit trail after its commit (and alert on rollbacks).
     "AUDIT_TRAIL": env_bool("OUTBOX_AUDIT_TRAIL", True),
 }

@@ -14,18 +14,28 @@ def relay_from_settings() -> Relay:
     return Relay(confirming_publisher(), batch_size=settings.OUTBOX["RELAY_BATCH_SIZE"])
 
 
+def queue_shape(queue_type: str | None = None) -> topology.QueueShape:
+    """The configured queue type (or the one given) and delivery limit."""
+    return topology.QueueShape(
+        queue_type=queue_type or settings.OUTBOX["QUEUE_TYPE"],
+        delivery_limit=settings.OUTBOX["DELIVERY_LIMIT"],
+    )
+
+
 def declare_topology(channel: amqp.Channel | None = None) -> list[str]:
     """Declare every registered service's exchanges and queues; return the service names.
 
     Without a channel, on any live node of the configured broker; raises
-    `outbox.failover.BrokerUnreachable` when none answers.
+    `outbox.failover.BrokerUnreachable` when none answers. Raises `topology.QueueMismatch`,
+    naming the queue and the command that migrates it, when a queue exists with another type
+    than the configured one.
     """
     services = registry.all_services()
     if channel is None:
         with broker_connection(settings.CELERY_BROKER_URL) as connection:
             connect_to_any_node(connection)
             return declare_topology(connection.default_channel)
-    topology.declare(channel, services, settings.OUTBOX["RETRY_DELAYS_SECONDS"])
+    topology.declare(channel, services, settings.OUTBOX["RETRY_DELAYS_SECONDS"], queue_shape())
     return [service.name for service in services]
 
 

@@ -13,13 +13,98 @@ Per service `xxx`:
                            (its TTL), then dead-letters through xxx-receive-recover-x back
                            into xxx-receive-q. The name carries the delay, because a queue's
                            TTL cannot change once declared.
+
+The queues are quorum queues (replicated on every node of a cluster) unless the shape asks for
+classic ones. Quorum queues bring two guarantees that the topology uses:
+
+- `x-delivery-limit` on xxx-receive-q: a message given back more often than that (its worker
+  died while holding it, every time) is dead-lettered to xxx-receive-dlx instead of killing
+  workers forever.
+- `x-dead-letter-strategy: at-least-once` on the queues that dead-letter (xxx-receive-q and
+  the retry queues): the broker keeps a message until the queue it is dead-lettered to has
+  confirmed it. RabbitMQ requires `x-overflow: reject-publish` with it.
+
+A queue's type and arguments cannot change once it is declared: declaring it otherwise fails,
+and `QueueMismatch` says what to do (outbox/queue_migration.py moves the messages).
 """
 
+import dataclasses
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import amqp
 
 from outbox.registry import Service
+
+QUORUM = "quorum"
+CLASSIC = "classic"
+QUEUE_TYPES = (QUORUM, CLASSIC)
+DEFAULT_DELIVERY_LIMIT = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueShape:
+    """The type of the topology's queues, and the delivery limit of quorum receive queues."""
+
+    queue_type: str = QUORUM
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT
+
+    def __post_init__(self) -> None:
+        if self.queue_type not in QUEUE_TYPES:
+            raise ValueError(f"queue type {self.queue_type!r}: expected one of {QUEUE_TYPES}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Binding:
+    exchange: str
+    routing_key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ExchangeDeclaration:
+    name: str
+    kind: str
+    arguments: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueDeclaration:
+    name: str
+    arguments: dict[str, Any]
+    bindings: tuple[Binding, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Topology:
+    """Every exchange and queue of some services, each queue with its bindings."""
+
+    exchanges: list[ExchangeDeclaration]
+    queues: list[QueueDeclaration]
+
+    def queue(self, name: str) -> QueueDeclaration:
+        return next(queue for queue in self.queues if queue.name == name)
+
+
+class QueueMismatch(Exception):
+    """A queue exists with another type or other arguments than the topology declares."""
+
+    def __init__(self, queue: str, wanted_type: str, current_type: str | None, reason: str):
+        self.queue = queue
+        self.wanted_type = wanted_type
+        self.current_type = current_type
+        self.reason = reason
+        if current_type:
+            found = f"is a {current_type} queue"
+            alternative = f", or set OUTBOX_QUEUE_TYPE={current_type} to keep it"
+        else:
+            found = "was declared with other arguments"
+            alternative = ""
+        super().__init__(
+            f"RabbitMQ queue {queue!r} {found}, but the topology declares a {wanted_type} queue "
+            f"({reason}). A queue's type and arguments cannot change in place: stop the "
+            f"workers and run `python manage.py migrate_queues --to {wanted_type}`, which "
+            f"moves its messages to a queue of the new shape{alternative}."
+        )
 
 
 def publish_exchange(service: str) -> str:
@@ -54,63 +139,162 @@ def receive_retry_queue(service: str, delay_seconds: float) -> str:
     return f"{service}-receive-retry-{delay_seconds:g}s"
 
 
-def declare(
-    channel: amqp.Channel, services: Iterable[Service], retry_delays: Sequence[float]
-) -> None:
-    """Declare the exchanges, queues and bindings of the services; safe to repeat."""
+def plan(services: Iterable[Service], retry_delays: Sequence[float], shape: QueueShape) -> Topology:
+    """The exchanges and queues of the services, without touching the broker."""
+    exchanges: dict[str, ExchangeDeclaration] = {}
+    queues: list[QueueDeclaration] = []
+
+    def publishing_side(service: str) -> None:
+        dead_letters = publish_dead_letter_exchange(service)
+        exchanges[dead_letters] = ExchangeDeclaration(dead_letters, "fanout")
+        exchanges[publish_exchange(service)] = ExchangeDeclaration(
+            publish_exchange(service), "topic", {"alternate-exchange": dead_letters}
+        )
+
     services = list(services)
     for service in services:
-        declare_publishing_side(channel, service.name)
+        publishing_side(service.name)
+        queues.append(
+            QueueDeclaration(
+                publish_dead_letter_queue(service.name),
+                _arguments(shape),
+                (Binding(publish_dead_letter_exchange(service.name), ""),),
+            )
+        )
     for service in services:
-        declare_receiving_side(channel, service)
-        declare_retry_queues(channel, service.name, retry_delays)
-
-
-def declare_publishing_side(channel: amqp.Channel, service: str) -> None:
-    """The publish exchange, with its alternate exchange and queue for unroutable events."""
-    dead_letters = publish_dead_letter_exchange(service)
-    _exchange(channel, dead_letters, "fanout")
-    _queue(channel, publish_dead_letter_queue(service))
-    channel.queue_bind(publish_dead_letter_queue(service), dead_letters, "")
-    _exchange(channel, publish_exchange(service), "topic", {"alternate-exchange": dead_letters})
-
-
-def declare_receiving_side(channel: amqp.Channel, service: Service) -> None:
-    """The receive queue, its dead-letter path, its recover exchange and its subscriptions."""
-    name = service.name
-    _exchange(channel, receive_dead_letter_exchange(name), "fanout")
-    _queue(channel, receive_dead_letter_queue(name))
-    channel.queue_bind(receive_dead_letter_queue(name), receive_dead_letter_exchange(name), "")
-    _queue(
-        channel,
-        receive_queue(name),
-        {"x-dead-letter-exchange": receive_dead_letter_exchange(name)},
-    )
-    _exchange(channel, receive_recover_exchange(name), "fanout")
-    channel.queue_bind(receive_queue(name), receive_recover_exchange(name), "")
-    for subscription in service.handlers:
-        declare_publishing_side(channel, subscription.source)
-        channel.queue_bind(
-            receive_queue(name), publish_exchange(subscription.source), subscription.event_type
+        name = service.name
+        for exchange, kind in (
+            (receive_dead_letter_exchange(name), "fanout"),
+            (receive_recover_exchange(name), "fanout"),
+        ):
+            exchanges[exchange] = ExchangeDeclaration(exchange, kind)
+        queues.append(
+            QueueDeclaration(
+                receive_dead_letter_queue(name),
+                _arguments(shape),
+                (Binding(receive_dead_letter_exchange(name), ""),),
+            )
         )
-
-
-def declare_retry_queues(channel: amqp.Channel, service: str, delays: Sequence[float]) -> None:
-    """Delay queues whose expired messages go back to the receive queue."""
-    for delay in delays:
-        _queue(
-            channel,
-            receive_retry_queue(service, delay),
-            {
-                "x-message-ttl": round(delay * 1000),
-                "x-dead-letter-exchange": receive_recover_exchange(service),
-            },
+        subscriptions = []
+        for subscription in service.handlers:
+            publishing_side(subscription.source)
+            subscriptions.append(
+                Binding(publish_exchange(subscription.source), subscription.event_type)
+            )
+        queues.append(
+            QueueDeclaration(
+                receive_queue(name),
+                _arguments(
+                    shape,
+                    {"x-dead-letter-exchange": receive_dead_letter_exchange(name)},
+                    delivery_limit=True,
+                ),
+                (Binding(receive_recover_exchange(name), ""), *subscriptions),
+            )
         )
+        for delay in retry_delays:
+            queues.append(
+                QueueDeclaration(
+                    receive_retry_queue(name, delay),
+                    _arguments(
+                        shape,
+                        {
+                            "x-message-ttl": round(delay * 1000),
+                            "x-dead-letter-exchange": receive_recover_exchange(name),
+                        },
+                    ),
+                )
+            )
+    return Topology(list(exchanges.values()), queues)
 
 
-def _exchange(channel: amqp.Channel, name: str, kind: str, arguments: dict | None = None) -> None:
-    channel.exchange_declare(name, kind, durable=True, auto_delete=False, arguments=arguments)
+def declare(
+    channel: amqp.Channel,
+    services: Iterable[Service],
+    retry_delays: Sequence[float],
+    shape: QueueShape,
+) -> None:
+    """Declare the exchanges, queues and bindings of the services; safe to repeat.
+
+    Raises `QueueMismatch` when a queue exists with another type or other arguments.
+    """
+    services = list(services)
+    wanted = plan(services, retry_delays, shape)
+    declare_exchanges(channel, wanted.exchanges)
+    for queue in wanted.queues:
+        try:
+            declare_queue(channel, queue)
+        except amqp.exceptions.PreconditionFailed as error:
+            other_type = CLASSIC if shape.queue_type == QUORUM else QUORUM
+            other = plan(services, retry_delays, dataclasses.replace(shape, queue_type=other_type))
+            current = other_type if matches(channel, other.queue(queue.name)) else None
+            raise QueueMismatch(queue.name, shape.queue_type, current, reason(error)) from error
+        bind(channel, queue.name, queue.bindings)
 
 
-def _queue(channel: amqp.Channel, name: str, arguments: dict | None = None) -> None:
-    channel.queue_declare(name, durable=True, auto_delete=False, arguments=arguments)
+def declare_exchanges(channel: amqp.Channel, exchanges: Iterable[ExchangeDeclaration]) -> None:
+    for exchange in exchanges:
+        channel.exchange_declare(
+            exchange.name, exchange.kind, durable=True, auto_delete=False,
+            arguments=exchange.arguments,
+        )  # fmt: skip
+
+
+def declare_queue(channel: amqp.Channel, queue: QueueDeclaration) -> None:
+    """Declare a queue; `PreconditionFailed` if it exists otherwise (the channel reopens)."""
+    channel.queue_declare(queue.name, durable=True, auto_delete=False, arguments=queue.arguments)
+
+
+def bind(channel: amqp.Channel, queue: str, bindings: Iterable[Binding]) -> None:
+    for binding in bindings:
+        channel.queue_bind(queue, binding.exchange, binding.routing_key)
+
+
+def unbind(channel: amqp.Channel, queue: str, bindings: Iterable[Binding]) -> None:
+    for binding in bindings:
+        channel.queue_unbind(queue, binding.exchange, binding.routing_key)
+
+
+def matches(channel: amqp.Channel, queue: QueueDeclaration) -> bool:
+    """Whether the existing queue has exactly this declaration's type and arguments.
+
+    Declaring a queue that exists with the same arguments changes nothing; with other
+    arguments the broker refuses and closes the channel, which py-amqp reopens. A queue that
+    does not exist is created: ask `exists` first.
+    """
+    try:
+        declare_queue(channel, queue)
+    except amqp.exceptions.PreconditionFailed:
+        return False
+    return True
+
+
+def exists(channel: amqp.Channel, queue: str) -> bool:
+    """Whether the queue exists (a passive declare, which creates nothing)."""
+    try:
+        channel.queue_declare(queue, passive=True)
+    except amqp.exceptions.NotFound:
+        return False
+    return True
+
+
+def reason(error: amqp.exceptions.AMQPError) -> str:
+    """RabbitMQ's explanation of a refusal, e.g. "inequivalent arg 'x-queue-type' ..."."""
+    return str(error.reply_text).removeprefix("PRECONDITION_FAILED - ")
+
+
+def _arguments(
+    shape: QueueShape, arguments: dict[str, Any] | None = None, *, delivery_limit: bool = False
+) -> dict[str, Any]:
+    arguments = dict(arguments or {})
+    if shape.queue_type == CLASSIC:
+        # Without x-queue-type, as classic queues were always declared here: an existing
+        # deployment's queues stay equivalent.
+        return arguments
+    arguments["x-queue-type"] = QUORUM
+    if delivery_limit:
+        arguments["x-delivery-limit"] = shape.delivery_limit
+    if "x-dead-letter-exchange" in arguments:
+        arguments["x-dead-letter-strategy"] = "at-least-once"
+        arguments["x-overflow"] = "reject-publish"
+    return arguments

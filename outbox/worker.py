@@ -7,9 +7,11 @@ stop (a retry queue or the dead-letter queue). The same step drains the service'
 queues into the `DeadLetter` table.
 
 Received messages are handled in batches, one transaction each (`outbox.consumer.handle_batch`),
-gathered by `MessageBatches`.
+gathered by `MessageBatches`. A redelivered message is handled alone: it may be the one whose
+handling killed the worker that had it.
 """
 
+import dataclasses
 import logging
 import select
 import time
@@ -37,6 +39,8 @@ DATABASE_RETRY_SECONDS = 1.0
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 # The longest a batch waits when the frames waiting on the connection were no messages.
 BATCH_LINGER_SECONDS = 0.005
+
+DELIVERY_COUNT_HEADER = "x-delivery-count"
 
 MessageCallback = Callable[[Message], None]
 BatchCallback = Callable[[list[Message]], None]
@@ -122,7 +126,9 @@ class EventConsumerStep(bootsteps.ConsumerStep):
                 else:
                     message.ack()
 
-        return lambda message: self.batches.add(on_batch, message)
+        return lambda message: self.batches.add(
+            on_batch, message, previous_deliveries=previous_deliveries(message)
+        )
 
     def _route_failure(
         self, service: str, message: Message, error: Exception, *, retry: bool
@@ -166,6 +172,11 @@ class MessageBatches:
     read, the batches wait for it; as soon as nothing more waits on the connection, or a batch
     is full, they are handled. A lone message thus waits for nobody, and a backlog shares its
     commits. Without an event loop every message is handled alone.
+
+    A redelivered message was held by a worker that died or gave it back. If its handling is
+    what kills workers, a batch that holds it dies with it every time, and the broker's
+    delivery limit would dead-letter the whole batch. So redelivered messages are handled
+    alone, each in its own transaction, after the fresh messages that arrived with them.
     """
 
     def __init__(self, size: int, frames_waiting: Callable[[], bool], hub: Hub | None) -> None:
@@ -173,13 +184,17 @@ class MessageBatches:
         self.frames_waiting = frames_waiting
         self.hub = hub
         self.waiting: dict[BatchCallback, list[Message]] = {}
+        self.redelivered: list[Redelivery] = []
         self.linger_timer_set = False
 
-    def add(self, handle: BatchCallback, message: Message) -> None:
-        batch = self.waiting.setdefault(handle, [])
-        batch.append(message)
-        if len(batch) >= self.size:
-            self.flush(handle)
+    def add(self, handle: BatchCallback, message: Message, *, previous_deliveries: int = 0) -> None:
+        if previous_deliveries:
+            self.redelivered.append(Redelivery(handle, message, previous_deliveries))
+        else:
+            batch = self.waiting.setdefault(handle, [])
+            batch.append(message)
+            if len(batch) >= self.size:
+                self.flush(handle)
         if self.hub is None or not self.frames_waiting():
             self.flush_all()
         elif not self.linger_timer_set:
@@ -194,6 +209,9 @@ class MessageBatches:
     def flush_all(self) -> None:
         for handle in list(self.waiting):
             self.flush(handle)
+        redelivered, self.redelivered = self.redelivered, []
+        for redelivery in in_handling_order(redelivered):
+            redelivery.handle([redelivery.message])
 
     def flush(self, handle: BatchCallback) -> None:
         messages = self.waiting.pop(handle, [])
@@ -201,13 +219,63 @@ class MessageBatches:
             handle(messages)
 
 
+@dataclasses.dataclass(frozen=True)
+class Redelivery:
+    handle: BatchCallback
+    message: Message
+    previous_deliveries: int
+
+
+def in_handling_order(redelivered: Sequence[Redelivery]) -> list[Redelivery]:
+    """Fewest previous deliveries first; equal ones in arrival order on odd counts, in reverse
+    on even counts.
+
+    A worker that dies gives back every message it held, each with one more delivery, so the
+    message that killed it always shares its count with those that arrived with it, and they
+    come back in the same order. Handled always in arrival order, the ones behind a message
+    that kills every worker would never be reached and would hit the delivery limit with it;
+    turning the order around at every count reaches each of them within two restarts.
+    """
+
+    def key(position: int) -> tuple[int, int]:
+        count = redelivered[position].previous_deliveries
+        return count, position if count % 2 else -position
+
+    return [redelivered[position] for position in sorted(range(len(redelivered)), key=key)]
+
+
+def previous_deliveries(message: Message) -> int:
+    """How often the message was delivered before without being acknowledged.
+
+    Quorum queues count it (`x-delivery-count`); classic queues only flag a redelivery.
+    """
+    count = int(message.headers.get(DELIVERY_COUNT_HEADER) or 0)
+    if message.delivery_info.get("redelivered"):
+        return max(count, 1)
+    return count
+
+
 def give_back(messages: Sequence[Message], error: Exception) -> None:
     """Return messages to their queue after an outage that is not their fault.
 
-    The pause keeps a worker whose database or broker is down from spinning on redeliveries.
+    They go back once the database answers again: a quorum queue counts every return towards
+    its delivery limit, so giving them back every second of a long outage would dead-letter
+    them. The pause also keeps a worker whose broker is down from spinning on redeliveries.
     """
-    logger.warning("outage, %d messages returned to their queue: %s", len(messages), error)
-    connection.close()
+    logger.warning("outage, %d messages go back to their queue: %s", len(messages), error)
+    wait_for_database()
     for message in messages:
         message.requeue()
-    time.sleep(DATABASE_RETRY_SECONDS)
+
+
+def wait_for_database() -> None:
+    """Return once a new database connection works, trying every DATABASE_RETRY_SECONDS."""
+    while True:
+        connection.close()
+        time.sleep(DATABASE_RETRY_SECONDS)
+        try:
+            connection.ensure_connection()
+        except DATABASE_ERRORS as error:
+            logger.warning("database still unreachable: %s", error)
+            continue
+        return

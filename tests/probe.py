@@ -4,6 +4,7 @@ The probe's state lives in files under $PROBE_DIR, outside any database transact
 test can see every attempt, including the ones whose transaction rolled back:
 
     <event id>.fail     how many more attempts must fail (the test writes it)
+    <event id>.crash    present: every attempt kills the worker process (the test writes it)
     <event id>.attempt  one line per attempt
     <event id>.handled  one line per successful handling
 """
@@ -16,6 +17,7 @@ from outbox.registry import Subscription, register_service
 
 SERVICE = "probe"
 EVENT_TYPE = "ProbeEvent"
+CRASH_EXIT_CODE = 70
 
 
 class ProbeFailure(Exception):
@@ -27,11 +29,14 @@ def probe_dir() -> Path:
 
 
 def handle_probe(event: ReceivedEvent) -> None:
-    """Fail while the event's failure budget lasts, then count a success."""
+    """Kill the process or fail while the event asks for it, then count a success."""
     event.field("label", str)
     directory = probe_dir()
     with open(directory / f"{event.id}.attempt", "a") as attempts:
         attempts.write("attempt\n")
+    if (directory / f"{event.id}.crash").exists():
+        # No exception handler, no cleanup, no acknowledgement: as a segfault or a kill would.
+        os._exit(CRASH_EXIT_CODE)
     budget = directory / f"{event.id}.fail"
     remaining = int(budget.read_text()) if budget.exists() else 0
     if remaining > 0:

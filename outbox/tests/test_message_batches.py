@@ -5,6 +5,8 @@ The batches, their transactions and the real event loop run in the end-to-end te
 
 from collections.abc import Callable
 
+import pytest
+
 from outbox.worker import BATCH_LINGER_SECONDS, MessageBatches
 
 
@@ -98,3 +100,58 @@ def test_without_an_event_loop_every_message_is_handled_alone() -> None:
     batches.add(handled.append, "b")
 
     assert handled == [["a"], ["b"]]
+
+
+def test_a_redelivered_message_is_handled_alone_after_the_fresh_ones() -> None:
+    connection, handled = Connection(), []
+    batches = MessageBatches(50, lambda: connection.frames_waiting, Loop())
+
+    connection.frames_waiting = True
+    batches.add(handled.append, "suspect", previous_deliveries=1)
+    batches.add(handled.append, "a")
+    connection.frames_waiting = False
+    batches.add(handled.append, "b")
+
+    assert handled == [["a", "b"], ["suspect"]]
+
+
+def test_redeliveries_go_fewest_deliveries_first_then_by_arrival_turned_at_every_count() -> None:
+    connection, handled = Connection(), []
+    batches = MessageBatches(50, lambda: connection.frames_waiting, Loop())
+
+    connection.frames_waiting = True
+    for message, deliveries in [("a2", 2), ("b1", 1), ("c2", 2), ("d1", 1), ("e3", 3)]:
+        batches.add(handled.append, message, previous_deliveries=deliveries)
+    connection.frames_waiting = False
+    batches.flush_all()
+
+    assert handled == [["b1"], ["d1"], ["c2"], ["a2"], ["e3"]]
+
+
+class WorkerDied(Exception):
+    """Stands in for the end of a worker process."""
+
+
+def test_a_message_that_kills_every_worker_is_left_alone_within_two_restarts() -> None:
+    """A worker dies whenever it handles "poison"; every message it held comes back with one
+    more delivery, in the order the broker first sent them."""
+    held = {message: 0 for message in ["a", "b", "poison", "c", "d"]}
+    for _restart in range(3):
+        handled: list[str] = []
+
+        def handle(batch: list[str], handled: list[str] = handled) -> None:
+            if "poison" in batch:
+                raise WorkerDied
+            handled.extend(batch)
+
+        connection = Connection()
+        batches = MessageBatches(50, lambda c=connection: c.frames_waiting, Loop())
+        connection.frames_waiting = True
+        for message, deliveries in held.items():
+            batches.add(handle, message, previous_deliveries=deliveries)
+        connection.frames_waiting = False
+        with pytest.raises(WorkerDied):
+            batches.flush_all()
+        held = {message: count + 1 for message, count in held.items() if message not in handled}
+
+    assert held == {"poison": 3}

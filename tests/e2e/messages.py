@@ -36,19 +36,30 @@ def publish(exchange: str, routing_key: str, body: bytes | dict[str, Any]) -> No
     """Publish one persistent message and wait for the broker's confirm."""
     if isinstance(body, dict):
         body = json.dumps(body).encode()
+    publish_all([OutgoingMessage(exchange, routing_key, body, {"content_type": CONTENT_TYPE})])
+
+
+def publish_all(messages: list[OutgoingMessage]) -> None:
+    """Publish persistent messages as one batch and wait for the broker's confirms."""
     publisher = ConfirmingPublisher(settings.CELERY_BROKER_URL)
     try:
-        publisher.publish(
-            [OutgoingMessage(exchange, routing_key, body, {"content_type": CONTENT_TYPE})]
-        )
+        publisher.publish(messages)
     finally:
         publisher.close()
 
 
+def event_message(document: dict[str, Any]) -> OutgoingMessage:
+    """An event addressed to its source's publish exchange, as the relay would send it."""
+    source = document["source"].removeprefix("/")
+    body = json.dumps(document).encode()
+    return OutgoingMessage(
+        topology.publish_exchange(source), document["type"], body, {"content_type": CONTENT_TYPE}
+    )
+
+
 def publish_event(document: dict[str, Any]) -> None:
     """Publish an event to its source's publish exchange, as the relay would."""
-    source = document["source"].removeprefix("/")
-    publish(topology.publish_exchange(source), document["type"], document)
+    publish_all([event_message(document)])
 
 
 def publish_probe(probe_dir: Path, *, failures: int = 0, label: str = "probe") -> str:

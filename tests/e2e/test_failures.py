@@ -4,9 +4,10 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 
-from conftest import TEST_RETRY_DELAYS
+from conftest import TEST_DELIVERY_LIMIT, TEST_RETRY_DELAYS, Processes
 from outbox import topology
 from outbox.dead_letters import replay_message
 from outbox.models import DeadLetter, ProcessedEvent
@@ -14,8 +15,10 @@ from outbox.publisher import ConfirmingPublisher
 from tests import probe
 from tests.e2e.messages import (
     cloudevent,
+    event_message,
     lines,
     publish,
+    publish_all,
     publish_probe,
     wait_for_probe_queue_to_drain,
 )
@@ -139,3 +142,43 @@ def test_the_admin_replays_a_dead_letter(
 
     assert "Replayed 1, skipped 0 (not pending), failed 0." in response.content.decode()
     wait_until(lambda: lines(probe_dir, event_id, "handled"), what="handled after replay")
+
+
+@pytest.mark.skipif(
+    settings.OUTBOX["QUEUE_TYPE"] != "quorum", reason="only quorum queues have a delivery limit"
+)
+def test_a_message_that_kills_its_worker_every_time_ends_as_a_dead_letter(
+    processes: Processes, probe_dir: Path
+) -> None:
+    """The receive queue's delivery limit is the backstop: RabbitMQ dead-letters a message
+    whose handling kills the worker process, while the messages that came with it, given
+    back with it at every death, are handled."""
+    documents = [
+        cloudevent(probe.EVENT_TYPE, source=probe.SERVICE, data={"label": f"together {n}"})
+        for n in range(5)
+    ]
+    poison = documents[2]["id"]
+    others = [document["id"] for document in documents if document["id"] != poison]
+    (probe_dir / f"{poison}.crash").touch()
+
+    publish_all([event_message(document) for document in documents])
+
+    def dead_lettered() -> DeadLetter | None:
+        if processes.running["worker"].poll() is not None:
+            processes.start_worker(wait=False)
+        return dead_letter_of(poison)
+
+    record = wait_until(dead_lettered, timeout=180, what="the poison message dead-lettered")
+    assert record.error_type == "DeliveryLimitReached"
+    assert record.error_message.startswith(f"Delivery limit reached: {PROBE_QUEUE} delivered")
+    assert lines(probe_dir, poison, "attempt") == TEST_DELIVERY_LIMIT + 1
+    processes.wait_for_consumers()
+    wait_until(
+        lambda: ProcessedEvent.objects.filter(consumer="probe", event_id__in=others).count() == 4,
+        what="the other messages handled",
+    )
+    assert not DeadLetter.objects.filter(event_id__in=others).exists()
+
+    (probe_dir / f"{poison}.crash").unlink()  # the cause is fixed
+    assert "Moved 1, skipped 0, failed 0." in replay("--event-id", poison)
+    wait_until(lambda: lines(probe_dir, poison, "handled"), what="handled after replay")

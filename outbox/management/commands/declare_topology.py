@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from outbox.broker import declare_topology
 from outbox.failover import BrokerUnreachable
+from outbox.topology import QueueMismatch
 
 
 class Command(BaseCommand):
@@ -12,4 +13,6 @@ class Command(BaseCommand):
             names = declare_topology()
         except BrokerUnreachable as error:
             raise CommandError(f"{error}. Check CELERY_BROKER_URL.") from error
+        except QueueMismatch as error:
+            raise CommandError(str(error)) from error
         self.stdout.write(self.style.SUCCESS(f"Declared topology for: {', '.join(names)}"))

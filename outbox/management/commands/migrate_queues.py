@@ -1,0 +1,51 @@
+from argparse import ArgumentParser
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from outbox import registry, topology
+from outbox.broker import queue_shape
+from outbox.queue_migration import MigrationRefused, QueueMigration
+
+
+class Command(BaseCommand):
+    help = (
+        "Move every queue of the topology to a queue type (quorum or classic) without losing a "
+        "message: each queue that differs is emptied into a temporary queue of the new type, "
+        "declared again and refilled. STOP EVERY WORKER FIRST: a queue with consumers is "
+        "refused. Relays may keep running. Safe to interrupt and run again."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--to",
+            choices=topology.QUEUE_TYPES,
+            default=None,
+            help="the queue type to move to (default: OUTBOX_QUEUE_TYPE)",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="list what would change, change nothing"
+        )
+
+    def handle(self, *args: object, to: str | None, dry_run: bool, **options: object) -> None:
+        shape = queue_shape(to)
+        migration = QueueMigration(
+            settings.CELERY_BROKER_URL,
+            registry.all_services(),
+            settings.OUTBOX["RETRY_DELAYS_SECONDS"],
+            shape,
+            report=self.stdout.write,
+        )
+        if dry_run:
+            migration.dry_run()
+            return
+        try:
+            migration.run()
+        except MigrationRefused as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(self.style.SUCCESS(f"Every queue is a {shape.queue_type} queue."))
+        if shape.queue_type != settings.OUTBOX["QUEUE_TYPE"]:
+            self.stderr.write(
+                f"OUTBOX_QUEUE_TYPE is {settings.OUTBOX['QUEUE_TYPE']}: set it to "
+                f"{shape.queue_type} before starting the workers, or they will refuse the queues."
+            )
