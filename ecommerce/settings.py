@@ -153,6 +153,9 @@ CELERY_BROKER_URL = os.environ.get(
 # because RabbitMQ refuses to declare Celery's durable default queue again as transient.
 CELERY_TASK_DEFAULT_QUEUE = "outbox-tasks"
 CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE, durable=False)]
+# While its node stops, that queue answers a declaration with 404 until the cluster has
+# dropped it: a worker then connects again and retries, instead of exiting.
+CELERY_BROKER_CHANNEL_ERROR_RETRY = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
