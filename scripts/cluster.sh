@@ -117,10 +117,16 @@ node_launch() {  # launch node I in the background unless it runs already
 }
 
 node_await() {  # wait until node I has booted and its management port answers
-    local i=$1 deadline=$((SECONDS + NODE_START_TIMEOUT))
+    local i=$1 deadline=$((SECONDS + NODE_START_TIMEOUT)) relaunched=0
     until ctl "$i" -q await_startup --timeout 15 >>"$CLUSTER_LOG" 2>&1; do
         if [ -s "${DIRS[i]}/rabbit.pid" ] && [ -z "$(node_pid "$i")" ]; then
-            cluster_fail "${NAMES[i]} died while starting" "$i"
+            # When a whole cluster starts again, a node can die comparing feature flags with a
+            # peer that is still booting (RabbitMQ 3.10); a second launch finds it further on.
+            [ $relaunched = 0 ] || cluster_fail "${NAMES[i]} died while starting" "$i"
+            warn "cluster: ${NAMES[i]} died while starting; launching it once more"
+            relaunched=1
+            node_launch "$i"
+            continue
         fi
         [ $SECONDS -lt $deadline ] || cluster_fail "${NAMES[i]} not up after ${NODE_START_TIMEOUT}s" "$i"
         sleep 1
