@@ -27,7 +27,7 @@ RETRY_DELAYS_SECONDS = "0.5,1,2,4"
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
+def started_cluster() -> Iterator[Cluster]:
     """The test cluster, started (or found running) with an empty test vhost; stopped after."""
     nodes = Cluster()
     nodes.script("start")
@@ -35,6 +35,9 @@ def cluster() -> Iterator[Cluster]:
         nodes.fresh_vhost()
         yield nodes
     finally:
+        # A node that a failed test left down is started first, so that the others can hand
+        # it their replicas and leave: the next session starts from node 1 alone again.
+        nodes.script("start")
         nodes.script("stop")
 
 
@@ -55,10 +58,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def on_the_cluster(
-    cluster: Cluster, django_db_setup: None, probe_dir: Path
+    started_cluster: Cluster, django_db_setup: None, probe_dir: Path
 ) -> Iterator[ClusterProcesses]:
     """The relay, the web process and the first worker list the nodes from the first on; the
     second worker from the second on, so that the two workers start on different nodes."""
+    cluster = started_cluster
     for others in EVERY_PROCESSES:
         others.stop_all()
     env = {
