@@ -215,13 +215,14 @@ cmd_stop() {
         return 0
     fi
     mkdir -p "$LOG_DIR"
-    local i first_up=0
+    local i first_up=0 stopped_others=0
     if node_up 1; then first_up=1; fi
     for ((i = NODE_COUNT; i >= 2; i--)); do
         [ -d "${DIRS[i]}" ] || continue   # never started here
         if [ -n "$(node_pid "$i")" ] && node_up "$i"; then
             if [ $first_up = 1 ] && clustered_with_first "$i"; then node_leave "$i"; fi
             node_stop "$i"
+            stopped_others=1
         else
             if [ $first_up = 1 ]; then
                 # Down, perhaps killed: node 1 forgets it (and drops its quorum queue replicas).
@@ -232,7 +233,9 @@ cmd_stop() {
     done
     if [ "${DIRS[1]}" = "$RMQ_DIR" ]; then
         # The node of services.sh runs on alone, as before `make cluster`, until `make down`.
-        if [ $first_up = 1 ]; then say "cluster: ${NAMES[1]} runs on alone (make down stops it)"; fi
+        if [ $first_up = 1 ] && [ $stopped_others = 1 ]; then
+            say "cluster: ${NAMES[1]} runs on alone (make down stops it)"
+        fi
     elif [ -n "$(node_pid 1)" ] && [ $first_up = 1 ]; then
         node_stop 1
     else
