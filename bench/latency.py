@@ -111,7 +111,8 @@ def api_tokens() -> tuple[str, str]:
 def responds(api: str) -> bool:
     try:
         return requests.get(f"{api}/products", timeout=2).status_code == 200
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
+        # Not listening yet, or too busy loading the application to answer its first request.
         return False
 
 
