@@ -39,8 +39,7 @@ def _database_status() -> dict[str, Any]:
 
 
 def _broker_status() -> dict[str, Any]:
-    """Whether a node of the broker answers, and how many messages wait in each dead-letter
-    queue."""
+    """Whether the broker answers, and how many messages wait in each dead-letter queue."""
     queues = [
         queue
         for service in registry.all_services()
