@@ -111,7 +111,8 @@ def api_tokens() -> tuple[str, str]:
 def responds(api: str) -> bool:
     try:
         return requests.get(f"{api}/products", timeout=2).status_code == 200
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
+        # Not listening yet, or still loading: on a busy machine the first answer is slow.
         return False
 
 
