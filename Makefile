@@ -6,7 +6,7 @@ TEST_CELERY_BROKER_URL ?= amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce_te
 # The split layout has a vhost of its own: its events never meet those of `make up`.
 SERVICES_BROKER_URL ?= amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce_services
 
-.PHONY: up demo test services down migrate check bench up-services migrate-services demo-services
+.PHONY: up demo test services down migrate check bench up-services migrate-services demo-services cluster cluster-down
 
 .venv/.installed: requirements.txt
 	scripts/venv.sh
@@ -44,7 +44,8 @@ demo-services: .venv/.installed
 	DEMO_PRODUCTS_URL=http://127.0.0.1:8082 DEMO_INVENTORY_URL=http://127.0.0.1:8083 \
 		DEMO_ORDERS_URL=http://127.0.0.1:8080 $(BIN)/python scripts/demo.py
 
-## Architecture contracts, then every test against real PostgreSQL, RabbitMQ and workers.
+## Architecture contracts, then every test against real PostgreSQL, RabbitMQ and workers; the
+## cluster tests last, on a three-node cluster of their own (ports 5682-5684, 15682-15684).
 test: .venv/.installed services
 	$(BIN)/lint-imports
 	CELERY_BROKER_URL=$(TEST_CELERY_BROKER_URL) $(BIN)/pytest
@@ -57,5 +58,15 @@ check: .venv/.installed
 bench: .venv/.installed services
 	$(BIN)/python -m bench.run
 
+## Grow the RabbitMQ node of `make up` into a three-node cluster: AMQP 5672-5674, management
+## 15672-15674. It prints the broker URL list to give CELERY_BROKER_URL.
+cluster:
+	scripts/cluster.sh start
+
+## Nodes 2 and 3 leave the cluster and stop; the node of `make up` runs on alone.
+cluster-down:
+	scripts/cluster.sh stop
+
 down:
+	scripts/cluster.sh stop
 	scripts/services.sh stop

@@ -1,5 +1,6 @@
 """Fixtures shared by every test: real PostgreSQL (pytest-django), and for end-to-end tests
-real RabbitMQ with real relay and Celery worker processes."""
+real RabbitMQ with real relay and Celery worker processes. The cluster tests' own fixtures
+are in tests/cluster/conftest.py."""
 
 import os
 import subprocess
@@ -83,12 +84,18 @@ def broker() -> Iterator[Connection]:
         yield connection
 
 
+# Every Processes of the session. Tests that run processes on another broker (tests/cluster)
+# stop the others first: a relay on the test database publishes every test's events.
+EVERY_PROCESSES: list["Processes"] = []
+
+
 class Processes:
     """Relay and worker processes on the test database, stopped at the end of the session."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self.running: dict[str, subprocess.Popen] = {}
+        EVERY_PROCESSES.append(self)
 
     def start(self, name: str, *command: str) -> subprocess.Popen:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -190,6 +197,13 @@ def processes(django_db_setup: None, broker: Connection, probe_dir: Path) -> Ite
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run end-to-end tests last: their relay and worker live on until the session ends, and
-    would otherwise write into the tables that faster tests expect to find empty."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+    """Run end-to-end tests last, and the cluster tests after them: their relays and workers
+    live on until the session ends, and would otherwise write into the tables that faster
+    tests expect to find empty; the cluster tests stop the end-to-end ones."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("cluster"):
+            return 2
+        return 1 if item.get_closest_marker("e2e") else 0
+
+    items.sort(key=rank)

@@ -5,16 +5,21 @@ the inventory queue are consumed by real Celery worker processes (the order copi
 Each event is handled as in production: a processed-event row, the inventory the handler
 creates, and the outbox row of the event it raises, in one transaction. The rate is read from
 the database: processed events per second from the moment every worker is consuming to the
-last one handled. Beside it, pgbench runs the same statements on the same database: the rate
-PostgreSQL itself handles them at, the ceiling of a worker. The worker commits a batch of
-events per transaction (setting OUTBOX CONSUMER_BATCH_SIZE), so the ceiling is pgbench sending
-batches of that size; pgbench sending each event in a transaction of its own is shown too, the
-ceiling of any consumer that commits event by event.
+last one handled. Beside it, pgbench runs the same statements on the same database, with as
+many clients as there are workers: the rate PostgreSQL itself handles them at, the ceiling of
+the workers. The worker commits a batch of events per transaction (setting OUTBOX
+CONSUMER_BATCH_SIZE), so the ceiling is pgbench sending batches of that size; pgbench sending
+each event in a transaction of its own is shown too, the ceiling of any consumer that commits
+event by event.
+
+One worker drains the backlog from a queue of each type (classic, quorum); the configured
+type is also drained by more workers at once.
 """
 
 import re
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,8 +31,8 @@ from bench import backlog
 from bench.consumer_statements import pgbench_script
 from bench.environment import BenchEnvironment
 from bench.processes import Children
-from outbox import topology
-from outbox.broker import declare_topology
+from outbox import registry, topology
+from outbox.broker import queue_shape
 from tests.waiting import wait_until
 
 CONSUMER = "inventory"
@@ -37,41 +42,61 @@ SECONDS_PER_EVENT_LIMIT = 0.02
 
 
 def measure_consumer_backlog(
-    environment: BenchEnvironment, *, size: int, pgbench_seconds: int
-) -> dict[str, Any]:
-    """A backlog of `size` handled by one worker, then by two; beside it, pgbench's ceiling."""
+    environment: BenchEnvironment,
+    *,
+    size: int,
+    pgbench_seconds: int,
+    queue_types: Sequence[str],
+    workers: Sequence[int],
+) -> list[dict[str, Any]]:
+    """A backlog of `size` handled by one worker from a queue of each type, then by each
+    number of `workers` from the configured type; beside each, pgbench's ceiling."""
     batch = settings.OUTBOX["CONSUMER_BATCH_SIZE"]
-    one, events_per_transaction = measure_consumer(environment, size=size, workers=1)
-    two, _ = measure_consumer(environment, size=size, workers=2)
+    configured = settings.OUTBOX["QUEUE_TYPE"]
+    runs = [(queue_type, 1) for queue_type in queue_types]
+    runs += [(configured, count) for count in workers if (configured, count) not in runs]
+    measured = {
+        (queue_type, count): measure_consumer(
+            environment, size=size, workers=count, queue_type=queue_type
+        )
+        for queue_type, count in runs
+    }
     ceiling = {
         (clients, batch_size): measure_postgres_ceiling(
             environment, clients=clients, batch_size=batch_size, seconds=pgbench_seconds
         )
-        for clients in (1, 2)
+        for clients in sorted({count for _, count in runs})
         for batch_size in (1, batch)
     }
-    return {
-        "size": size,
-        "batch_size": batch,
-        "workers_1_eps": one,
-        "workers_2_eps": two,
-        "events_per_transaction": events_per_transaction,
-        "postgres_1_eps": ceiling[1, batch],
-        "postgres_2_eps": ceiling[2, batch],
-        "postgres_1_eps_unbatched": ceiling[1, 1],
-        "postgres_2_eps_unbatched": ceiling[2, 1],
-        "ratio_1": one / ceiling[1, batch],
-        "ratio_2": two / ceiling[2, batch],
-    }
+    return [
+        {
+            "size": size,
+            "queue_type": queue_type,
+            "workers": count,
+            "batch_size": batch,
+            "eps": eps,
+            "events_per_transaction": events_per_transaction,
+            "postgres_eps": ceiling[count, batch],
+            "postgres_eps_unbatched": ceiling[count, 1],
+            "ratio": eps / ceiling[count, batch],
+        }
+        for (queue_type, count), (eps, events_per_transaction) in measured.items()
+    ]
 
 
 def measure_consumer(
-    environment: BenchEnvironment, *, size: int, workers: int
+    environment: BenchEnvironment, *, size: int, workers: int, queue_type: str
 ) -> tuple[float, float]:
-    """Events per second that `workers` worker processes handle from a backlog of `size`,
-    and how many events they handled per transaction on average."""
+    """Events per second that `workers` worker processes handle from a backlog of `size` in a
+    queue of `queue_type`, and how many events they handled per transaction on average."""
     environment.reset_vhost()
-    declare_topology()
+    with Connection(environment.broker_url) as broker:
+        topology.declare(
+            broker.default_channel,
+            registry.all_services(),
+            settings.OUTBOX["RETRY_DELAYS_SECONDS"],
+            queue_shape(queue_type),
+        )
     backlog.truncate_tables()
     backlog.publish_product_created(environment.broker_url, size)
     with Connection(environment.broker_url) as broker:
@@ -83,7 +108,7 @@ def measure_consumer(
             raise RuntimeError(f"{waiting} of {size} events reached {queue}")
         with Children(environment) as children:
             for index in range(workers):
-                children.start_worker(f"consumer-{index}", CONSUMER)
+                children.start_worker(f"consumer-{index}", CONSUMER, queue_type=queue_type)
             wait_until(
                 lambda: children.check_alive() or queue_state(channel, queue)[1] == workers,
                 timeout=60,

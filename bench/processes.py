@@ -47,8 +47,12 @@ class Children:
         self.running[name] = process
         return process
 
-    def start_worker(self, name: str, services: str) -> subprocess.Popen:
-        """A Celery worker process consuming the receive queues of `services`."""
+    def start_worker(
+        self, name: str, services: str, *, queue_type: str | None = None
+    ) -> subprocess.Popen:
+        """A Celery worker process consuming the receive queues of `services`, declared with
+        `queue_type` (default: OUTBOX_QUEUE_TYPE)."""
+        env = {"OUTBOX_QUEUE_TYPE": queue_type} if queue_type else {}
         return self.start(
             name,
             [
@@ -57,6 +61,7 @@ class Children:
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
             ],
             ECOMMERCE_SERVICES=services,
+            **env,
         )  # fmt: skip
 
     def stop(self, name: str) -> None:

@@ -2,15 +2,17 @@
 
 Measured three ways on the same backlog, each in fresh processes started together:
 the raw ceiling (bare py-amqp, same batches and pipelined confirms, no database), one relay,
-and two relays at once. The three are repeated in turn and the medians kept, since the broker
-and the disk vary from run to run; a ratio is the median of each run's own ratio. Messages go
-to the product publish exchange and are routed to one durable queue, which is checked and
-purged after each run.
+and two relays at once. Messages go to the product publish exchange and are routed to one
+durable queue standing for a receive queue, classic or quorum; the queue is checked and purged
+after each run. The three are repeated in turn for each queue type (so that both types see the
+same minutes of a drifting machine) and the medians kept; a ratio is the median of each run's
+own ratio against the ceiling measured just before it, into a queue of the same type.
 """
 
 import json
 import statistics
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
@@ -28,32 +30,52 @@ RUNS = (("raw", "raw", 1), ("relay_1", "relay", 1), ("relay_2", "relay", 2))
 
 
 def measure_relay(
-    environment: BenchEnvironment, *, size: int, batch_size: int, repeat: int
-) -> dict[str, Any]:
-    """Events/s of the raw ceiling, one relay and two relays for `size` events (medians)."""
+    environment: BenchEnvironment,
+    *,
+    size: int,
+    batch_size: int,
+    repeat: int,
+    queue_types: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Events/s of the raw ceiling, one relay and two relays for `size` events (medians), one
+    result per type of the queue the events are routed to."""
     environment.reset_vhost()
-    rates: dict[str, list[float]] = {name: [] for name, _, _ in RUNS}
+    rates = {queue_type: {name: [] for name, _, _ in RUNS} for queue_type in queue_types}
     with Connection(environment.broker_url) as broker:
         channel = broker.default_channel
         exchange = topology.publish_exchange("product")
         channel.exchange_declare(exchange, "topic", durable=True, auto_delete=False)
-        channel.queue_declare(ROUTED_QUEUE, durable=True, auto_delete=False)
-        channel.queue_bind(ROUTED_QUEUE, exchange, "#")
         for _ in range(repeat):
-            for name, mode, processes in RUNS:
-                if pending_count() != size:
-                    backlog.truncate_tables()
-                    backlog.insert_pending(size)
-                rates[name].append(
-                    run_publishers(environment, mode, processes, batch_size, expected=size)
-                )
-                routed = queue_depth(channel, ROUTED_QUEUE)
-                channel.queue_purge(ROUTED_QUEUE)
-                if routed != size:
-                    raise RuntimeError(f"{name}: {routed} of {size} messages reached the queue")
-                if mode == "relay" and (left := pending_count()):
-                    raise RuntimeError(f"{name}: {left} events left pending")
-    results: dict[str, Any] = {"size": size, "batch_size": batch_size}
+            for queue_type in queue_types:
+                channel.queue_delete(ROUTED_QUEUE)
+                channel.queue_declare(
+                    ROUTED_QUEUE, durable=True, auto_delete=False,
+                    arguments={"x-queue-type": queue_type},
+                )  # fmt: skip
+                channel.queue_bind(ROUTED_QUEUE, exchange, "#")
+                for name, mode, processes in RUNS:
+                    if pending_count() != size:
+                        backlog.truncate_tables()
+                        backlog.insert_pending(size)
+                    rates[queue_type][name].append(
+                        run_publishers(environment, mode, processes, batch_size, expected=size)
+                    )
+                    routed = queue_depth(channel, ROUTED_QUEUE)
+                    channel.queue_purge(ROUTED_QUEUE)
+                    if routed != size:
+                        raise RuntimeError(
+                            f"{name}, {queue_type}: {routed} of {size} messages reached the queue"
+                        )
+                    if mode == "relay" and (left := pending_count()):
+                        raise RuntimeError(f"{name}: {left} events left pending")
+    return [summary(size, batch_size, queue_type, rates[queue_type]) for queue_type in queue_types]
+
+
+def summary(
+    size: int, batch_size: int, queue_type: str, rates: dict[str, list[float]]
+) -> dict[str, Any]:
+    """Medians of one queue type's runs, and each relay's ratio to the ceiling."""
+    results: dict[str, Any] = {"size": size, "queue_type": queue_type, "batch_size": batch_size}
     for name, values in rates.items():
         results[f"{name}_eps"] = statistics.median(values)
         results[f"{name}_runs"] = values

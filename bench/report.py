@@ -11,6 +11,7 @@ RELAY = (
     "Relay: pending outbox rows -> confirmed by the broker and marked (events/s)",
     [
         ("pending", "size"),
+        ("queue", "queue_type"),
         ("raw ceiling", "raw_eps"),
         ("1 relay", "relay_1_eps"),
         ("2 relays", "relay_2_eps"),
@@ -20,23 +21,18 @@ RELAY = (
     ],
 )
 CONSUMER = (
-    "Consumer: receive-queue backlog -> handled (events/s; pgbench in batches as the worker)",
+    "Consumer: receive-queue backlog -> handled (events/s; pgbench in batches as the worker,"
+    " one client per worker)",
     [
         ("backlog", "size"),
-        ("1 worker", "workers_1_eps"),
-        ("2 workers", "workers_2_eps"),
+        ("queue", "queue_type"),
+        ("workers", "workers"),
+        ("events/s", "eps"),
         ("events/txn", "events_per_transaction"),
-        ("pgbench 1 client", "postgres_1_eps"),
-        ("pgbench 2 clients", "postgres_2_eps"),
-        ("1 worker/pg", "ratio_1"),
-        ("2 workers/pg", "ratio_2"),
-        (
-            "pgbench unbatched 1 / 2",
-            lambda r: "{:,.0f} / {:,.0f}".format(
-                r["postgres_1_eps_unbatched"], r["postgres_2_eps_unbatched"]
-            ),
-        ),
-        ("us/event (1 worker)", lambda r: 1e6 / r["workers_1_eps"]),
+        ("pgbench", "postgres_eps"),
+        ("workers/pg", "ratio"),
+        ("pgbench unbatched", "postgres_eps_unbatched"),
+        ("us/event/worker", lambda r: 1e6 * r["workers"] / r["eps"]),
     ],
 )
 CLAIM_PLAN = (

@@ -4,6 +4,7 @@
     BENCH_SIZES=10000,100000,1000000 python -m bench.run --only relay,consumer   # growth
     python -m bench.run --smoke                  # a few hundred events: the harness works
     python -m bench.run --only relay --sizes 10000 --repeat 5
+    python -m bench.run --only consumer --queue-types quorum --workers 1,2,4,8
 
 Everything runs in a database and a vhost of its own (BENCH_DATABASE, BENCH_VHOST, default
 bench_outbox): the database is created afresh for each run, and the vhost and the tables are
@@ -34,6 +35,11 @@ def numbers(text: str) -> list[int]:
     return [int(float(item)) for item in text.split(",") if item.strip()]
 
 
+def words(text: str) -> list[str]:
+    """`classic,quorum` -> ["classic", "quorum"]."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     """The run's options; each has an environment variable too, for `make bench`."""
     env = os.environ.get
@@ -52,6 +58,18 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         type=numbers,
         default=env("BENCH_CONSUMER_SIZES", env("BENCH_SIZES", DEFAULT_CONSUMER_SIZES)),
         help="queued events per consumer run (env BENCH_CONSUMER_SIZES, else BENCH_SIZES)",
+    )
+    option(
+        "--queue-types",
+        type=words,
+        default=env("BENCH_QUEUE_TYPES", "classic,quorum"),
+        help="queue types the relay publishes into and one worker drains (env BENCH_QUEUE_TYPES)",
+    )
+    option(
+        "--workers",
+        type=numbers,
+        default=env("BENCH_WORKERS", "1,2,4"),
+        help="worker processes draining the configured queue type together (env BENCH_WORKERS)",
     )
     option(
         "--repeat",
@@ -84,11 +102,14 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     arguments = parser.parse_args(argv)
     if arguments.smoke:
         arguments.sizes = arguments.consumer_sizes = [300]
+        arguments.workers = [1, 2]
         arguments.repeat, arguments.pgbench_seconds, arguments.plan_published = 1, 2, 3_000
         arguments.rates, arguments.seconds = [20], 3.0
     arguments.only = [name for name in arguments.only.split(",") if name]
     if unknown := set(arguments.only) - set(SCENARIOS):
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    if unknown := set(arguments.queue_types) - {"classic", "quorum"}:
+        parser.error(f"unknown queue types: {', '.join(sorted(unknown))}")
     return arguments
 
 
@@ -131,20 +152,31 @@ def measure(environment: BenchEnvironment, arguments: argparse.Namespace) -> dic
     results: dict[str, Any] = {
         "relay_batch_size": batch_size,
         "consumer_prefetch": settings.OUTBOX["CONSUMER_PREFETCH"],
+        "queue_type": settings.OUTBOX["QUEUE_TYPE"],
     }
     if "relay" in arguments.only:
         results["relay"] = [
-            progress(measure_relay(environment, size=size, batch_size=batch_size, repeat=repeat))
+            progress(row)
             for size in arguments.sizes
+            for row in measure_relay(
+                environment,
+                size=size,
+                batch_size=batch_size,
+                repeat=repeat,
+                queue_types=arguments.queue_types,
+            )
         ]
     if "consumer" in arguments.only:
         results["consumer"] = [
-            progress(
-                measure_consumer_backlog(
-                    environment, size=size, pgbench_seconds=arguments.pgbench_seconds
-                )
-            )
+            progress(row)
             for size in arguments.consumer_sizes
+            for row in measure_consumer_backlog(
+                environment,
+                size=size,
+                pgbench_seconds=arguments.pgbench_seconds,
+                queue_types=arguments.queue_types,
+                workers=arguments.workers,
+            )
         ]
     if "plan" in arguments.only:
         results["claim_plan"] = progress(
@@ -165,7 +197,7 @@ def progress(result: dict[str, Any]) -> dict[str, Any]:
     shown = {
         key: round(value, 2) if isinstance(value, float) else value
         for key, value in result.items()
-        if not isinstance(value, (list, str)) or key == "indexes"
+        if not isinstance(value, (list, str)) or key in ("indexes", "queue_type")
     }
     print("  measured:", json.dumps(shown), flush=True)
     return result

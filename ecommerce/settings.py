@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -185,6 +186,15 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = os.environ.get(
     "CELERY_BROKER_URL", "amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce"
 )
+# The project's tasks go to their service's transient task queue (outbox.tasks says why); a
+# task without a service would go to this default queue, transient for the same reason. It has
+# a name of its own because RabbitMQ refuses to declare Celery's durable `celery` queue again
+# as transient.
+CELERY_TASK_DEFAULT_QUEUE = "outbox-tasks"
+CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE, durable=False)]
+# While its node stops, that queue answers a declaration with 404 until the cluster has
+# dropped it: a worker then connects again and retries, instead of exiting.
+CELERY_BROKER_CHANNEL_ERROR_RETRY = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -2,9 +2,9 @@
 
 import amqp
 from django.conf import settings
-from kombu import Connection
 
 from outbox import registry, topology
+from outbox.failover import broker_connection, connect_to_any_node
 from outbox.publisher import ConfirmingPublisher
 from outbox.relay import Relay
 
@@ -27,12 +27,15 @@ def queue_shape(queue_type: str | None = None) -> topology.QueueShape:
 def declare_topology(channel: amqp.Channel | None = None) -> list[str]:
     """Declare every registered service's exchanges and queues; return the service names.
 
-    Raises `topology.QueueMismatch`, naming the queue and the command that migrates it, when
-    a queue exists with another type than the configured one.
+    Without a channel, on any live node of the configured broker; raises
+    `outbox.failover.BrokerUnreachable` when none answers. Raises `topology.QueueMismatch`,
+    naming the queue and the command that migrates it, when a queue exists with another type
+    than the configured one.
     """
     services = registry.all_services()
     if channel is None:
-        with Connection(settings.CELERY_BROKER_URL) as connection:
+        with broker_connection(settings.CELERY_BROKER_URL) as connection:
+            connect_to_any_node(connection)
             return declare_topology(connection.default_channel)
     topology.declare(channel, services, settings.OUTBOX["RETRY_DELAYS_SECONDS"], queue_shape())
     return [service.name for service in services]

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Count, Min
 from django.utils import timezone
-from kombu import Connection
 
 from outbox import registry, topology
+from outbox.failover import broker_connection, connect_to_any_node
 from outbox.models import DeadLetter, OutboxEvent
 
 BROKER_TIMEOUT_SECONDS = 3
@@ -56,10 +56,10 @@ def _broker_status() -> dict[str, Any]:
         )
     ]
     try:
-        with Connection(
+        with broker_connection(
             settings.CELERY_BROKER_URL, connect_timeout=BROKER_TIMEOUT_SECONDS
         ) as broker:
-            broker.ensure_connection(max_retries=1)
+            connect_to_any_node(broker)
             channel = broker.default_channel
             depths = {
                 queue: channel.queue_declare(queue, passive=True).message_count for queue in queues

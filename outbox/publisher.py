@@ -15,8 +15,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import amqp
-from kombu import Connection
 from kombu.exceptions import OperationalError
+
+from outbox.failover import broker_connection, connect_to_any_node
 
 logger = logging.getLogger(__name__)
 
@@ -46,16 +47,30 @@ class SentBatch:
 
 
 class ConfirmingPublisher:
-    """Publishes batches on one channel in confirm mode; reconnects after a broken connection."""
+    """Publishes batches on one channel in confirm mode; reconnects after a broken connection.
+
+    `broker_url` may list several nodes (`outbox.failover`). After a broken connection the
+    publisher reconnects starting from the node after the one it lost, so a dead node is
+    tried last. A batch whose confirms were lost with the connection fails as a whole, and its
+    caller publishes it again.
+    """
 
     def __init__(self, broker_url: str, *, confirm_timeout: float = 30.0) -> None:
-        self._connection = Connection(broker_url, heartbeat=0)
+        self._connection = broker_connection(broker_url, heartbeat=0)
         self._confirm_timeout = confirm_timeout
         self._channel: amqp.Channel | None = None
         self._next_tag = 1
         self._settled_up_to = 0
         self._nacked: set[int] = set()
         self._settled: set[int] = set()
+
+    def connect(self) -> None:
+        """Connect now, if not connected, rather than at the first publish.
+
+        Raises `PublishFailed` naming every node tried when none accepts.
+        """
+        with self._failures_closing_the_connection():
+            self._confirming_channel()
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Send the messages and return once the broker has confirmed all of them."""
@@ -104,15 +119,20 @@ class ConfirmingPublisher:
         try:
             yield
         except PublishFailed:
-            self.close()
+            self._drop_connection()
             raise
         except (OSError, OperationalError, amqp.exceptions.AMQPError) as error:
-            self.close()
+            self._drop_connection()
             raise PublishFailed(f"{type(error).__name__}: {error}") from error
+
+    def _drop_connection(self) -> None:
+        """Close a connection that failed; the next one tries the other nodes first."""
+        self.close()
+        self._connection.maybe_switch_next()
 
     def _confirming_channel(self) -> amqp.Channel:
         if self._channel is None:
-            self._connection.ensure_connection(max_retries=1)
+            connect_to_any_node(self._connection)
             channel = self._connection.channel()
             channel.confirm_select()
             channel.events["basic_ack"].add(self._on_ack)

@@ -21,9 +21,9 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 
 import amqp
-from kombu import Connection
 
 from outbox import topology
+from outbox.failover import broker_connection, connect_to_any_node
 from outbox.publisher import ConfirmingPublisher, OutgoingMessage
 from outbox.registry import Service
 from outbox.topology import QueueDeclaration, QueueShape
@@ -84,7 +84,8 @@ class QueueMigration:
 
     def dry_run(self) -> None:
         """Report what `run` would do, changing nothing."""
-        with Connection(self.broker_url) as connection:
+        with broker_connection(self.broker_url) as connection:
+            connect_to_any_node(connection)
             channel = connection.channel()
             for queue in self.wanted.queues:
                 leftover = self._inspect(channel, temporary(queue), queue.name)
@@ -107,7 +108,8 @@ class QueueMigration:
 
     def run(self) -> None:
         """Migrate every queue that differs; refuse before touching any if one has consumers."""
-        with Connection(self.broker_url) as connection:
+        with broker_connection(self.broker_url) as connection:
+            connect_to_any_node(connection)
             channel = connection.channel()
             # Bodies are moved as the bytes they are, whatever their content encoding says.
             channel.auto_decode = False

@@ -95,6 +95,11 @@ class Relay:
         self.database = database
         self.batch_size = batch_size
 
+    def connect(self) -> None:
+        """Connect to the broker before anything is pending, so that a broker with no live
+        node is reported at start, naming the nodes tried (raises `PublishFailed`)."""
+        self.publisher.connect()
+
     def publish_pending(self) -> int:
         """Publish batches until nothing is pending; return how many events were published.
 

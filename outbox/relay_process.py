@@ -43,6 +43,7 @@ class RelayProcess:
         while not self.stopping.is_set():
             try:
                 self._listen()
+                self.relay.connect()
                 published = self.relay.publish_pending()
             except PublishFailed as error:
                 backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_SECONDS)

@@ -2,6 +2,10 @@
 
 Each task works for one service, on that service's database, and is routed to the service's
 own task queue (`route_to_service`), which only that service's workers consume.
+
+These tasks may be lost (the sweep comes round again; asynchronous listeners are at most once),
+so their queues are transient: on a cluster, a queue whose node died is declared again on a
+live node, where a durable classic queue would be unusable until its node came back.
 """
 
 from datetime import timedelta
@@ -9,6 +13,7 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from kombu import Exchange, Queue
 
 from outbox import listeners, registry, retention, topology
 from outbox.broker import relay_from_settings
@@ -17,12 +22,18 @@ SWEEP_OUTBOX_TASK = "outbox.tasks.sweep_outbox"
 PURGE_EXPIRED_RECORDS_TASK = "outbox.tasks.purge_expired_records"
 
 
+def service_task_queue(service: str) -> Queue:
+    """The transient queue of a service's tasks, with a direct exchange of the same name."""
+    name = topology.task_queue(service)
+    return Queue(name, Exchange(name, type="direct"), routing_key=name, durable=False)
+
+
 def route_to_service(
     name: str, args: tuple, kwargs: dict[str, Any], options: dict[str, Any], **extra: Any
-) -> dict[str, str] | None:
+) -> dict[str, Queue] | None:
     """Celery task router: a task with a `service` argument goes to that service's queue."""
     if "service" in kwargs:
-        return {"queue": topology.task_queue(kwargs["service"])}
+        return {"queue": service_task_queue(kwargs["service"])}
     return None
 
 

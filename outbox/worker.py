@@ -37,6 +37,7 @@ from outbox.dead_letters import dead_letter_record
 from outbox.failures import FailureRouter
 from outbox.models import DeadLetter
 from outbox.publisher import PublishFailed
+from outbox.tasks import service_task_queue
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         self.connection: Connection | None = None
         self.batches: MessageBatches | None = None
         for service in registry.all_services():
-            parent.app.amqp.queues.select_add(topology.task_queue(service.name))
+            parent.app.amqp.queues.select_add(service_task_queue(service.name))
 
     def start(self, c: object) -> None:
         # Set on every (re)connection, before the consumers are made.

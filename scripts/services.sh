@@ -601,10 +601,13 @@ cmd_status() {
     return $rc
 }
 
-case "${1:-}" in
-    start) cmd_start ;;
-    stop) cmd_stop ;;
-    status) cmd_status ;;
-    split-databases) cmd_split_databases "${2:-create}" ;;
-    *) echo "usage: $0 start|stop|status|split-databases [drop]" >&2; exit 2 ;;
-esac
+# Sourced (by scripts/cluster.sh, for the package install and the helpers above), it stops here.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    case "${1:-}" in
+        start) cmd_start ;;
+        stop) cmd_stop ;;
+        status) cmd_status ;;
+        split-databases) cmd_split_databases "${2:-create}" ;;
+        *) echo "usage: $0 start|stop|status|split-databases [drop]" >&2; exit 2 ;;
+    esac
+fi

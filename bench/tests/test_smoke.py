@@ -43,14 +43,19 @@ def test_a_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
     results = json.loads(output.read_text())
     assert results["machine"]["cpus"] >= 1
     assert results["machine"]["postgresql"]["synchronous_commit"]
-    [relay] = results["relay"]
-    assert relay["size"] == 300
-    assert min(relay["raw_eps"], relay["relay_1_eps"], relay["relay_2_eps"]) > 0
-    [consumer] = results["consumer"]
-    assert consumer["size"] == 300
-    assert min(consumer["workers_1_eps"], consumer["workers_2_eps"]) > 0
-    assert min(consumer["postgres_1_eps"], consumer["postgres_2_eps"]) > 0
-    assert 1 <= consumer["events_per_transaction"] <= consumer["batch_size"]
+    relays = results["relay"]
+    assert [relay["queue_type"] for relay in relays] == ["classic", "quorum"]
+    for relay in relays:
+        assert relay["size"] == 300
+        assert min(relay["raw_eps"], relay["relay_1_eps"], relay["relay_2_eps"]) > 0
+    consumers = results["consumer"]
+    runs = [(consumer["queue_type"], consumer["workers"]) for consumer in consumers]
+    configured = settings.OUTBOX["QUEUE_TYPE"]
+    assert runs == [("classic", 1), ("quorum", 1), (configured, 2)]
+    for consumer in consumers:
+        assert consumer["size"] == 300
+        assert min(consumer["eps"], consumer["postgres_eps"], consumer["ratio"]) > 0
+        assert 1 <= consumer["events_per_transaction"] <= consumer["batch_size"]
     plan = results["claim_plan"]
     assert plan["published_rows"] == 3_000
     assert plan["pages_touched"] > 0

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from outbox import registry, topology
 from outbox.broker import queue_shape
+from outbox.failover import BrokerUnreachable
 from outbox.queue_migration import MigrationRefused, QueueMigration
 
 
@@ -36,11 +37,13 @@ class Command(BaseCommand):
             shape,
             report=self.stdout.write,
         )
-        if dry_run:
-            migration.dry_run()
-            return
         try:
+            if dry_run:
+                migration.dry_run()
+                return
             migration.run()
+        except BrokerUnreachable as error:
+            raise CommandError(f"{error}. Check CELERY_BROKER_URL.") from error
         except MigrationRefused as error:
             raise CommandError(str(error)) from error
         self.stdout.write(self.style.SUCCESS(f"Every queue is a {shape.queue_type} queue."))

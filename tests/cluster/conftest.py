@@ -1,0 +1,128 @@
+"""A three-node RabbitMQ cluster of its own for the session, and real web (gunicorn), relay
+and Celery worker processes on it, all given the cluster as a list of nodes."""
+
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from kombu import Connection
+from rest_framework.authtoken.models import Token
+
+from conftest import EVERY_PROCESSES, PROJECT_DIR, Processes, consumer_count, database_url
+from outbox import registry, topology
+from tests.cluster.load import ApiClient
+from tests.cluster.nodes import Cluster
+from tests.waiting import wait_until
+
+# Retries spaced as in production, only shorter: a handler that runs ahead of its source (two
+# workers share each queue) has several seconds to let it arrive before being dead-lettered.
+RETRY_DELAYS_SECONDS = "0.5,1,2,4"
+
+
+@pytest.fixture(scope="session")
+def started_cluster() -> Iterator[Cluster]:
+    """The test cluster, started (or found running) with an empty test vhost; stopped after."""
+    nodes = Cluster()
+    nodes.script("start")
+    try:
+        nodes.fresh_vhost()
+        yield nodes
+    finally:
+        # A node that a failed test left down is started first, so that the others can hand
+        # it their replicas and leave: the next session starts from node 1 alone again.
+        nodes.script("start")
+        nodes.script("stop")
+
+
+@dataclasses.dataclass
+class ClusterProcesses:
+    """A web process, a relay and two workers, each given every node of the cluster."""
+
+    web_url: str
+    relay: subprocess.Popen
+    workers: list[subprocess.Popen]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def on_the_cluster(
+    started_cluster: Cluster, django_db_setup: None, probe_dir: Path
+) -> Iterator[ClusterProcesses]:
+    """The relay, the web process and the first worker list the nodes from the first on; the
+    second worker from the second on, so that the two workers start on different nodes."""
+    cluster = started_cluster
+    for others in EVERY_PROCESSES:
+        others.stop_all()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(settings.DATABASES["default"]),
+        "OUTBOX_RELAY_IDLE_SECONDS": "1",
+        "OUTBOX_RETRY_DELAYS_SECONDS": RETRY_DELAYS_SECONDS,
+        "PROBE_DIR": str(probe_dir),
+    }
+    from_first = Processes({**env, "CELERY_BROKER_URL": cluster.broker_url(first=0)})
+    from_second = Processes({**env, "CELERY_BROKER_URL": cluster.broker_url(first=1)})
+    subprocess.run(
+        [sys.executable, "manage.py", "declare_topology"],
+        cwd=PROJECT_DIR,
+        env=from_first.env,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        workers = [from_first.start_worker("cluster-worker-1")]
+        workers.append(from_second.start_worker("cluster-worker-2"))
+        with Connection(cluster.broker_url()) as broker:
+            for service in registry.all_services():
+                queue = topology.receive_queue(service.name)
+                wait_until(
+                    lambda queue=queue: consumer_count(broker, queue) >= 2,
+                    timeout=60,
+                    what=f"both workers consuming {queue}",
+                )
+        relay = from_first.start("cluster-relay", sys.executable, "manage.py", "run_relay")
+        web_url = f"http://127.0.0.1:{free_port()}"
+        from_first.start(
+            "cluster-web",
+            sys.executable, "-m", "gunicorn", "ecommerce.wsgi:application",
+            "--bind", web_url.removeprefix("http://"), "--workers", "1", "--threads", "4",
+        )  # fmt: skip
+        wait_until(lambda: web_answers(web_url), timeout=60, what="the web process answering")
+        yield ClusterProcesses(web_url, relay, workers)
+    finally:
+        from_first.stop_all()
+        from_second.stop_all()
+
+
+def web_answers(web_url: str) -> bool:
+    try:
+        requests.get(f"{web_url}/health", timeout=10)
+    except requests.ConnectionError:
+        return False
+    return True
+
+
+@pytest.fixture
+def staff_api(on_the_cluster: ClusterProcesses, django_user_model: type) -> ApiClient:
+    """The web process's API as a staff user, who stocks the shop."""
+    user = django_user_model.objects.create_user(username="cluster-staff", is_staff=True)
+    return ApiClient(on_the_cluster.web_url, Token.objects.create(user=user).key)
+
+
+@pytest.fixture
+def customer_api(on_the_cluster: ClusterProcesses, django_user_model: type) -> ApiClient:
+    """The web process's API as a customer, who orders."""
+    user = django_user_model.objects.create_user(username="cluster-customer")
+    return ApiClient(on_the_cluster.web_url, Token.objects.create(user=user).key)
