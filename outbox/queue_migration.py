@@ -75,11 +75,8 @@ class QueueMigration:
         self.broker_url = broker_url
         self.shape = shape
         self.wanted = topology.plan(services, retry_delays, shape)
-        other_type = topology.CLASSIC if shape.queue_type == topology.QUORUM else topology.QUORUM
-        self.other_type = other_type
-        self.other = topology.plan(
-            services, retry_delays, dataclasses.replace(shape, queue_type=other_type)
-        )
+        self.other_type = shape.with_the_other_type().queue_type
+        self.other = topology.plan(services, retry_delays, shape.with_the_other_type())
         self.report = report
 
     def dry_run(self) -> None:

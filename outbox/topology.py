@@ -55,6 +55,11 @@ class QueueShape:
         if self.queue_type not in QUEUE_TYPES:
             raise ValueError(f"queue type {self.queue_type!r}: expected one of {QUEUE_TYPES}")
 
+    def with_the_other_type(self) -> "QueueShape":
+        """The same shape with classic queues instead of quorum ones, or the reverse."""
+        other = CLASSIC if self.queue_type == QUORUM else QUORUM
+        return dataclasses.replace(self, queue_type=other)
+
 
 @dataclasses.dataclass(frozen=True)
 class Binding:
@@ -231,9 +236,9 @@ def declare(
         try:
             declare_queue(channel, queue)
         except amqp.exceptions.PreconditionFailed as error:
-            other_type = CLASSIC if shape.queue_type == QUORUM else QUORUM
-            other = plan(services, retry_delays, dataclasses.replace(shape, queue_type=other_type))
-            current = other_type if matches(channel, other.queue(queue.name)) else None
+            other_shape = shape.with_the_other_type()
+            other = plan(services, retry_delays, other_shape).queue(queue.name)
+            current = other_shape.queue_type if matches(channel, other) else None
             raise QueueMismatch(queue.name, shape.queue_type, current, reason(error)) from error
         bind(channel, queue.name, queue.bindings)
 

@@ -121,12 +121,13 @@ def test_another_delivery_limit_is_refused_too_naming_the_argument(
 def test_declare_topology_stops_with_the_mismatch_as_its_error(
     broker: Connection, scratch_service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    configured = settings.OUTBOX["QUEUE_TYPE"]
-    other = CLASSIC if configured == QUORUM else QUORUM
+    configured = QueueShape(settings.OUTBOX["QUEUE_TYPE"])
+    other = configured.with_the_other_type().queue_type
     declare(broker, scratch_service, QueueShape(other))
     monkeypatch.setattr(registry, "all_services", lambda: [scratch_service])
 
-    with pytest.raises(CommandError, match=f"is a {other} queue.*migrate_queues --to {configured}"):
+    wanted = configured.queue_type
+    with pytest.raises(CommandError, match=f"is a {other} queue.*migrate_queues --to {wanted}"):
         call_command("declare_topology")
 
 
