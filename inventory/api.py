@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory import selectors, services
+from inventory.models import MAX_REMAINING
 
 
 class InventoryOutputSerializer(serializers.Serializer):
@@ -40,7 +41,7 @@ class InventoryDetailApi(APIView):
 
 class InventoryIncreaseApi(APIView):
     class InputSerializer(serializers.Serializer):
-        increase_number = serializers.IntegerField(min_value=1)
+        increase_number = serializers.IntegerField(min_value=1, max_value=MAX_REMAINING)
 
     @extend_schema(request=InputSerializer, responses=InventoryOutputSerializer)
     def post(self, request: Request, inventory_id: str) -> Response:
@@ -54,7 +55,7 @@ class InventoryIncreaseApi(APIView):
 
 class InventoryDecreaseApi(APIView):
     class InputSerializer(serializers.Serializer):
-        decrease_number = serializers.IntegerField(min_value=1)
+        decrease_number = serializers.IntegerField(min_value=1, max_value=MAX_REMAINING)
 
     @extend_schema(request=InputSerializer, responses=InventoryOutputSerializer)
     def post(self, request: Request, inventory_id: str) -> Response:

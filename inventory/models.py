@@ -15,6 +15,9 @@ from inventory.events import (
 )
 from outbox.aggregates import AggregateRoot, StateConflict
 
+# The most units an inventory's column holds (PostgreSQL integer).
+MAX_REMAINING = 2_147_483_647
+
 
 class InsufficientStock(StateConflict):
     """A decrease larger than what remains."""
@@ -60,6 +63,11 @@ class Inventory(AggregateRoot):
 
     def increase(self, number: int, *, reason: str = "manual increase") -> None:
         _require_positive(number)
+        if self.remaining + number > MAX_REMAINING:
+            raise StateConflict(
+                f"Cannot add {number} to {self.product_name}: "
+                f"at most {MAX_REMAINING - self.remaining} more fit."
+            )
         self.remaining += number
         self._changed(number, reason)
 
@@ -92,8 +100,8 @@ class Inventory(AggregateRoot):
 
 
 def _require_positive(number: int) -> None:
-    if number <= 0:
-        raise ValidationError({"number": "The number must be greater than zero."})
+    if not 0 < number <= MAX_REMAINING:
+        raise ValidationError({"number": f"The number must be between 1 and {MAX_REMAINING}."})
 
 
 class ReservationStatus(models.TextChoices):

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from orders import selectors, services
 from orders.events import Address, OrderLine
+from orders.models import MAX_ITEM_COUNT
 
 MIN_PRICE = Decimal("0.01")
 
@@ -48,7 +49,7 @@ class OrderListCreateApi(GenericAPIView):
     class InputSerializer(serializers.Serializer):
         class ItemSerializer(serializers.Serializer):
             product_id = serializers.UUIDField()
-            count = serializers.IntegerField(min_value=1)
+            count = serializers.IntegerField(min_value=1, max_value=MAX_ITEM_COUNT)
             item_price = serializers.DecimalField(
                 max_digits=12, decimal_places=2, min_value=MIN_PRICE
             )

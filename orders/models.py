@@ -32,6 +32,10 @@ class OrderStatus(models.TextChoices):
 # Users live in the identity database that every service shares, which may not be this
 # context's: an order refers to its customer by id, with no foreign key across databases.
 CUSTOMER_ID_HELP = "The id of the customer's user account."
+# The largest count an item's column holds (PostgreSQL integer), for one item and for the
+# order's summary of all, and the largest total (numeric(14, 2)).
+MAX_ITEM_COUNT = 2_147_483_647
+MAX_TOTAL_PRICE = Decimal("999999999999.99")
 
 
 class Order(AggregateRoot):
@@ -61,6 +65,8 @@ class Order(AggregateRoot):
         """A new order of at least one line, which raises OrderCreatedEvent."""
         _require_valid_lines(lines)
         total_price = sum((line.item_price * line.count for line in lines), Decimal("0"))
+        if total_price > MAX_TOTAL_PRICE:
+            raise ValidationError({"items": f"The order's total may be at most {MAX_TOTAL_PRICE}."})
         order = cls(
             id=uuid.uuid4(),
             customer_id=customer_id,
@@ -138,10 +144,14 @@ def _require_valid_lines(lines: Sequence[OrderLine]) -> None:
     if not lines:
         raise ValidationError({"items": "An order needs at least one item."})
     for line in lines:
-        if line.count <= 0:
-            raise ValidationError({"items": "Every item's count must be greater than zero."})
+        if not 0 < line.count <= MAX_ITEM_COUNT:
+            raise ValidationError(
+                {"items": f"Every item's count must be between 1 and {MAX_ITEM_COUNT}."}
+            )
         if line.item_price <= 0:
             raise ValidationError({"items": "Every item's price must be greater than zero."})
+    if sum(line.count for line in lines) > MAX_ITEM_COUNT:
+        raise ValidationError({"items": f"An order may hold at most {MAX_ITEM_COUNT} units."})
 
 
 class OrderItem(models.Model):

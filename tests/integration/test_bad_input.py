@@ -5,7 +5,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from inventory.models import Inventory
+from inventory.models import MAX_REMAINING, Inventory
 from orders.models import CatalogProduct, Order
 from outbox.models import OutboxEvent
 from products.models import Product
@@ -72,6 +72,12 @@ def test_malformed_json_is_a_400(client: APIClient) -> None:
         ([{"productId": "KNOWN", "count": 0, "itemPrice": 10}], "items[0].count"),
         ([{"productId": "KNOWN", "count": -2, "itemPrice": 10}], "items[0].count"),
         ([{"productId": "KNOWN", "count": "two", "itemPrice": 10}], "items[0].count"),
+        # One more than the column holds.
+        ([{"productId": "KNOWN", "count": 2_147_483_648, "itemPrice": 10}], "items[0].count"),
+        # Each count in bounds, their sum beyond what the order's summary holds.
+        ([{"productId": "KNOWN", "count": 2_000_000_000, "itemPrice": "0.01"}] * 2, "items"),
+        # Each part in bounds, the total beyond what an order's total holds.
+        ([{"productId": "KNOWN", "count": 1000, "itemPrice": "9999999999.99"}], "items"),
         ([{"productId": "KNOWN", "count": 1, "itemPrice": 0}], "items[0].itemPrice"),
         ([{"productId": "KNOWN", "count": 1}], "items[0].itemPrice"),
     ],
@@ -126,7 +132,7 @@ def test_unknown_ids_are_404(client: APIClient, path: str) -> None:
     assert "not found" in response.json()["message"]
 
 
-@pytest.mark.parametrize("number", [0, -1, "many", None])
+@pytest.mark.parametrize("number", [0, -1, "many", None, 2_147_483_648])
 def test_increasing_an_inventory_by_a_bad_number(client: APIClient, number: object) -> None:
     inventory = Inventory.objects.create(product_id=uuid.uuid4(), product_name="Apple")
 
@@ -138,6 +144,23 @@ def test_increasing_an_inventory_by_a_bad_number(client: APIClient, number: obje
     assert "increaseNumber" in response.json()["errors"]
     inventory.refresh_from_db()
     assert inventory.remaining == 0
+    assert not OutboxEvent.objects.exists()
+
+
+def test_increasing_beyond_what_an_inventory_holds_is_a_409(client: APIClient) -> None:
+    full = MAX_REMAINING - 1
+    inventory = Inventory.objects.create(
+        product_id=uuid.uuid4(), product_name="Apple", remaining=full
+    )
+
+    response = client.post(
+        f"/inventories/{inventory.id.hex}/increase", {"increaseNumber": 2}, format="json"
+    )
+
+    assert response.status_code == 409
+    assert "at most 1 more fit" in response.json()["message"]
+    inventory.refresh_from_db()
+    assert inventory.remaining == full
     assert not OutboxEvent.objects.exists()
 
 
