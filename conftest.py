@@ -142,23 +142,23 @@ class Processes:
     def stop(self, name: str) -> None:
         process = self.running.pop(name)
         process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        wait_or_kill(process)
 
     def stop_all(self) -> None:
         """Ask every process to stop at once, then wait for each: shutdowns overlap."""
         for process in self.running.values():
             process.terminate()
         for name in list(self.running):
-            process = self.running.pop(name)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            wait_or_kill(self.running.pop(name))
+
+
+def wait_or_kill(process: subprocess.Popen) -> None:
+    """Wait for a process asked to stop; kill it if it takes longer than 15 s."""
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def consumer_count(connection: Connection, queue: str) -> int:

@@ -11,6 +11,7 @@ figures measured.
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import pairwise
 
 import pytest
@@ -49,11 +50,7 @@ def test_killing_the_node_of_the_relay_and_a_worker_loses_and_doubles_nothing(
     staff_api: ApiClient,
     customer_api: ApiClient,
 ) -> None:
-    stock = stock_the_shop(staff_api)
-    stream = OrderStream(customer_api, list(stock), interval=ORDER_INTERVAL_SECONDS)
-    stream.start()
-    try:
-        wait_for_settled_orders(stream, after=0.0, count=10)
+    with orders_flowing(staff_api, customer_api) as (stream, stock):
         node = cluster.node_of(on_the_cluster.relay.pid)
         workers_there = [
             worker for worker in on_the_cluster.workers if cluster.node_of(worker.pid) == node
@@ -73,8 +70,6 @@ def test_killing_the_node_of_the_relay_and_a_worker_loses_and_doubles_nothing(
         assert cluster.node_of(on_the_cluster.relay.pid) != node
         assert all(cluster.node_of(worker.pid) != node for worker in workers_there)
         wait_for_settled_orders(stream, after=killed_at, count=20)
-    finally:
-        stream.stop()
     assert_every_order_settled_once_and_counted(cluster, stream, stock)
     print(f"kill -9: the longest pause between two settled orders was {longest_pause(stream):.1f}s")
 
@@ -85,11 +80,7 @@ def test_a_rolling_restart_of_every_node_loses_and_doubles_nothing(
     staff_api: ApiClient,
     customer_api: ApiClient,
 ) -> None:
-    stock = stock_the_shop(staff_api)
-    stream = OrderStream(customer_api, list(stock), interval=ORDER_INTERVAL_SECONDS)
-    stream.start()
-    try:
-        wait_for_settled_orders(stream, after=0.0, count=10)
+    with orders_flowing(staff_api, customer_api) as (stream, stock):
         for node in cluster.nodes:
             stopped_at = time.monotonic()
             cluster.stop(node)
@@ -97,8 +88,6 @@ def test_a_rolling_restart_of_every_node_loses_and_doubles_nothing(
             wait_for_settled_orders(stream, after=time.monotonic(), count=1)
             cluster.heal()
             wait_for_settled_orders(stream, after=time.monotonic(), count=5)
-    finally:
-        stream.stop()
     assert_every_order_settled_once_and_counted(cluster, stream, stock)
     print(
         "rolling restart: the longest pause between two settled orders was "
@@ -106,9 +95,20 @@ def test_a_rolling_restart_of_every_node_loses_and_doubles_nothing(
     )
 
 
-def stock_the_shop(staff_api: ApiClient) -> dict[str, int]:
-    """The products of the test, by id, with their initial stock."""
-    return {stocked_product(staff_api, units, name=name): units for name, units in STOCK.items()}
+@contextmanager
+def orders_flowing(
+    staff_api: ApiClient, customer_api: ApiClient
+) -> Iterator[tuple[OrderStream, dict[str, int]]]:
+    """A stream of orders through the API on freshly stocked products (by id, with their
+    initial stock), already settling orders; it stops when the block ends."""
+    stock = {stocked_product(staff_api, units, name=name): units for name, units in STOCK.items()}
+    stream = OrderStream(customer_api, list(stock), interval=ORDER_INTERVAL_SECONDS)
+    stream.start()
+    try:
+        wait_for_settled_orders(stream, after=0.0, count=10)
+        yield stream, stock
+    finally:
+        stream.stop()
 
 
 def wait_for_settled_orders(stream: OrderStream, *, after: float, count: int) -> float:
