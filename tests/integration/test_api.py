@@ -42,13 +42,13 @@ def new_inventory(remaining: int = 0) -> str:
     return inventory.id.hex
 
 
-def create_order(client: APIClient, count: int = 2) -> str:
+def create_order(client: APIClient, count: int = 2, price: str = "10") -> str:
     product_id = uuid.uuid4()
     CatalogProduct.objects.create(
-        product_id=product_id, name="好吃的苹果", price="10", product_version=1
+        product_id=product_id, name="好吃的苹果", price=price, product_version=1
     )
     order = {
-        "items": [{"productId": product_id.hex, "count": count, "itemPrice": 10}],
+        "items": [{"productId": product_id.hex, "count": count, "itemPrice": price}],
         "address": ADDRESS,
     }
     response = client.post("/orders", order, format="json")
@@ -190,6 +190,20 @@ def test_paying_a_wrong_amount_is_a_400_naming_paid_price(client: APIClient) -> 
     assert "paidPrice" in response.json()["errors"]
     assert client.get(f"/orders/{order_id}").json()["status"] == "CONFIRMED"
     assert event_data("OrderPaidEvent", order_id) == []
+
+
+def test_amounts_at_their_bounds_travel_exactly_as_decimals(client: APIClient) -> None:
+    order_id = create_order(client, count=99, price="9999999999.99")
+    order_confirm(order_id=order_id)
+
+    response = client.post(f"/orders/{order_id}/pay", {"paidPrice": 989999999999.01}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert b'"totalPrice":989999999999.01' in client.get(f"/orders/{order_id}").content
+    assert b'"itemPrice":9999999999.99' in client.get(f"/orders/{order_id}").content
+    [created] = event_data("OrderCreatedEvent", order_id)
+    [paid] = event_data("OrderPaidEvent", order_id)
+    assert (created["totalPrice"], paid["paidPrice"]) == ("989999999999.01", "989999999999.01")
 
 
 def test_an_order_is_paid_only_once_its_stock_is_reserved(client: APIClient) -> None:
