@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from orders.models import CatalogProduct, Coupon, LoyaltyPoints, Order, OrderItem, OrderSummary
+from orders.models import (
+    CatalogCategory,
+    CatalogProduct,
+    Coupon,
+    LoyaltyPoints,
+    Order,
+    OrderItem,
+    OrderSummary,
+)
 
 
 class OrderItemInline(admin.TabularInline):
@@ -38,6 +46,21 @@ class OrderSummaryAdmin(admin.ModelAdmin):
 class CatalogProductAdmin(admin.ModelAdmin):
     list_display = ("name", "price", "product_id", "product_version")
     search_fields = ("product_id", "name")
+
+
+@admin.register(CatalogCategory)
+class CatalogCategoryAdmin(admin.ModelAdmin):
+    """A copy kept from category events: it changes only through them."""
+
+    list_display = ("name", "category_id")
+    search_fields = ("category_id", "name")
+    readonly_fields = [field.name for field in CatalogCategory._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(LoyaltyPoints)

@@ -1,6 +1,7 @@
 """How the order context reacts to events: the product catalog copy, its own read model, and
 the rewards of paid orders."""
 
+import uuid
 from decimal import Decimal, InvalidOperation
 
 from orders import services
@@ -41,6 +42,9 @@ def add_catalog_product(event: ReceivedEvent) -> None:
         name=event.field("name", str),
         price=decimal_field(event, "price"),
     )
+    # Null for a product in no category; absent from events of before categories existed.
+    if event.data.get("categoryId") is not None:
+        categorize_catalog_product(event, "categoryId")
 
 
 def rename_catalog_product(event: ReceivedEvent) -> None:
@@ -59,6 +63,30 @@ def reprice_catalog_product(event: ReceivedEvent) -> None:
     )
 
 
+def move_catalog_product(event: ReceivedEvent) -> None:
+    categorize_catalog_product(event, "newCategoryId")
+
+
+def categorize_catalog_product(event: ReceivedEvent, category_field: str) -> None:
+    services.catalog_product_categorize(
+        product_id=event.subject,
+        product_version=event.aggregate_version,
+        category_id=uuid_field(event, category_field),
+    )
+
+
+def add_catalog_category(event: ReceivedEvent) -> None:
+    """A new category's name, for the products that are, or will be, in it."""
+    services.catalog_category_add(category_id=event.subject, name=event.field("name", str))
+
+
+def uuid_field(event: ReceivedEvent, name: str) -> str:
+    try:
+        return uuid.UUID(event.field(name, str)).hex
+    except ValueError:
+        raise MalformedEvent(f"{event.type}: data.{name} is not an id") from None
+
+
 def decimal_field(event: ReceivedEvent, name: str) -> Decimal:
     try:
         return Decimal(event.field(name, str))
@@ -70,6 +98,8 @@ EVENT_HANDLERS: dict[Subscription, EventHandler] = {
     Subscription("product", "ProductCreatedEvent"): add_catalog_product,
     Subscription("product", "ProductNameChangedEvent"): rename_catalog_product,
     Subscription("product", "ProductPriceChangedEvent"): reprice_catalog_product,
+    Subscription("product", "ProductCategoryChangedEvent"): move_catalog_product,
+    Subscription("product", "CategoryCreatedEvent"): add_catalog_category,
     Subscription("inventory", "StockReservedEvent"): confirm_order,
     Subscription("inventory", "StockReservationRejectedEvent"): reject_order,
     **{

@@ -240,6 +240,24 @@ class CatalogProduct(models.Model):
     name = models.CharField(max_length=200)
     price = models.DecimalField(max_digits=12, decimal_places=2)
     product_version = models.PositiveIntegerField()
+    # An id, not a foreign key: the product's event may arrive before its category's.
+    category_id = models.UUIDField(null=True, blank=True, db_index=True)
+    category_version = models.PositiveIntegerField(
+        default=0, help_text="Version of the product event that set `category_id`."
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CatalogCategory(models.Model):
+    """The names of the product categories: a local copy kept from category events."""
+
+    category_id = models.UUIDField(primary_key=True)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        verbose_name_plural = "catalog categories"
 
     def __str__(self) -> str:
         return self.name

@@ -1,8 +1,15 @@
 """Reads of orders and of the order read model: a customer sees only their own."""
 
-from django.db.models import QuerySet, Sum
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
 
-from orders.models import Coupon, LoyaltyPoints, Order, OrderSummary
+from orders.models import (
+    CatalogCategory,
+    CatalogProduct,
+    Coupon,
+    LoyaltyPoints,
+    Order,
+    OrderSummary,
+)
 
 
 def order_list(*, customer_id: int) -> QuerySet[Order]:
@@ -31,3 +38,13 @@ def loyalty_points_balance(*, customer_id: int) -> int:
 
 def coupon_list(*, customer_id: int) -> QuerySet[Coupon]:
     return Coupon.objects.filter(customer_id=customer_id)
+
+
+def catalog_product_list(*, category_id: str | None = None) -> QuerySet[CatalogProduct]:
+    """The products orders may name, each with `category_name`: None while the product is in
+    no category, or in one whose event has not arrived yet."""
+    names = CatalogCategory.objects.filter(category_id=OuterRef("category_id")).values("name")
+    products = CatalogProduct.objects.annotate(category_name=Subquery(names)).order_by("name")
+    if category_id is not None:
+        products = products.filter(category_id=category_id)
+    return products

@@ -7,7 +7,15 @@ from django.conf import settings
 from django.db import router, transaction
 
 from orders.events import Address, OrderLine
-from orders.models import CatalogProduct, Coupon, LoyaltyPoints, Order, OrderItem, OrderSummary
+from orders.models import (
+    CatalogCategory,
+    CatalogProduct,
+    Coupon,
+    LoyaltyPoints,
+    Order,
+    OrderItem,
+    OrderSummary,
+)
 from outbox import store
 
 # Every command runs in one transaction on the order context's own database.
@@ -129,3 +137,20 @@ def catalog_product_update(
     product.price = price if price is not None else product.price
     product.product_version = product_version
     product.save()
+
+
+@transaction.atomic(using=DATABASE)
+def catalog_category_add(*, category_id: str, name: str) -> None:
+    """Learn a category's name; products may have named the category before it arrived."""
+    CatalogCategory.objects.get_or_create(category_id=category_id, defaults={"name": name})
+
+
+@transaction.atomic(using=DATABASE)
+def catalog_product_categorize(*, product_id: str, category_id: str, product_version: int) -> None:
+    """Follow the category a product is in; an older product event changes nothing. A move
+    that outruns the product's creation fails with `CatalogProduct.DoesNotExist` and is retried."""
+    product = CatalogProduct.objects.select_for_update().get(pk=product_id)
+    if product_version <= product.category_version:
+        return
+    product.category_id, product.category_version = category_id, product_version
+    product.save(update_fields=["category_id", "category_version"])

@@ -1,6 +1,7 @@
 """Events the product context publishes: its contract with the other contexts."""
 
 import dataclasses
+import uuid
 from decimal import Decimal
 from typing import ClassVar
 
@@ -18,6 +19,7 @@ class ProductCreatedEvent(ProductEvent):
     name: str
     description: str
     price: Decimal
+    category_id: uuid.UUID | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -30,3 +32,20 @@ class ProductNameChangedEvent(ProductEvent):
 class ProductPriceChangedEvent(ProductEvent):
     old_price: Decimal
     new_price: Decimal
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProductCategoryChangedEvent(ProductEvent):
+    old_category_id: uuid.UUID | None
+    new_category_id: uuid.UUID
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CategoryEvent(DomainEvent):
+    service: ClassVar[str] = "product"
+    aggregate_type: ClassVar[str] = "Category"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CategoryCreatedEvent(CategoryEvent):
+    name: str

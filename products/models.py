@@ -1,4 +1,4 @@
-"""The Product aggregate."""
+"""The Product and Category aggregates."""
 
 import uuid
 from decimal import Decimal
@@ -6,13 +6,40 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from outbox.aggregates import AggregateRoot
 from products.events import (
+    CategoryCreatedEvent,
+    ProductCategoryChangedEvent,
     ProductCreatedEvent,
     ProductNameChangedEvent,
     ProductPriceChangedEvent,
 )
+
+
+class Category(AggregateRoot):
+    """A group of products. Its name is unique whatever the case: "Fruit" and "fruit" are one."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "categories"
+        constraints = [models.UniqueConstraint(Lower("name"), name="category_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def create(cls, *, name: str) -> "Category":
+        """A new category, which raises CategoryCreatedEvent."""
+        _require_name(name, "A category needs a name.")
+        category = cls(id=uuid.uuid4(), name=name)
+        category.raise_event(CategoryCreatedEvent(name=name))
+        return category
 
 
 class Product(AggregateRoot):
@@ -27,6 +54,10 @@ class Product(AggregateRoot):
     inventory_version = models.PositiveIntegerField(
         default=0, help_text="Version of the inventory event that set `inventory`."
     )
+    # Products from before categories existed have none, and may keep it that way.
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="products"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -38,17 +69,28 @@ class Product(AggregateRoot):
         return self.name
 
     @classmethod
-    def create(cls, *, name: str, description: str, price: Decimal) -> "Product":
-        """A new product, which raises ProductCreatedEvent."""
-        _require_name(name)
+    def create(
+        cls, *, name: str, description: str, price: Decimal, category: Category | None = None
+    ) -> "Product":
+        """A new product, in a category or in none, which raises ProductCreatedEvent."""
+        _require_name(name, "A product needs a name.")
         _require_positive_price(price)
-        product = cls(id=uuid.uuid4(), name=name, description=description, price=price)
-        product.raise_event(ProductCreatedEvent(name=name, description=description, price=price))
+        product = cls(
+            id=uuid.uuid4(), name=name, description=description, price=price, category=category
+        )
+        product.raise_event(
+            ProductCreatedEvent(
+                name=name,
+                description=description,
+                price=price,
+                category_id=category.id if category else None,
+            )
+        )
         return product
 
     def rename(self, new_name: str) -> None:
         """Change the name; consumers that keep a copy get the old and the new one."""
-        _require_name(new_name)
+        _require_name(new_name, "A product needs a name.")
         if new_name == self.name:
             return
         old_name, self.name = self.name, new_name
@@ -62,6 +104,17 @@ class Product(AggregateRoot):
         old_price, self.price = self.price, new_price
         self.raise_event(ProductPriceChangedEvent(old_price=old_price, new_price=new_price))
 
+    def move_to_category(self, category: Category) -> None:
+        """Put the product in another category; consumers get the old and the new one."""
+        if category.id == self.category_id:
+            return
+        old_category_id, self.category = self.category_id, category
+        self.raise_event(
+            ProductCategoryChangedEvent(
+                old_category_id=old_category_id, new_category_id=category.id
+            )
+        )
+
     def sync_inventory(self, *, remaining: int, inventory_version: int) -> bool:
         """Take the stock from an inventory event, unless a newer one was already applied."""
         if inventory_version <= self.inventory_version:
@@ -70,9 +123,9 @@ class Product(AggregateRoot):
         return True
 
 
-def _require_name(name: str) -> None:
+def _require_name(name: str, message: str) -> None:
     if not name.strip():
-        raise ValidationError({"name": "A product needs a name."})
+        raise ValidationError({"name": message})
 
 
 def _require_positive_price(price: Decimal) -> None:

@@ -63,12 +63,20 @@ def test_a_created_product_reads_back_in_camel_case_with_no_stock(client: APICli
 
     assert response.status_code == 200
     product = response.json()
-    assert set(product) == {"id", "name", "description", "price", "createdAt", "inventory"}
+    assert set(product) == {
+        "id",
+        "name",
+        "description",
+        "price",
+        "createdAt",
+        "inventory",
+        "categoryId",
+    }
     assert product["id"] == product_id
     assert (product["name"], product["description"]) == ("好吃的苹果", "原生态的苹果")
-    assert (product["price"], product["inventory"]) == (10.0, 0)
+    assert (product["price"], product["inventory"], product["categoryId"]) == (10.0, 0, None)
     assert event_data("ProductCreatedEvent", product_id) == [
-        {"name": "好吃的苹果", "description": "原生态的苹果", "price": "10.00"}
+        {"name": "好吃的苹果", "description": "原生态的苹果", "price": "10.00", "categoryId": None}
     ]
 
 
