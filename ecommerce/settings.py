@@ -42,9 +42,50 @@ def env_positive_int(name: str, default: str) -> int:
     return int(value)
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "local-development-only-not-secret")
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """Read `Header-Name=value` (e.g. `X-Forwarded-Proto=https`) as Django's
+    SECURE_PROXY_SSL_HEADER, or None when unset."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    header, separator, expected = value.partition("=")
+    if not separator or not header.strip() or not expected.strip():
+        raise ImproperlyConfigured(f"{name}={value!r}: expected Header-Name=value")
+    return "HTTP_" + header.strip().upper().replace("-", "_"), expected.strip()
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
+# No built-in key outside DEBUG: a key everyone can read signs nobody's sessions. `make up`
+# and its kin make one for the clone (scripts/secret_key.sh); the test session sets its own.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Give every process of a deployment the same secret "
+            "key, e.g. one made by: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+            " (make up makes one for this clone: scripts/secret_key.sh)."
+        )
+    SECRET_KEY = "debug-only-not-secret"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+# HTTPS, on by default outside DEBUG: redirect to https, cookies only over https, and HSTS.
+# DJANGO_SECURE_SSL=false turns all of it off for a machine that serves plain http (the local
+# `make up`, the tests); each setting can also be set on its own.
+SECURE_SSL = env_bool("DJANGO_SECURE_SSL", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", SECURE_SSL)
+# A load balancer's probe of /health comes over plain http from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", SECURE_SSL)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", SECURE_SSL)
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000" if SECURE_SSL else "0")
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_SSL)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", SECURE_SSL)
+# Behind a proxy that ends TLS, the header by which it says the request came over https, e.g.
+# `X-Forwarded-Proto=https`. Set it only if the proxy always sets or strips that header.
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("DJANGO_SECURE_PROXY_SSL_HEADER")
 
 # The bounded contexts, by their service name on the wire, and the Django app of each.
 CONTEXT_APPS = {"product": "products", "inventory": "inventory", "order": "orders"}
@@ -162,7 +203,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["djangorestframework_camel_case.parser.CamelCaseJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ecommerce.schema.ContextAutoSchema",
     "EXCEPTION_HANDLER": "ecommerce.api_errors.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
