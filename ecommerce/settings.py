@@ -5,6 +5,7 @@ are safe for a local development machine started with `make up`.
 """
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -110,6 +111,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
     "ecommerce",
     "outbox",
     *SERVED_APPS,
@@ -126,7 +128,29 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns an admin sign-in that axes locked out into a 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Failed sign-ins (the API's /auth/token and the admin's) are counted per username and client
+# address in the `default` database; after the limit, that pair is refused until the cool-off
+# has passed without another try (ecommerce/sign_in.py).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_positive_int("SIGN_IN_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = timedelta(minutes=env_positive_int("SIGN_IN_COOL_OFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# No row per successful sign-in: only failures are kept, and only until their cool-off ends.
+AXES_DISABLE_ACCESS_LOG = True
+# The client's address is the connection's, unless SIGN_IN_TRUSTED_PROXIES proxies in front
+# set X-Forwarded-For: a client could write any address there itself.
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("SIGN_IN_TRUSTED_PROXIES", "0")) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
+)
 
 ROOT_URLCONF = "ecommerce.urls"
 WSGI_APPLICATION = "ecommerce.wsgi.application"
@@ -304,4 +328,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Axes tells of every sign-in at INFO; a lockout is a WARNING.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
