@@ -303,6 +303,10 @@ OUTBOX = {
     # Published outbox rows and processed-event records older than this are deleted. A
     # redelivery is recognised as a duplicate as long as it comes within this window.
     "RETENTION_DAYS": float(os.environ.get("OUTBOX_RETENTION_DAYS", "7")),
+    # Audit records older than this are deleted.
+    "AUDIT_RETENTION_DAYS": float(os.environ.get("OUTBOX_AUDIT_RETENTION_DAYS", "30")),
+    # Dead letters replayed or discarded longer ago than this are deleted; pending ones never.
+    "DEAD_LETTER_RETENTION_DAYS": float(os.environ.get("OUTBOX_DEAD_LETTER_RETENTION_DAYS", "30")),
     # Receive, retry and dead-letter queues: quorum (replicated on a cluster) or classic. A
     # queue's type cannot change in place: `manage.py migrate_queues` moves existing queues.
     "QUEUE_TYPE": env_choice("OUTBOX_QUEUE_TYPE", "quorum", ("quorum", "classic")),

@@ -55,8 +55,12 @@ def run_async_listener(*, service: str, listener_name: str, cloudevent: str) -> 
 
 @shared_task(name=PURGE_EXPIRED_RECORDS_TASK, ignore_result=True)
 def purge_expired_records(*, service: str) -> dict[str, int]:
-    """Keep the outbox and processed-event tables bounded (setting OUTBOX RETENTION_DAYS)."""
+    """Keep the tables that grow with traffic bounded (settings OUTBOX *RETENTION_DAYS)."""
     return retention.purge_expired_records(
         older_than=timedelta(days=settings.OUTBOX["RETENTION_DAYS"]),
+        audit_older_than=timedelta(days=settings.OUTBOX["AUDIT_RETENTION_DAYS"]),
+        resolved_dead_letters_older_than=timedelta(
+            days=settings.OUTBOX["DEAD_LETTER_RETENTION_DAYS"]
+        ),
         using=registry.get_service(service).database,
     )
