@@ -34,3 +34,7 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
+
+# Any request that fails outside an API view, or with an error the API does not know, answers
+# in the API's error shape too (503 while the database or the broker is unreachable).
+handler500 = "ecommerce.api_errors.server_error"
