@@ -37,8 +37,10 @@ def closed_port() -> int:
 
 
 @pytest.fixture
-def unreachable_broker() -> Iterator[None]:
+def unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The current Celery app is one whose broker refuses connections."""
+    # Celery prefers this variable to the broker an app is given.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     previous = current_app._get_current_object()
     app = Celery("unreachable", broker=f"amqp://guest:guest@127.0.0.1:{closed_port()}//")
     app.set_current()
