@@ -5,6 +5,12 @@ MANAGE := $(BIN)/python manage.py
 TEST_CELERY_BROKER_URL ?= amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce_test
 # The split layout has a vhost of its own: its events never meet those of `make up`.
 SERVICES_BROKER_URL ?= amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce_services
+# Every process started from here gets this clone's secret key (made once into .run/), unless
+# the environment gives one, and serves plain http: the machine is 127.0.0.1, without TLS.
+ifndef DJANGO_SECRET_KEY
+export DJANGO_SECRET_KEY := $(shell scripts/secret_key.sh)
+endif
+export DJANGO_SECURE_SSL ?= false
 
 .PHONY: up demo test services down migrate check bench up-services migrate-services demo-services cluster cluster-down
 

@@ -8,6 +8,7 @@ This module is imported before Django is set up: it must not import Django model
 
 import dataclasses
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,12 @@ LOG_DIR = PROJECT_DIR / ".run" / "log"
 DEFAULT_DATABASE_URL = "postgres://ecommerce:ecommerce@127.0.0.1:5432/ecommerce"
 DEFAULT_BROKER_URL = "amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce"
 DEFAULT_MANAGEMENT_URL = "http://127.0.0.1:15672"
+# A run's processes share a key that signs nothing outside it, unless the environment has one;
+# they serve plain http on 127.0.0.1.
+DJANGO_ENV = {
+    "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
+    "DJANGO_SECURE_SSL": "false",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +63,7 @@ class BenchEnvironment:
         url = urlsplit(self.database_url)
         return {
             **os.environ,
+            **DJANGO_ENV,
             "DJANGO_SETTINGS_MODULE": "ecommerce.settings",
             "DATABASE_URL": self.database_url,
             "CELERY_BROKER_URL": self.broker_url,
@@ -72,6 +80,7 @@ class BenchEnvironment:
         """Point this process's Django settings at the run's database and vhost."""
         os.environ.update(
             {
+                **DJANGO_ENV,
                 "DJANGO_SETTINGS_MODULE": "ecommerce.settings",
                 "DATABASE_URL": self.database_url,
                 "CELERY_BROKER_URL": self.broker_url,

@@ -5,12 +5,21 @@
 
 `message` reads on its own; `errors` maps each offending field (camelCase, as sent) to what is
 wrong with it, and is empty for errors that are not about one field.
+
+While the database or the broker cannot be reached, a request answers 503 in this shape with
+`Retry-After`, whether it failed in an API view (`exception_handler`) or anywhere else, such as
+an admin page or a middleware (`server_error`, Django's handler500). Whatever the request had
+written rolls back with its transaction.
 """
 
+import sys
 from typing import Any
 
+import kombu.exceptions
+from django import db
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, JsonResponse
 from djangorestframework_camel_case.util import camelize
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -18,17 +27,49 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from outbox.aggregates import StateConflict
 
+# Seconds a client is told to wait before it tries again while a server is unreachable.
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE = {
+    db.OperationalError: "The database cannot be reached; try again shortly.",
+    db.InterfaceError: "The database cannot be reached; try again shortly.",
+    kombu.exceptions.OperationalError: "The message broker cannot be reached; try again shortly.",
+}
+
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
 
 
+class Unavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+
+
+def unavailable_reason(exc: BaseException | None) -> str | None:
+    """What a client is told when `exc` means a server of ours is unreachable, else None."""
+    return next((reason for kind, reason in UNAVAILABLE.items() if isinstance(exc, kind)), None)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    """Django's handler500, in the API's error shape: 503 with Retry-After when a server is
+    unreachable. Django calls it while it handles the exception, which sys.exc_info holds."""
+    reason = unavailable_reason(sys.exc_info()[1])
+    if reason is None:
+        return JsonResponse({"message": "Internal server error.", "errors": {}}, status=500)
+    response = JsonResponse({"message": reason, "errors": {}}, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Turn domain and framework errors into a 4xx response of the shape above."""
+    """Turn domain and framework errors into a 4xx response of the shape above, and an
+    unreachable database or broker into a 503."""
     response = drf_exception_handler(as_api_exception(exc), context)
     if response is None:
         return None
+    if isinstance(exc, tuple(UNAVAILABLE)):
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if isinstance(response.data, dict) and set(response.data) == {"detail"}:
         response.data = {"message": str(response.data["detail"]), "errors": {}}
         return response
@@ -47,6 +88,8 @@ def as_api_exception(exc: Exception) -> Exception:
         return exceptions.NotFound(f"{model} not found.")
     if isinstance(exc, StateConflict):
         return Conflict(str(exc))
+    if reason := unavailable_reason(exc):
+        return Unavailable(reason)
     return exc
 
 

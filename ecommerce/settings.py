@@ -5,6 +5,7 @@ are safe for a local development machine started with `make up`.
 """
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -42,9 +43,50 @@ def env_positive_int(name: str, default: str) -> int:
     return int(value)
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "local-development-only-not-secret")
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """Read `Header-Name=value` (e.g. `X-Forwarded-Proto=https`) as Django's
+    SECURE_PROXY_SSL_HEADER, or None when unset."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    header, separator, expected = value.partition("=")
+    if not separator or not header.strip() or not expected.strip():
+        raise ImproperlyConfigured(f"{name}={value!r}: expected Header-Name=value")
+    return "HTTP_" + header.strip().upper().replace("-", "_"), expected.strip()
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
+# No built-in key outside DEBUG: a key everyone can read signs nobody's sessions. `make up`
+# and its kin make one for the clone (scripts/secret_key.sh); the test session sets its own.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Give every process of a deployment the same secret "
+            "key, e.g. one made by: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+            " (make up makes one for this clone: scripts/secret_key.sh)."
+        )
+    SECRET_KEY = "debug-only-not-secret"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+# HTTPS, on by default outside DEBUG: redirect to https, cookies only over https, and HSTS.
+# DJANGO_SECURE_SSL=false turns all of it off for a machine that serves plain http (the local
+# `make up`, the tests); each setting can also be set on its own.
+SECURE_SSL = env_bool("DJANGO_SECURE_SSL", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", SECURE_SSL)
+# A load balancer's probe of /health comes over plain http from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", SECURE_SSL)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", SECURE_SSL)
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000" if SECURE_SSL else "0")
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_SSL)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", SECURE_SSL)
+# Behind a proxy that ends TLS, the header by which it says the request came over https, e.g.
+# `X-Forwarded-Proto=https`. Set it only if the proxy always sets or strips that header.
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("DJANGO_SECURE_PROXY_SSL_HEADER")
 
 # The bounded contexts, by their service name on the wire, and the Django app of each.
 CONTEXT_APPS = {"product": "products", "inventory": "inventory", "order": "orders"}
@@ -69,6 +111,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
     "ecommerce",
     "outbox",
     *SERVED_APPS,
@@ -85,7 +128,29 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns an admin sign-in that axes locked out into a 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Failed sign-ins (the API's /auth/token and the admin's) are counted per username and client
+# address in the `default` database; after the limit, that pair is refused until the cool-off
+# has passed without another try (ecommerce/sign_in.py).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_positive_int("SIGN_IN_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = timedelta(minutes=env_positive_int("SIGN_IN_COOL_OFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# No row per successful sign-in: only failures are kept, and only until their cool-off ends.
+AXES_DISABLE_ACCESS_LOG = True
+# The client's address is the connection's, unless SIGN_IN_TRUSTED_PROXIES proxies in front
+# set X-Forwarded-For: a client could write any address there itself.
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("SIGN_IN_TRUSTED_PROXIES", "0")) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
+)
 
 ROOT_URLCONF = "ecommerce.urls"
 WSGI_APPLICATION = "ecommerce.wsgi.application"
@@ -162,7 +227,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["djangorestframework_camel_case.parser.CamelCaseJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ecommerce.schema.ContextAutoSchema",
     "EXCEPTION_HANDLER": "ecommerce.api_errors.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -238,6 +303,10 @@ OUTBOX = {
     # Published outbox rows and processed-event records older than this are deleted. A
     # redelivery is recognised as a duplicate as long as it comes within this window.
     "RETENTION_DAYS": float(os.environ.get("OUTBOX_RETENTION_DAYS", "7")),
+    # Audit records older than this are deleted.
+    "AUDIT_RETENTION_DAYS": float(os.environ.get("OUTBOX_AUDIT_RETENTION_DAYS", "30")),
+    # Dead letters replayed or discarded longer ago than this are deleted; pending ones never.
+    "DEAD_LETTER_RETENTION_DAYS": float(os.environ.get("OUTBOX_DEAD_LETTER_RETENTION_DAYS", "30")),
     # Receive, retry and dead-letter queues: quorum (replicated on a cluster) or classic. A
     # queue's type cannot change in place: `manage.py migrate_queues` moves existing queues.
     "QUEUE_TYPE": env_choice("OUTBOX_QUEUE_TYPE", "quorum", ("quorum", "classic")),
@@ -263,4 +332,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Axes tells of every sign-in at INFO; a lockout is a WARNING.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

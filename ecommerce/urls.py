@@ -6,8 +6,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
+from ecommerce.sign_in import SignInApi
 from outbox.views import HealthApi
 
 
@@ -28,9 +28,13 @@ register_converter(HexUuidConverter, "hex_uuid")
 
 urlpatterns = [
     *(path("", include(f"{app}.urls")) for app in settings.SERVED_APPS),
-    path("auth/token", obtain_auth_token, name="auth-token"),
+    path("auth/token", SignInApi.as_view(), name="auth-token"),
     path("health", HealthApi.as_view(), name="health"),
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
+
+# Any request that fails outside an API view, or with an error the API does not know, answers
+# in the API's error shape too (503 while the database or the broker is unreachable).
+handler500 = "ecommerce.api_errors.server_error"

@@ -11,6 +11,20 @@ from orders.models import (
 )
 
 
+class ReadModelAdmin(admin.ModelAdmin):
+    """A copy or a read model: it changes only through the events it is built from, so here it
+    is read, never added, edited or deleted."""
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
 class OrderItemInline(admin.TabularInline):
     model = OrderItem
     readonly_fields = ("product_id", "count", "item_price")
@@ -36,14 +50,14 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(OrderSummary)
-class OrderSummaryAdmin(admin.ModelAdmin):
+class OrderSummaryAdmin(ReadModelAdmin):
     list_display = ("order_id", "status", "total_price", "item_count", "refreshed_at")
     list_filter = ("status",)
     search_fields = ("order_id",)
 
 
 @admin.register(CatalogProduct)
-class CatalogProductAdmin(admin.ModelAdmin):
+class CatalogProductAdmin(ReadModelAdmin):
     list_display = ("name", "price", "product_id", "product_version")
     search_fields = ("product_id", "name")
 
@@ -64,12 +78,12 @@ class CatalogCategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(LoyaltyPoints)
-class LoyaltyPointsAdmin(admin.ModelAdmin):
+class LoyaltyPointsAdmin(ReadModelAdmin):
     list_display = ("customer_id", "points", "order_id", "awarded_at")
     search_fields = ("order_id",)
 
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(ReadModelAdmin):
     list_display = ("customer_id", "amount", "order_id", "granted_at")
     search_fields = ("order_id",)

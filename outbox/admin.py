@@ -1,6 +1,16 @@
+"""The operator's pages: outbox, processed events, dead letters and the audit trail, to read.
+
+An action works on exactly the rows selected. A selection of more than BACKGROUND_THRESHOLD
+rows that goes to the broker (publish, replay) is handed to a worker of each service the rows
+belong to, on the service's task queue (outbox.tasks), and the page says so; a smaller one runs
+at once.
+"""
+
 import json
 import uuid
+from collections import defaultdict
 
+from celery import Task
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -8,15 +18,26 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from outbox import registry
+from outbox import registry, tasks
 from outbox.broker import confirming_publisher, relay_from_settings
 from outbox.dead_letters import dead_letter_discard, dead_letter_replay
 from outbox.models import AuditRecord, DeadLetter, OutboxEvent, ProcessedEvent
 from outbox.publisher import PublishFailed
 
+# Rows an action publishes while the operator's page waits; more go to a worker.
+BACKGROUND_THRESHOLD = 100
+
 
 def pretty_json(value: object) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def ids_by_service(queryset: QuerySet) -> dict[str, list[int]]:
+    """The selected rows' ids, grouped by the service each row belongs to."""
+    grouped: dict[str, list[int]] = defaultdict(list)
+    for pk, service in queryset.values_list("pk", "service"):
+        grouped[service].append(pk)
+    return dict(grouped)
 
 
 def admin_database() -> str:
@@ -30,6 +51,18 @@ def admin_database() -> str:
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Nobody edits an event: these pages are for reading."""
+
+    def hand_to_workers(
+        self, request: HttpRequest, task: Task, selected: dict[str, list[int]], started: str
+    ) -> None:
+        """Send `task` the selected ids of each service, to that service's workers."""
+        try:
+            for service, ids in selected.items():
+                task.delay(service=service, ids=ids)
+        except Exception as error:  # noqa: BLE001 - whatever keeps the task from the broker
+            self.message_user(request, f"The broker did not take the task: {error}", messages.ERROR)
+            return
+        self.message_user(request, started, messages.INFO)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).using(admin_database())
@@ -95,19 +128,37 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     def pretty_payload(self, event: OutboxEvent) -> str:
         return pretty_json(event.payload)
 
-    @admin.action(description="Publish pending events now")
+    @admin.action(description="Publish selected pending events now")
     def publish_now(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
-        """Run the relay now. It publishes every pending event, oldest first, so that the
-        selected ones leave behind the earlier events of their aggregates."""
+        """Publish the selected pending events, oldest first. One whose aggregate has an
+        earlier pending event that is not selected stays for the relay, which keeps the order
+        of each aggregate's events."""
+        selected = ids_by_service(queryset.filter(published_at__isnull=True))
+        count = sum(len(ids) for ids in selected.values())
+        if count > BACKGROUND_THRESHOLD:
+            self.hand_to_workers(
+                request,
+                tasks.publish_outbox_events,
+                selected,
+                f"Publishing {count} pending events in the background: refresh this page to "
+                "follow them.",
+            )
+            return
         relay = relay_from_settings(admin_database())
         try:
-            published = relay.publish_pending()
+            published = relay.publish_selected([pk for ids in selected.values() for pk in ids])
         except PublishFailed as error:
             self.message_user(request, f"The broker did not take them: {error}", messages.ERROR)
             return
         finally:
             relay.publisher.close()
-        self.message_user(request, f"Published {published} pending events.", messages.SUCCESS)
+        message = f"Published {len(published)} of {count} selected pending events."
+        if len(published) < count:
+            message += (
+                " The others wait for earlier events of their aggregates, or another relay "
+                "holds them: the relay publishes them in order."
+            )
+        self.message_user(request, message, messages.SUCCESS)
 
 
 @admin.register(ProcessedEvent)
@@ -169,6 +220,17 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Replay selected dead letters")
     def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        pending = queryset.filter(status=DeadLetter.Status.PENDING)
+        count = pending.count()
+        if count > BACKGROUND_THRESHOLD:
+            self.hand_to_workers(
+                request,
+                tasks.replay_dead_letters,
+                ids_by_service(pending),
+                f"Replaying {count} dead letters in the background: refresh this page to "
+                "follow them (their status becomes replayed).",
+            )
+            return
         publisher = confirming_publisher()
         try:
             summary = dead_letter_replay(queryset, publisher)

@@ -9,6 +9,7 @@ idempotent, absorb the copy.
 
 import dataclasses
 import logging
+from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
@@ -46,6 +47,30 @@ WHERE NOT EXISTS (
     WHERE earlier.aggregate_type = claimed.aggregate_type
       AND earlier.aggregate_id = claimed.aggregate_id
       AND earlier.id < claimed.id
+)
+ORDER BY claimed.id
+"""
+
+# The rows among the given ids that are pending and that no other relay holds, less any with an
+# earlier pending event of its aggregate outside them: that one must leave first.
+CLAIM_SELECTED_SQL = """
+WITH claimed AS (
+    SELECT id, event_id, event_type, service, aggregate_type, aggregate_id, payload
+    FROM outbox_outboxevent
+    WHERE published_at IS NULL AND id = ANY(%s)
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+)
+SELECT claimed.id, replace(claimed.event_id::text, '-', ''), claimed.event_type,
+       claimed.service, claimed.payload::text
+FROM claimed
+WHERE NOT EXISTS (
+    SELECT 1 FROM outbox_outboxevent earlier
+    WHERE earlier.published_at IS NULL
+      AND earlier.aggregate_type = claimed.aggregate_type
+      AND earlier.aggregate_id = claimed.aggregate_id
+      AND earlier.id < claimed.id
+      AND earlier.id NOT IN (SELECT id FROM claimed)
 )
 ORDER BY claimed.id
 """
@@ -119,15 +144,31 @@ class Relay:
             else:
                 return total
 
+    def publish_selected(self, ids: list[int]) -> list[int]:
+        """Publish the pending rows among `ids`, in batches, oldest first; return the ids
+        published. A row another relay holds, or whose aggregate has an earlier pending event
+        not among `ids`, is left pending for the relay, which publishes them in order.
+        Raises `PublishFailed` like `publish_pending`."""
+        ordered = sorted(ids)
+        published: list[int] = []
+        for start in range(0, len(ordered), self.batch_size):
+            chunk = ordered[start : start + self.batch_size]
+            published += self._publish(lambda chunk=chunk: claim_selected(self.database, chunk))
+        return published
+
     def publish_batch(self, *, after: int = 0) -> list[int]:
-        """Claim, publish and mark one batch of rows after id `after`; return their ids.
+        """Claim, publish and mark one batch of rows after id `after`; return their ids."""
+        return self._publish(lambda: claim_batch(self.database, self.batch_size, after=after))
+
+    def _publish(self, claim: Callable[[], list[ClaimedEvent]]) -> list[int]:
+        """Claim rows, publish and mark them in one transaction; return their ids.
 
         The mark is written while the broker stores the batch, in a savepoint that is rolled
         back unless every message is confirmed: the batch commits as published only once the
         broker has confirmed all of it.
         """
         with transaction.atomic(using=self.database):
-            batch = claim_batch(self.database, self.batch_size, after=after)
+            batch = claim()
             if not batch:
                 return []
             ids = [event.id for event in batch]
@@ -150,6 +191,13 @@ def claim_batch(database: str, limit: int, *, after: int = 0) -> list[ClaimedEve
     """Lock up to `limit` pending events after id `after` for this transaction, oldest first."""
     with connections[database].cursor() as cursor:
         cursor.execute(CLAIM_BATCH_SQL, [after, limit])
+        return [ClaimedEvent(*row) for row in cursor.fetchall()]
+
+
+def claim_selected(database: str, ids: list[int]) -> list[ClaimedEvent]:
+    """Lock the pending events among `ids` that may leave now for this transaction."""
+    with connections[database].cursor() as cursor:
+        cursor.execute(CLAIM_SELECTED_SQL, [ids])
         return [ClaimedEvent(*row) for row in cursor.fetchall()]
 
 

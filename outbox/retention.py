@@ -1,4 +1,9 @@
-"""Keeping the outbox and inbox tables bounded: old rows are deleted in batches."""
+"""Keeping the tables that grow with traffic bounded: old rows are deleted in batches.
+
+Published outbox rows and processed-event records share one window (a redelivery within it is
+still recognised); the audit trail and resolved dead letters have windows of their own. A
+pending dead letter is never deleted: it waits for an operator.
+"""
 
 from datetime import datetime, timedelta
 
@@ -22,14 +27,38 @@ DELETE FROM outbox_processedevent WHERE id IN (
 )
 """
 
+PURGE_AUDIT_SQL = """
+DELETE FROM outbox_auditrecord WHERE id IN (
+    SELECT id FROM outbox_auditrecord WHERE recorded_at < %s LIMIT %s
+)
+"""
+PURGE_RESOLVED_DEAD_LETTERS_SQL = """
+DELETE FROM outbox_deadletter WHERE id IN (
+    SELECT id FROM outbox_deadletter
+    WHERE status IN ('replayed', 'discarded') AND resolved_at < %s
+    LIMIT %s
+)
+"""
 
-def purge_expired_records(*, older_than: timedelta, using: str) -> dict[str, int]:
-    """Delete published outbox rows and processed-event records older than `older_than` from
-    database `using`."""
-    cutoff = timezone.now() - older_than
+
+def purge_expired_records(
+    *,
+    older_than: timedelta,
+    audit_older_than: timedelta,
+    resolved_dead_letters_older_than: timedelta,
+    using: str,
+) -> dict[str, int]:
+    """Delete from database `using` published outbox rows and processed-event records older
+    than `older_than`, audit records older than `audit_older_than`, and dead letters replayed
+    or discarded longer ago than `resolved_dead_letters_older_than`."""
+    now = timezone.now()
     return {
-        "published_outbox_events": _delete_in_batches(PURGE_PUBLISHED_SQL, cutoff, using),
-        "processed_events": _delete_in_batches(PURGE_PROCESSED_SQL, cutoff, using),
+        "published_outbox_events": _delete_in_batches(PURGE_PUBLISHED_SQL, now - older_than, using),
+        "processed_events": _delete_in_batches(PURGE_PROCESSED_SQL, now - older_than, using),
+        "audit_records": _delete_in_batches(PURGE_AUDIT_SQL, now - audit_older_than, using),
+        "resolved_dead_letters": _delete_in_batches(
+            PURGE_RESOLVED_DEAD_LETTERS_SQL, now - resolved_dead_letters_older_than, using
+        ),
     }
 
 

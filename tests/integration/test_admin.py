@@ -1,10 +1,14 @@
-"""The operator's admin pages, logged in as staff: outbox, processed events, dead letters."""
+"""The operator's admin pages, logged in as staff: outbox, processed events, dead letters, and
+the order context's copies and read models, which nobody edits."""
 
 import uuid
 
 import pytest
 from django.test import Client
+from kombu import Connection
 
+from orders.models import CatalogProduct
+from outbox import topology
 from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
 from outbox.tests.rows import saved_outbox_event
 
@@ -72,16 +76,58 @@ def test_an_outbox_event_shows_its_payload_and_cannot_be_edited(admin_client: Cl
     assert event.event_type == "ProductCreatedEvent"
 
 
-def test_publish_now_publishes_pending_events(admin_client: Client, broker: object) -> None:
-    event = outbox_event()
-
+def publish_now(admin_client: Client, *events: OutboxEvent) -> str:
+    """Run the action on `events` selected; the page's text."""
     response = admin_client.post(
-        OUTBOX, {"action": "publish_now", "_selected_action": [event.pk]}, follow=True
+        OUTBOX,
+        {"action": "publish_now", "_selected_action": [event.pk for event in events]},
+        follow=True,
+    )
+    return response.content.decode()
+
+
+def published(event: OutboxEvent) -> bool:
+    event.refresh_from_db()
+    return event.published_at is not None
+
+
+def test_publish_now_publishes_the_selected_events_only(
+    admin_client: Client, broker: object
+) -> None:
+    first, unselected, last = outbox_event(), outbox_event(), outbox_event()
+
+    page = publish_now(admin_client, first, last)
+
+    assert "Published 2 of 2 selected pending events." in page
+    assert published(first) and published(last)
+    assert not published(unselected)
+
+
+def test_publish_now_leaves_an_event_behind_the_unselected_earlier_one_of_its_aggregate(
+    admin_client: Client, broker: object
+) -> None:
+    earlier = outbox_event()
+    later = saved_outbox_event(
+        aggregate_id=earlier.aggregate_id, aggregate_version=2, payload=earlier.payload
     )
 
-    assert "Published 1 pending events." in response.content.decode()
-    event.refresh_from_db()
-    assert event.published_at is not None
+    page = publish_now(admin_client, later)
+
+    assert "Published 0 of 1 selected pending events." in page
+    assert "wait for earlier events of their aggregates" in page
+    assert not published(later)
+    assert "Published 2 of 2" in publish_now(admin_client, earlier, later)
+
+
+def test_a_large_selection_is_published_in_the_background(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("outbox.admin.BACKGROUND_THRESHOLD", 1)
+    events = [outbox_event(), outbox_event()]
+
+    page = publish_now(admin_client, *events)
+
+    assert "Publishing 2 pending events in the background" in page
 
 
 def test_processed_events_are_searchable_by_event_id(admin_client: Client) -> None:
@@ -123,3 +169,37 @@ def test_discarding_asks_for_a_reason_and_keeps_it(admin_client: Client) -> None
     assert record.status == DeadLetter.Status.DISCARDED
     assert record.discard_reason == "order was cancelled by hand"
     assert record.resolved_at is not None
+
+
+def test_replay_sends_back_the_selected_dead_letters_only(
+    admin_client: Client, broker: Connection
+) -> None:
+    selected, unselected = dead_letter(routing_key="AdminReplayTest"), dead_letter()
+
+    page = admin_client.post(
+        DEAD_LETTERS, {"action": "replay", "_selected_action": [selected.pk]}, follow=True
+    ).content.decode()
+    # Nothing binds the routing key: the replayed copy is not left for the workers to come.
+    broker.default_channel.queue_purge(topology.receive_queue("inventory"))
+
+    assert "Replayed 1, skipped 0 (not pending), failed 0." in page
+    selected.refresh_from_db()
+    unselected.refresh_from_db()
+    assert selected.status == DeadLetter.Status.REPLAYED
+    assert unselected.status == DeadLetter.Status.PENDING
+
+
+def test_copies_and_read_models_of_the_order_context_are_read_only(admin_client: Client) -> None:
+    copy = CatalogProduct.objects.create(
+        product_id=uuid.uuid4(), name="Apple", price=10, product_version=1
+    )
+    page = f"/admin/orders/catalogproduct/{copy.pk}/"
+
+    admin_client.post(f"{page}change/", {"name": "Forged", "price": 1, "product_version": 9})
+
+    copy.refresh_from_db()
+    assert copy.name == "Apple" and copy.price == 10
+    assert admin_client.get(f"{page}change/").status_code == 200
+    assert admin_client.get(f"{page}delete/").status_code == 403
+    for model in ("catalogproduct", "ordersummary", "loyaltypoints", "coupon"):
+        assert admin_client.get(f"/admin/orders/{model}/add/").status_code == 403, model

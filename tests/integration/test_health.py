@@ -13,13 +13,15 @@ from outbox.tests.rows import saved_outbox_event
 pytestmark = pytest.mark.django_db
 
 
-def test_a_healthy_system_reports_its_backlog_and_dead_letters(broker: object) -> None:
+def test_a_healthy_system_reports_its_backlog_and_dead_letters_to_staff(
+    broker: object, staff_client: APIClient
+) -> None:
     saved_outbox_event()
     DeadLetter.objects.create(
         message_key="inventory:e1", service="inventory", kind=DeadLetter.Kind.FAILED, body=b"{}"
     )
 
-    response = APIClient().get("/health")
+    response = staff_client.get("/health")
 
     assert response.status_code == 200
     report = response.json()
@@ -30,13 +32,23 @@ def test_a_healthy_system_reports_its_backlog_and_dead_letters(broker: object) -
     assert report["deadLetters"]["inventory"]["pending"] == 1
 
 
-@override_settings(CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:1//")
-def test_an_unreachable_broker_makes_it_unhealthy() -> None:
-    response = APIClient().get("/health")
+def test_anyone_else_is_told_only_up_or_down(broker: object, customer_client: APIClient) -> None:
+    anonymous = APIClient().get("/health")
+    customer = customer_client.get("/health")
 
-    assert response.status_code == 503
+    assert anonymous.status_code == customer.status_code == 200
+    assert anonymous.json() == customer.json() == {"healthy": True}
+
+
+@override_settings(CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:1//")
+def test_an_unreachable_broker_makes_it_unhealthy(staff_client: APIClient) -> None:
+    response = staff_client.get("/health")
+    anonymous = APIClient().get("/health")
+
+    assert response.status_code == anonymous.status_code == 503
     assert response.json()["broker"]["ok"] is False
     assert response.json()["database"]["ok"] is True
+    assert anonymous.json() == {"healthy": False}
 
 
 def test_the_command_prints_the_report(broker: object) -> None:

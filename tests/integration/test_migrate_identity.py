@@ -12,7 +12,15 @@ from psycopg2 import sql
 
 from conftest import PROJECT_DIR, database_url
 
-IDENTITY_APPS = {"admin", "auth", "authtoken", "contenttypes", "django_celery_beat", "sessions"}
+IDENTITY_APPS = {
+    "admin",
+    "auth",
+    "authtoken",
+    "axes",
+    "contenttypes",
+    "django_celery_beat",
+    "sessions",
+}
 
 
 @pytest.fixture

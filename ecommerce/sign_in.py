@@ -1,0 +1,37 @@
+"""Signing in for an API token, throttled: django-axes counts failures in the database, so the
+count holds across web processes and services.
+
+After SIGN_IN_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
+refused, even with the right password, with a 429 whose Retry-After says when to try again;
+each further try restarts the cool-off. A successful sign-in clears the count.
+"""
+
+from axes.helpers import get_cool_off
+from django.contrib.auth.signals import user_logged_in
+from rest_framework import exceptions
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+
+class SignInApi(ObtainAuthToken):
+    """`POST /auth/token` {username, password}: the user's token, or 400, or 429 when locked."""
+
+    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except exceptions.ValidationError:
+            # Set by axes on the request it was given while it counted this failure.
+            if getattr(request, "axes_locked_out", False):
+                raise exceptions.Throttled(
+                    wait=get_cool_off(request).total_seconds(),
+                    detail="Too many failed sign-ins for this username from this address.",
+                ) from None
+            raise
+        user = serializer.validated_data["user"]
+        # What a session sign-in sends: axes clears the user's failures, Django notes the time.
+        user_logged_in.send(sender=type(user), request=request, user=user)
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})

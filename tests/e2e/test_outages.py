@@ -1,0 +1,147 @@
+"""A real web process while its database, then its broker, cannot be reached: the API answers
+503 in its error shape with Retry-After, writes nothing, and serves again once the database is
+back; an order placed while only the broker is down is taken as usual."""
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+
+from conftest import LOG_DIR, PROJECT_DIR, database_url, wait_or_kill
+from orders.models import CatalogProduct, Order
+from tests.tcp_proxy import TcpProxy
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
+START_TIMEOUT = 60
+
+
+def closed_port() -> int:
+    """A local port that nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Web:
+    """gunicorn serving the API, on the test database through a proxy we can cut."""
+
+    def __init__(self, proxy: TcpProxy, broker_url: str) -> None:
+        self.url = f"http://127.0.0.1:{closed_port()}"
+        database = {**settings.DATABASES["default"], "HOST": "127.0.0.1", "PORT": proxy.port}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(database),
+            "CELERY_BROKER_URL": broker_url,
+        }
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.log = LOG_DIR / "test-outage-web.log"
+        self.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"), "ecommerce.wsgi:application",
+                "--bind", self.url.removeprefix("http://"), "--workers", "1", "--threads", "2",
+                "--no-control-socket",
+            ],
+            cwd=PROJECT_DIR, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_until(self.answers, timeout=START_TIMEOUT, what=f"the web process at {self.url}")
+
+    def answers(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text(errors="replace")[-3000:]
+        try:
+            return requests.get(f"{self.url}/products", timeout=5).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        wait_or_kill(self.process)
+
+
+@pytest.fixture
+def database_proxy() -> Iterator[TcpProxy]:
+    database = settings.DATABASES["default"]
+    with TcpProxy(database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432)) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def customer_token() -> str:
+    user = User.objects.create_user(username="outage-customer")
+    return Token.objects.create(user=user).key
+
+
+@pytest.fixture
+def apple() -> CatalogProduct:
+    return CatalogProduct.objects.create(
+        product_id=uuid.uuid4(), name="Apple", price=10, product_version=1
+    )
+
+
+def place_order(web: Web, token: str, product: CatalogProduct) -> requests.Response:
+    items = [{"productId": product.product_id.hex, "count": 1, "itemPrice": 10}]
+    return requests.post(
+        f"{web.url}/orders",
+        json={"items": items, "address": ADDRESS},
+        headers={"Authorization": f"Token {token}"},
+        timeout=30,
+    )
+
+
+def assert_unavailable(response: requests.Response, what: str) -> None:
+    assert response.status_code == 503, response.text
+    assert response.json() == {"message": response.json()["message"], "errors": {}}
+    assert what in response.json()["message"]
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_without_its_database_the_api_answers_503_and_writes_nothing(
+    database_proxy: TcpProxy, customer_token: str, apple: CatalogProduct
+) -> None:
+    web = Web(database_proxy, settings.CELERY_BROKER_URL)
+    try:
+        database_proxy.cut()
+
+        anonymous = requests.get(f"{web.url}/products", timeout=30)
+        order = place_order(web, customer_token, apple)
+        admin = requests.get(
+            f"{web.url}/admin/", cookies={"sessionid": "a-session-of-before"}, timeout=30
+        )
+        health = requests.get(f"{web.url}/health", timeout=30)
+
+        assert_unavailable(anonymous, "database")
+        assert_unavailable(order, "database")
+        assert_unavailable(admin, "database")
+        assert health.status_code == 503 and health.json() == {"healthy": False}
+
+        database_proxy.restore()
+        wait_until(web.answers, what="the web process serving again")
+        assert not Order.objects.exists()
+    finally:
+        web.stop()
+
+
+def test_without_its_broker_an_order_is_taken(
+    database_proxy: TcpProxy, customer_token: str, apple: CatalogProduct
+) -> None:
+    web = Web(database_proxy, f"amqp://ecommerce:ecommerce@127.0.0.1:{closed_port()}/nowhere")
+    try:
+        order = place_order(web, customer_token, apple)
+        health = requests.get(f"{web.url}/health", timeout=30)
+
+        assert order.status_code == 201, order.text
+        assert Order.objects.filter(pk=uuid.UUID(order.json()["id"])).exists()
+        assert health.status_code == 503 and health.json() == {"healthy": False}
+    finally:
+        web.stop()
