@@ -48,3 +48,40 @@ class StockReservationRejectedEvent(StockReservationEvent):
 
     order_id: str
     reason: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ReleasedItem:
+    product_id: str
+    count: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StockReleasedEvent(StockReservationEvent):
+    """The order was cancelled: what its reservation held went back into stock (the stock
+    saga's compensation). `items` is empty when nothing was reserved: the order had been
+    refused, or its cancellation arrived first."""
+
+    order_id: str
+    items: tuple[ReleasedItem, ...]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StockReservationAdjustedEvent(StockReservationEvent):
+    """The reservation now holds `count` units of the product, as the order's change asked."""
+
+    order_id: str
+    change_id: str
+    product_id: str
+    count: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StockReservationAdjustmentRejectedEvent(StockReservationEvent):
+    """The order's change could not be reserved; the reservation is as it was."""
+
+    order_id: str
+    change_id: str
+    product_id: str
+    count: int
+    reason: str

@@ -28,8 +28,31 @@ def reserve_stock_for_order(event: ReceivedEvent) -> None:
     services.stock_reserve_for_order(order_id=event.subject, items=order_items(event))
 
 
+def release_stock_for_order(event: ReceivedEvent) -> None:
+    """An order was cancelled: put back what was reserved for it."""
+    services.stock_release_for_order(
+        order_id=event.subject,
+        order_version=event.aggregate_version,
+        order_items=order_items(event),
+    )
+
+
+def adjust_stock_for_order(event: ReceivedEvent) -> None:
+    """An order's item count is to change: adjust the reservation, or refuse the change."""
+    count = event.field("count", int)
+    if count < 1:
+        raise MalformedEvent(f"{event.type}: data.count is {count}, not a positive count")
+    services.stock_reservation_adjust(
+        order_id=event.subject,
+        order_version=event.aggregate_version,
+        change_id=event.field("changeId", str),
+        product_id=event.field("productId", str),
+        count=count,
+    )
+
+
 def order_items(event: ReceivedEvent) -> list[tuple[str, int]]:
-    """(product id, count) of each item of an OrderCreatedEvent."""
+    """(product id, count) of each item of an OrderCreatedEvent or an OrderCancelledEvent."""
     items = event.field("items", list)
     try:
         return [(str(item["productId"]), int(item["count"])) for item in items]
@@ -41,4 +64,6 @@ EVENT_HANDLERS: dict[Subscription, EventHandler] = {
     Subscription("product", "ProductCreatedEvent"): create_inventory,
     Subscription("product", "ProductNameChangedEvent"): sync_product_name,
     Subscription("order", "OrderCreatedEvent"): reserve_stock_for_order,
+    Subscription("order", "OrderCancelledEvent"): release_stock_for_order,
+    Subscription("order", "OrderItemCountChangeRequestedEvent"): adjust_stock_for_order,
 }

@@ -74,3 +74,75 @@ def stock_reserve_for_order(*, order_id: str, items: Iterable[tuple[str, int]]) 
             store.save(inventory)
     store.save(reservation)
     return reservation
+
+
+@transaction.atomic(using=DATABASE)
+def stock_release_for_order(
+    *, order_id: str, order_version: int, order_items: Iterable[tuple[str, int]]
+) -> StockReservation:
+    """Put back what is reserved for a cancelled order (the stock saga's compensation), once.
+
+    A cancellation that outruns the order's creation is recorded as the order's answer, so
+    that the creation, arriving later, reserves nothing. `order_items` serves only a
+    reservation made before the held units were recorded.
+    """
+    reservation = StockReservation.objects.select_for_update().filter(pk=order_id).first()
+    if reservation is None:
+        reservation = StockReservation.cancelled_before_reservation(
+            order_id=order_id, order_version=order_version
+        )
+        store.save(reservation)
+        return reservation
+    units_ordered = _units_by_product(order_items)
+    inventories = _locked_inventories(reservation.holdings(units_ordered))
+    reservation.release(
+        order_version=order_version, order_items=units_ordered, inventories=inventories
+    )
+    _save_changed(inventories.values())
+    store.save(reservation)
+    return reservation
+
+
+@transaction.atomic(using=DATABASE)
+def stock_reservation_adjust(
+    *, order_id: str, order_version: int, change_id: str, product_id: str, count: int
+) -> StockReservation:
+    """Hold `count` units of one product for an order, or refuse with the reason. A change
+    follows the order's confirmation, so the reservation exists; until it is found the
+    change fails with `StockReservation.DoesNotExist` and is retried."""
+    reservation = StockReservation.objects.select_for_update().get(pk=order_id)
+    inventory = _locked_inventories([product_id]).get(product_id)
+    reservation.adjust(
+        order_version=order_version,
+        change_id=change_id,
+        product_id=product_id,
+        count=count,
+        inventory=inventory,
+    )
+    _save_changed([inventory] if inventory is not None else [])
+    store.save(reservation)
+    return reservation
+
+
+def _units_by_product(items: Iterable[tuple[str, int]]) -> dict[str, int]:
+    units: dict[str, int] = {}
+    for product_id, count in items:
+        units[product_id] = units.get(product_id, 0) + count
+    return units
+
+
+def _locked_inventories(product_ids: Iterable[str]) -> dict[str, Inventory]:
+    """The inventories of these products, locked in product order as every command does, so
+    that two of them never wait on each other."""
+    locked = (
+        Inventory.objects.select_for_update()
+        .filter(product_id__in=list(product_ids))
+        .order_by("product_id")
+    )
+    return {inventory.product_id.hex: inventory for inventory in locked}
+
+
+def _save_changed(inventories: Iterable[Inventory]) -> None:
+    for inventory in inventories:
+        if inventory.pending_events:
+            store.save(inventory)

@@ -29,6 +29,12 @@ class OrderItemOutputSerializer(serializers.Serializer):
     item_price = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=False)
 
 
+class PendingItemCountChangeSerializer(serializers.Serializer):
+    change_id = serializers.CharField()
+    product_id = serializers.CharField()
+    count = serializers.IntegerField()
+
+
 class OrderOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField(format="hex")
     items = OrderItemOutputSerializer(many=True, source="items.all")
@@ -37,6 +43,9 @@ class OrderOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     rejection_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
+    pending_change = PendingItemCountChangeSerializer(allow_null=True)
+    change_refusal_reason = serializers.CharField()
+    stock_released_at = serializers.DateTimeField(allow_null=True)
 
 
 class CreatedSerializer(serializers.Serializer):
@@ -129,6 +138,50 @@ class OrderPayApi(APIView):
             OrderOutputSerializer(
                 selectors.order_get(order_id=order_id, customer_id=request.user.pk)
             ).data
+        )
+
+
+class OrderCancelApi(APIView):
+    """Cancel an unpaid order: 409 once paid, rejected or already cancelled."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=OrderOutputSerializer)
+    def post(self, request: Request, order_id: str) -> Response:
+        services.order_cancel(order_id=order_id, customer_id=request.user.pk)
+        return Response(
+            OrderOutputSerializer(
+                selectors.order_get(order_id=order_id, customer_id=request.user.pk)
+            ).data
+        )
+
+
+class OrderChangeItemCountApi(APIView):
+    """Ask for a new count of one of a confirmed order's items: 202 with the order, whose
+    `pendingChange` shows the change until the inventory answers (200 if the count is the
+    item's already)."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        product_id = serializers.UUIDField()
+        count = serializers.IntegerField(min_value=1, max_value=MAX_ITEM_COUNT)
+
+    @extend_schema(request=InputSerializer, responses={202: OrderOutputSerializer})
+    def post(self, request: Request, order_id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = services.order_request_item_count_change(
+            order_id=order_id,
+            customer_id=request.user.pk,
+            product_id=serializer.validated_data["product_id"].hex,
+            count=serializer.validated_data["count"],
+        )
+        return Response(
+            OrderOutputSerializer(
+                selectors.order_get(order_id=order_id, customer_id=request.user.pk)
+            ).data,
+            status=status.HTTP_202_ACCEPTED if order.pending_change else status.HTTP_200_OK,
         )
 
 

@@ -54,3 +54,41 @@ class OrderConfirmedEvent(OrderEvent):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class OrderRejectedEvent(OrderEvent):
     reason: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OrderCancelledEvent(OrderEvent):
+    """The customer cancelled the order before paying. The inventory puts back what it holds
+    for the order by its own record; `items` are the order's lines as the order knows them."""
+
+    items: tuple[OrderLine, ...]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OrderItemCountChangeRequestedEvent(OrderEvent):
+    """The customer asked for `count` units of a product of the order; the inventory answers."""
+
+    change_id: str
+    product_id: str
+    count: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OrderItemCountChangedEvent(OrderEvent):
+    """The inventory holds the new count: the item and the total changed."""
+
+    change_id: str
+    product_id: str
+    old_count: int
+    new_count: int
+    total_price: Decimal
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OrderItemCountChangeRefusedEvent(OrderEvent):
+    """The inventory could not hold the new count; the order is as it was."""
+
+    change_id: str
+    product_id: str
+    count: int
+    reason: str

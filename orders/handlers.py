@@ -35,6 +35,27 @@ def reject_order(event: ReceivedEvent) -> None:
     services.order_reject(order_id=event.field("orderId", str), reason=event.field("reason", str))
 
 
+def apply_item_count_change(event: ReceivedEvent) -> None:
+    """The inventory holds an item's new count: the order takes it."""
+    services.order_apply_item_count_change(
+        order_id=event.field("orderId", str), change_id=event.field("changeId", str)
+    )
+
+
+def refuse_item_count_change(event: ReceivedEvent) -> None:
+    """The inventory could not hold an item's new count: the order keeps the old one."""
+    services.order_refuse_item_count_change(
+        order_id=event.field("orderId", str),
+        change_id=event.field("changeId", str),
+        reason=event.field("reason", str),
+    )
+
+
+def record_stock_released(event: ReceivedEvent) -> None:
+    """The inventory put back a cancelled order's stock (the saga's compensation is done)."""
+    services.order_record_stock_released(order_id=event.field("orderId", str))
+
+
 def add_catalog_product(event: ReceivedEvent) -> None:
     services.catalog_product_add(
         product_id=event.subject,
@@ -102,6 +123,9 @@ EVENT_HANDLERS: dict[Subscription, EventHandler] = {
     Subscription("product", "CategoryCreatedEvent"): add_catalog_category,
     Subscription("inventory", "StockReservedEvent"): confirm_order,
     Subscription("inventory", "StockReservationRejectedEvent"): reject_order,
+    Subscription("inventory", "StockReservationAdjustedEvent"): apply_item_count_change,
+    Subscription("inventory", "StockReservationAdjustmentRejectedEvent"): refuse_item_count_change,
+    Subscription("inventory", "StockReleasedEvent"): record_stock_released,
     **{
         Subscription("order", event_class.event_type()): refresh_order_summary
         for event_class in OrderEvent.__subclasses__()

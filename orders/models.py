@@ -8,12 +8,17 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from orders.events import (
     Address,
     OrderAddressChangedEvent,
+    OrderCancelledEvent,
     OrderConfirmedEvent,
     OrderCreatedEvent,
+    OrderItemCountChangedEvent,
+    OrderItemCountChangeRefusedEvent,
+    OrderItemCountChangeRequestedEvent,
     OrderLine,
     OrderPaidEvent,
     OrderRejectedEvent,
@@ -22,12 +27,14 @@ from outbox.aggregates import AggregateRoot, StateConflict
 
 
 class OrderStatus(models.TextChoices):
-    """CREATED, then CONFIRMED (stock reserved) or REJECTED (not enough stock); then PAID."""
+    """CREATED, then CONFIRMED (stock reserved) or REJECTED (not enough stock); then PAID.
+    CANCELLED by the customer from CREATED or CONFIRMED."""
 
     CREATED = "CREATED"
     CONFIRMED = "CONFIRMED"
     REJECTED = "REJECTED"
     PAID = "PAID"
+    CANCELLED = "CANCELLED"
 
 
 # Users live in the identity database that every service shares, which may not be this
@@ -43,6 +50,15 @@ class PriceChanged(StateConflict):
     """An order names a price other than the catalog's current one for an item."""
 
 
+@dataclasses.dataclass(frozen=True)
+class PendingItemCountChange:
+    """A change of an item's count that waits for the inventory's answer."""
+
+    change_id: str
+    product_id: str
+    count: int
+
+
 class Order(AggregateRoot):
     """A customer's order: items at the price they were ordered at, and where to send them."""
 
@@ -55,11 +71,34 @@ class Order(AggregateRoot):
     detail = models.CharField(max_length=500)
     rejection_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # At most one change of an item's count waits for the inventory at a time.
+    pending_change_id = models.UUIDField(null=True, blank=True)
+    pending_change_product_id = models.UUIDField(null=True, blank=True)
+    pending_change_count = models.PositiveIntegerField(null=True, blank=True)
+    change_refusal_reason = models.TextField(
+        blank=True, help_text="Why the inventory refused the last change of an item's count."
+    )
+    stock_released_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the inventory put back the cancelled order's stock."
+    )
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(total_price__gt=0), name="order_total_positive"),
+            models.CheckConstraint(
+                condition=(
+                    Q(pending_change_id__isnull=True)
+                    & Q(pending_change_product_id__isnull=True)
+                    & Q(pending_change_count__isnull=True)
+                )
+                | (
+                    Q(pending_change_id__isnull=False)
+                    & Q(pending_change_product_id__isnull=False)
+                    & Q(pending_change_count__gt=0)
+                ),
+                name="order_pending_change_complete",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -113,6 +152,7 @@ class Order(AggregateRoot):
         if self.status == OrderStatus.PAID:
             raise StateConflict("The order is paid: its address can no longer change.")
         self._require_not_rejected()
+        self._require_not_cancelled()
         if not new_detail.strip():
             raise ValidationError({"detail": "The address detail cannot be blank."})
         if new_detail == self.detail:
@@ -121,16 +161,17 @@ class Order(AggregateRoot):
         self.raise_event(OrderAddressChangedEvent(old_detail=old_detail, new_detail=new_detail))
 
     def confirm(self) -> None:
-        """The inventory reserved every item: the order can be paid."""
-        if self.status == OrderStatus.CONFIRMED:
+        """The inventory reserved every item: the order can be paid. A cancelled order stays
+        cancelled: its cancellation puts back whatever the inventory reserved."""
+        if self.status in (OrderStatus.CONFIRMED, OrderStatus.CANCELLED):
             return
         self._require_created("confirmed")
         self.status = OrderStatus.CONFIRMED
         self.raise_event(OrderConfirmedEvent())
 
     def reject(self, reason: str) -> None:
-        """The stock could not cover the order: it will not be fulfilled."""
-        if self.status == OrderStatus.REJECTED:
+        """The stock could not cover the order: it will not be fulfilled (unless cancelled)."""
+        if self.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
             return
         self._require_created("rejected")
         self.status, self.rejection_reason = OrderStatus.REJECTED, reason
@@ -141,6 +182,11 @@ class Order(AggregateRoot):
         if self.status == OrderStatus.PAID:
             raise StateConflict("The order is already paid.")
         self._require_not_rejected()
+        self._require_not_cancelled()
+        if self.pending_change_id is not None:
+            raise StateConflict(
+                "An item's count is being changed; pay once the inventory has answered."
+            )
         if self.status != OrderStatus.CONFIRMED:
             raise StateConflict("The order's stock is still being reserved; pay once confirmed.")
         if paid_price != self.total_price:
@@ -149,6 +195,120 @@ class Order(AggregateRoot):
             )
         self.status = OrderStatus.PAID
         self.raise_event(OrderPaidEvent(paid_price=paid_price))
+
+    def cancel(self, items: Sequence["OrderItem"]) -> None:
+        """The customer gives the order up before paying; the inventory puts its stock back.
+
+        A change of an item's count still waiting is withdrawn with the order: whatever the
+        inventory made of it, the cancellation puts back what it holds when it arrives.
+        """
+        if self.status == OrderStatus.CANCELLED:
+            raise StateConflict("The order is already cancelled.")
+        if self.status == OrderStatus.PAID:
+            raise StateConflict("The order is paid: it can no longer be cancelled.")
+        self._require_not_rejected()
+        self.status = OrderStatus.CANCELLED
+        self._clear_pending_change()
+        self.raise_event(OrderCancelledEvent(items=tuple(_line_of(item) for item in items)))
+
+    @property
+    def pending_change(self) -> PendingItemCountChange | None:
+        if self.pending_change_id is None:
+            return None
+        return PendingItemCountChange(
+            change_id=self.pending_change_id.hex,
+            product_id=self.pending_change_product_id.hex,
+            count=self.pending_change_count,
+        )
+
+    def request_item_count_change(
+        self, *, items: Sequence["OrderItem"], product_id: str, count: int
+    ) -> None:
+        """Ask the inventory to hold `count` units of one of the order's items.
+
+        Only once the order is confirmed: before, the inventory has no reservation to
+        adjust, and may still refuse the whole order. One change at a time, so that each
+        answer meets the change it answers. The same count changes nothing.
+        """
+        if self.status == OrderStatus.PAID:
+            raise StateConflict("The order is paid: its items can no longer change.")
+        self._require_not_rejected()
+        self._require_not_cancelled()
+        if self.status != OrderStatus.CONFIRMED:
+            raise StateConflict(
+                "The order's stock is still being reserved; change it once confirmed."
+            )
+        if self.pending_change_id is not None:
+            raise StateConflict(
+                "Another change of an item's count waits for the inventory; "
+                "try again once it has answered."
+            )
+        item = _item_of(items, product_id)
+        if not 0 < count <= MAX_ITEM_COUNT:
+            raise ValidationError({"count": f"The count must be between 1 and {MAX_ITEM_COUNT}."})
+        if count == item.count:
+            return
+        if sum(other.count for other in items) - item.count + count > MAX_ITEM_COUNT:
+            raise ValidationError({"count": f"An order may hold at most {MAX_ITEM_COUNT} units."})
+        if self.total_price + (count - item.count) * item.item_price > MAX_TOTAL_PRICE:
+            raise ValidationError({"count": f"The order's total may be at most {MAX_TOTAL_PRICE}."})
+        self.pending_change_id = uuid.uuid4()
+        self.pending_change_product_id, self.pending_change_count = item.product_id, count
+        self.change_refusal_reason = ""
+        self.raise_event(
+            OrderItemCountChangeRequestedEvent(
+                change_id=self.pending_change_id.hex, product_id=product_id, count=count
+            )
+        )
+
+    def apply_item_count_change(
+        self, *, change_id: str, items: Sequence["OrderItem"]
+    ) -> "OrderItem | None":
+        """The inventory holds the new count: the item takes it at the price it was ordered
+        at, and the total follows. Returns the changed item, or None for an answer to a
+        change that is no longer pending (withdrawn by the order's cancellation)."""
+        change = self.pending_change
+        if change is None or change.change_id != change_id:
+            return None
+        item = _item_of(items, change.product_id)
+        old_count, item.count = item.count, change.count
+        self.total_price += (change.count - old_count) * item.item_price
+        self._clear_pending_change()
+        self.raise_event(
+            OrderItemCountChangedEvent(
+                change_id=change_id,
+                product_id=change.product_id,
+                old_count=old_count,
+                new_count=change.count,
+                total_price=self.total_price,
+            )
+        )
+        return item
+
+    def refuse_item_count_change(self, *, change_id: str, reason: str) -> None:
+        """The inventory could not hold the new count: the order stays as it was, and says why."""
+        change = self.pending_change
+        if change is None or change.change_id != change_id:
+            return
+        self._clear_pending_change()
+        self.change_refusal_reason = reason
+        self.raise_event(
+            OrderItemCountChangeRefusedEvent(
+                change_id=change_id, product_id=change.product_id, count=change.count, reason=reason
+            )
+        )
+
+    def record_stock_released(self) -> None:
+        """The inventory put back what it held for this cancelled order: the saga is over."""
+        if self.stock_released_at is None:
+            self.stock_released_at = timezone.now()
+
+    def _clear_pending_change(self) -> None:
+        self.pending_change_id = self.pending_change_product_id = self.pending_change_count = None
+
+    def _require_not_cancelled(self) -> None:
+        if self.status == OrderStatus.CANCELLED:
+            raise StateConflict("The order was cancelled.")
 
     def _require_created(self, outcome: str) -> None:
         if self.status != OrderStatus.CREATED:
@@ -194,6 +354,17 @@ def _priced_from_catalog(
             f"The price changed: {'; '.join(changed)}. Order again at the new price."
         )
     return [dataclasses.replace(line, item_price=catalog[line.product_id].price) for line in lines]
+
+
+def _line_of(item: "OrderItem") -> OrderLine:
+    return OrderLine(product_id=item.product_id.hex, count=item.count, item_price=item.item_price)
+
+
+def _item_of(items: Sequence["OrderItem"], product_id: str) -> "OrderItem":
+    for item in items:
+        if item.product_id.hex == product_id:
+            return item
+    raise ValidationError({"productId": f"Product {product_id} is not an item of this order."})
 
 
 class OrderItem(models.Model):

@@ -71,6 +71,51 @@ def order_reject(*, order_id: str, reason: str) -> None:
     store.save(order)
 
 
+@transaction.atomic(using=DATABASE)
+def order_cancel(*, order_id: str, customer_id: int) -> Order:
+    """Cancel an unpaid order; the inventory then puts back what it reserved for it."""
+    order = Order.objects.select_for_update().get(pk=order_id, customer_id=customer_id)
+    order.cancel(list(order.items.all()))
+    store.save(order)
+    return order
+
+
+@transaction.atomic(using=DATABASE)
+def order_request_item_count_change(
+    *, order_id: str, customer_id: int, product_id: str, count: int
+) -> Order:
+    """Ask the inventory for a new count of one item; the order applies it once answered."""
+    order = Order.objects.select_for_update().get(pk=order_id, customer_id=customer_id)
+    order.request_item_count_change(
+        items=list(order.items.all()), product_id=product_id, count=count
+    )
+    store.save(order)
+    return order
+
+
+@transaction.atomic(using=DATABASE)
+def order_apply_item_count_change(*, order_id: str, change_id: str) -> None:
+    order = Order.objects.select_for_update().get(pk=order_id)
+    changed = order.apply_item_count_change(change_id=change_id, items=list(order.items.all()))
+    if changed is not None:
+        changed.save(update_fields=["count"])
+        store.save(order)
+
+
+@transaction.atomic(using=DATABASE)
+def order_refuse_item_count_change(*, order_id: str, change_id: str, reason: str) -> None:
+    order = Order.objects.select_for_update().get(pk=order_id)
+    order.refuse_item_count_change(change_id=change_id, reason=reason)
+    store.save(order)
+
+
+@transaction.atomic(using=DATABASE)
+def order_record_stock_released(*, order_id: str) -> None:
+    order = Order.objects.select_for_update().get(pk=order_id)
+    order.record_stock_released()
+    store.save(order)
+
+
 def order_summary_refresh(*, order_id: str) -> None:
     """Rebuild an order's read model row from the order itself (event notification style)."""
     order = Order.objects.prefetch_related("items").filter(pk=order_id).first()

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0005_customer_id'),
+        ('orders', '0006_order_cancel_and_change'),
     ]
 
     operations = [
