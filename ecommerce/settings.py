@@ -250,8 +250,8 @@ OUTBOX = {
     "AUDIT_TRAIL": env_bool("OUTBOX_AUDIT_TRAIL", True),
 }
 
-# Rewards for orders (orders/loyalty.py): a coupon of COUPON_AMOUNT for an order whose total
-# reaches COUPON_THRESHOLD.
+# Rewards for paid orders (orders.services.loyalty_reward_paid_order): a point per whole unit
+# of the total, and a coupon of COUPON_AMOUNT for an order whose total reaches COUPON_THRESHOLD.
 LOYALTY = {
     "COUPON_THRESHOLD": Decimal(os.environ.get("LOYALTY_COUPON_THRESHOLD", "100")),
     "COUPON_AMOUNT": Decimal(os.environ.get("LOYALTY_COUPON_AMOUNT", "10")),

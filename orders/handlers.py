@@ -1,9 +1,10 @@
-"""How the order context reacts to events: the product catalog copy and its own read model."""
+"""How the order context reacts to events: the product catalog copy, its own read model, and
+the rewards of paid orders."""
 
 from decimal import Decimal, InvalidOperation
 
 from orders import services
-from orders.events import OrderEvent
+from orders.events import OrderEvent, OrderPaidEvent
 from outbox.cloudevents import MalformedEvent, ReceivedEvent
 from outbox.registry import EventHandler, Subscription
 
@@ -11,6 +12,16 @@ from outbox.registry import EventHandler, Subscription
 def refresh_order_summary(event: ReceivedEvent) -> None:
     """Any order event means "re-read order X" for the read model (event notification)."""
     services.order_summary_refresh(order_id=event.subject)
+
+
+def reward_paid_order(event: ReceivedEvent) -> None:
+    """A paid order earns its rewards, and the read model shows the payment.
+
+    Through the outbox, not an in-process listener: a reward that a crash lost, or that a
+    rolled-back payment granted, would be a promise broken to the customer.
+    """
+    services.order_summary_refresh(order_id=event.subject)
+    services.loyalty_reward_paid_order(order_id=event.subject)
 
 
 def confirm_order(event: ReceivedEvent) -> None:
@@ -65,4 +76,6 @@ EVENT_HANDLERS: dict[Subscription, EventHandler] = {
         Subscription("order", event_class.event_type()): refresh_order_summary
         for event_class in OrderEvent.__subclasses__()
     },
+    # A service has one handler per event type: the payment's refreshes the summary too.
+    Subscription("order", OrderPaidEvent.event_type()): reward_paid_order,
 }

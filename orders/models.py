@@ -1,7 +1,8 @@
 """The Order aggregate, the order read model, and the local copy of the product catalog."""
 
+import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -38,6 +39,10 @@ MAX_ITEM_COUNT = 2_147_483_647
 MAX_TOTAL_PRICE = Decimal("999999999999.99")
 
 
+class PriceChanged(StateConflict):
+    """An order names a price other than the catalog's current one for an item."""
+
+
 class Order(AggregateRoot):
     """A customer's order: items at the price they were ordered at, and where to send them."""
 
@@ -61,9 +66,23 @@ class Order(AggregateRoot):
         return f"Order {self.pk.hex}"
 
     @classmethod
-    def create(cls, *, customer_id: int, lines: Sequence[OrderLine], address: Address) -> "Order":
-        """A new order of at least one line, which raises OrderCreatedEvent."""
+    def create(
+        cls,
+        *,
+        customer_id: int,
+        lines: Sequence[OrderLine],
+        address: Address,
+        catalog: Mapping[str, "CatalogProduct"],
+    ) -> "Order":
+        """A new order of at least one line, priced from the catalog, which raises
+        OrderCreatedEvent.
+
+        Each line carries the price the customer was shown, and the order is taken only at the
+        catalog's current price: a customer neither chooses a price nor pays one they did not
+        see. `catalog` holds the catalog copy's products by id (hex).
+        """
         _require_valid_lines(lines)
+        lines = _priced_from_catalog(lines, catalog)
         total_price = sum((line.item_price * line.count for line in lines), Decimal("0"))
         if total_price > MAX_TOTAL_PRICE:
             raise ValidationError({"items": f"The order's total may be at most {MAX_TOTAL_PRICE}."})
@@ -152,6 +171,29 @@ def _require_valid_lines(lines: Sequence[OrderLine]) -> None:
             raise ValidationError({"items": "Every item's price must be greater than zero."})
     if sum(line.count for line in lines) > MAX_ITEM_COUNT:
         raise ValidationError({"items": f"An order may hold at most {MAX_ITEM_COUNT} units."})
+
+
+def _priced_from_catalog(
+    lines: Sequence[OrderLine], catalog: Mapping[str, "CatalogProduct"]
+) -> list[OrderLine]:
+    unknown = {
+        f"items[{index}].productId": f"Unknown product {line.product_id}."
+        for index, line in enumerate(lines)
+        if line.product_id not in catalog
+    }
+    if unknown:
+        raise ValidationError(unknown)
+    changed = [
+        f"items[{index}]: {product.name} ({line.product_id}) costs {product.price}, "
+        f"not {line.item_price}"
+        for index, line in enumerate(lines)
+        if line.item_price != (product := catalog[line.product_id]).price
+    ]
+    if changed:
+        raise PriceChanged(
+            f"The price changed: {'; '.join(changed)}. Order again at the new price."
+        )
+    return [dataclasses.replace(line, item_price=catalog[line.product_id].price) for line in lines]
 
 
 class OrderItem(models.Model):

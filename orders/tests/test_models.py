@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from orders.events import Address, OrderAddressChangedEvent, OrderCreatedEvent, OrderLine
-from orders.models import Order, OrderStatus
+from orders.models import CatalogProduct, Order, OrderStatus, PriceChanged
 from outbox.aggregates import StateConflict
 
 ADDRESS = Address(province="四川", city="成都", detail="天府软件园1号")
@@ -17,10 +17,26 @@ def line(count: int = 2, price: str = "10") -> OrderLine:
     return OrderLine(product_id=uuid.uuid4().hex, count=count, item_price=Decimal(price))
 
 
+def catalog_of(*lines: OrderLine) -> dict[str, CatalogProduct]:
+    """A catalog whose prices are those the lines name."""
+    return {
+        line.product_id: CatalogProduct(
+            product_id=uuid.UUID(line.product_id), name="Apple", price=line.item_price
+        )
+        for line in lines
+    }
+
+
+def new_order(*lines: OrderLine) -> Order:
+    """An order of `lines` (one of 2 x 10 without), at the prices they name."""
+    lines = lines or (line(),)
+    return Order.create(customer_id=1, lines=lines, address=ADDRESS, catalog=catalog_of(*lines))
+
+
 def test_an_order_totals_its_lines_and_raises_order_created() -> None:
     first, second = line(2, "10"), line(1, "5.50")
 
-    order = Order.create(customer_id=1, lines=[first, second], address=ADDRESS)
+    order = new_order(first, second)
 
     [event] = order.collect_events()
     assert isinstance(event, OrderCreatedEvent)
@@ -35,17 +51,39 @@ def test_an_order_totals_its_lines_and_raises_order_created() -> None:
 
 def test_an_order_needs_at_least_one_item() -> None:
     with pytest.raises(ValidationError, match="at least one item"):
-        Order.create(customer_id=1, lines=[], address=ADDRESS)
+        Order.create(customer_id=1, lines=[], address=ADDRESS, catalog={})
 
 
 @pytest.mark.parametrize(("count", "price"), [(0, "10"), (-1, "10"), (1, "0")])
 def test_counts_and_prices_must_be_positive(count: int, price: str) -> None:
     with pytest.raises(ValidationError):
-        Order.create(customer_id=1, lines=[line(count, price)], address=ADDRESS)
+        new_order(line(count, price))
+
+
+def test_an_order_is_taken_only_at_the_catalogs_current_price() -> None:
+    apple, pear = line(2, "10"), line(1, "5")
+    catalog = catalog_of(apple, pear)
+    catalog[pear.product_id].price = Decimal("6.00")
+
+    with pytest.raises(PriceChanged, match=rf"items\[1\]: Apple \({pear.product_id}\) costs 6.00"):
+        Order.create(customer_id=1, lines=[apple, pear], address=ADDRESS, catalog=catalog)
+
+
+def test_an_order_takes_the_catalogs_price_and_refuses_an_unknown_product() -> None:
+    apple, unknown = line(2, "10"), line(1, "5")
+    catalog = catalog_of(apple)
+    catalog[apple.product_id].price = Decimal("10.00")
+
+    order = Order.create(customer_id=1, lines=[apple], address=ADDRESS, catalog=catalog)
+    with pytest.raises(ValidationError, match=f"Unknown product {unknown.product_id}"):
+        Order.create(customer_id=1, lines=[apple, unknown], address=ADDRESS, catalog=catalog)
+
+    [event] = order.collect_events()
+    assert event.data()["items"][0]["itemPrice"] == "10.00"
 
 
 def test_the_address_detail_changes_until_the_order_is_paid() -> None:
-    order = Order.create(customer_id=1, lines=[line()], address=ADDRESS)
+    order = new_order()
     order.change_address_detail("天府软件园2号")
     order.confirm()
     order.pay(Decimal("20"))
@@ -61,14 +99,14 @@ def test_the_address_detail_changes_until_the_order_is_paid() -> None:
 
 
 def test_an_order_is_paid_only_once_confirmed() -> None:
-    order = Order.create(customer_id=1, lines=[line()], address=ADDRESS)
+    order = new_order()
 
     with pytest.raises(StateConflict, match="still being reserved"):
         order.pay(Decimal("20"))
 
 
 def test_a_payment_must_match_the_total() -> None:
-    order = Order.create(customer_id=1, lines=[line()], address=ADDRESS)
+    order = new_order()
     order.confirm()
 
     with pytest.raises(ValidationError, match="total price 20"):
@@ -78,7 +116,7 @@ def test_a_payment_must_match_the_total() -> None:
 
 
 def test_a_rejected_order_can_be_neither_paid_nor_redirected() -> None:
-    order = Order.create(customer_id=1, lines=[line()], address=ADDRESS)
+    order = new_order()
 
     order.reject("Apple: 2 wanted, 1 remain.")
     order.reject("Apple: 2 wanted, 1 remain.")
@@ -95,7 +133,7 @@ def test_a_rejected_order_can_be_neither_paid_nor_redirected() -> None:
 
 
 def test_a_confirmed_order_cannot_be_rejected() -> None:
-    order = Order.create(customer_id=1, lines=[line()], address=ADDRESS)
+    order = new_order()
     order.confirm()
 
     with pytest.raises(StateConflict, match="confirmed order cannot be rejected"):

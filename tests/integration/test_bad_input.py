@@ -74,10 +74,6 @@ def test_malformed_json_is_a_400(client: APIClient) -> None:
         ([{"productId": "KNOWN", "count": "two", "itemPrice": 10}], "items[0].count"),
         # One more than the column holds.
         ([{"productId": "KNOWN", "count": 2_147_483_648, "itemPrice": 10}], "items[0].count"),
-        # Each count in bounds, their sum beyond what the order's summary holds.
-        ([{"productId": "KNOWN", "count": 2_000_000_000, "itemPrice": "0.01"}] * 2, "items"),
-        # Each part in bounds, the total beyond what an order's total holds.
-        ([{"productId": "KNOWN", "count": 1000, "itemPrice": "9999999999.99"}], "items"),
         ([{"productId": "KNOWN", "count": 1, "itemPrice": 0}], "items[0].itemPrice"),
         ([{"productId": "KNOWN", "count": 1}], "items[0].itemPrice"),
     ],
@@ -92,6 +88,45 @@ def test_creating_an_order_with_bad_items(
 
     assert response.status_code == 400
     assert field in response.json()["errors"], response.json()
+    assert_nothing_written()
+
+
+@pytest.mark.parametrize(
+    ("price", "items"),
+    [
+        # Each count in bounds, their sum beyond what the order's summary holds.
+        ("0.01", [{"count": 2_000_000_000, "itemPrice": "0.01"}] * 2),
+        # Each part in bounds, the total beyond what an order's total holds.
+        ("9999999999.99", [{"count": 1000, "itemPrice": "9999999999.99"}]),
+    ],
+)
+def test_an_order_beyond_what_its_columns_hold(
+    client: APIClient, known_product: str, price: str, items: list
+) -> None:
+    CatalogProduct.objects.filter(pk=known_product).update(price=price)
+    items = [{**item, "productId": known_product} for item in items]
+
+    response = client.post("/orders", {"items": items, "address": ADDRESS}, format="json")
+
+    assert response.status_code == 400
+    assert "items" in response.json()["errors"], response.json()
+    assert_nothing_written()
+
+
+def test_an_order_at_another_price_than_the_catalogs_is_a_409_naming_item_and_price(
+    client: APIClient, known_product: str
+) -> None:
+    items = [
+        {"productId": known_product, "count": 1, "itemPrice": 10},
+        {"productId": known_product, "count": 1, "itemPrice": "0.01"},
+    ]
+
+    response = client.post("/orders", {"items": items, "address": ADDRESS}, format="json")
+
+    assert response.status_code == 409
+    message = response.json()["message"]
+    assert f"items[1]: Apple ({known_product}) costs 10.00, not 0.01" in message
+    assert "items[0]" not in message
     assert_nothing_written()
 
 

@@ -1,69 +1,61 @@
-"""Seed 004's rewards: points and coupons earned by after-commit listeners on order creation."""
+"""Rewards of paid orders: the service the order context's handler of OrderPaidEvent calls,
+and the customer's view of them. tests/e2e/test_rewards.py plays them through the outbox."""
 
 import uuid
+from decimal import Decimal
 
 import pytest
-from django.db import transaction
 from rest_framework.test import APIClient
 
 from orders.events import Address, OrderLine
-from orders.models import CatalogProduct, Coupon, LoyaltyPoints
-from orders.services import order_create
+from orders.models import CatalogProduct, Coupon, LoyaltyPoints, Order
+from orders.services import loyalty_reward_paid_order, order_confirm, order_create, order_pay
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
-ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
-
-
-class CheckoutFailed(Exception):
-    pass
+ADDRESS = Address(province="四川", city="成都", detail="天府软件园1号")
 
 
-def known_product() -> str:
+def paid_order(customer_id: int, *, count: int, price: str) -> Order:
     product_id = uuid.uuid4()
-    CatalogProduct.objects.create(product_id=product_id, name="Apple", price=10, product_version=1)
-    return product_id.hex
+    CatalogProduct.objects.create(
+        product_id=product_id, name="Apple", price=price, product_version=1
+    )
+    line = OrderLine(product_id=product_id.hex, count=count, item_price=Decimal(price))
+    order = order_create(customer_id=customer_id, lines=[line], address=ADDRESS)
+    order_confirm(order_id=order.pk.hex)
+    return order_pay(order_id=order.pk.hex, customer_id=customer_id, paid_price=order.total_price)
 
 
-def order(client: APIClient, *, count: int, price: int) -> str:
-    items = [{"productId": known_product(), "count": count, "itemPrice": price}]
-    response = client.post("/orders", {"items": items, "address": ADDRESS}, format="json")
-    assert response.status_code == 201
-    return response.json()["id"]
+def test_a_paid_order_earns_a_point_per_unit_and_a_large_one_a_coupon() -> None:
+    small = paid_order(7, count=2, price="10.60")
+    large = paid_order(7, count=3, price="45")
+
+    loyalty_reward_paid_order(order_id=small.pk.hex)
+    loyalty_reward_paid_order(order_id=large.pk.hex)
+
+    assert LoyaltyPoints.objects.get(order_id=small.pk).points == 21
+    assert LoyaltyPoints.objects.get(order_id=large.pk).points == 135
+    [coupon] = Coupon.objects.all()
+    assert (coupon.order_id, coupon.customer_id, coupon.amount) == (large.pk, 7, 10)
 
 
-def test_an_order_earns_points_and_a_large_one_a_coupon(customer_client: APIClient) -> None:
-    small = order(customer_client, count=2, price=10)
-    large = order(customer_client, count=3, price=45)
+def test_rewarding_an_order_twice_grants_once() -> None:
+    order = paid_order(7, count=1, price="150")
 
-    loyalty = customer_client.get("/loyalty").json()
+    loyalty_reward_paid_order(order_id=order.pk.hex)
+    loyalty_reward_paid_order(order_id=order.pk.hex)
 
-    assert loyalty["points"] == 20 + 135
-    [coupon] = loyalty["coupons"]
-    assert coupon["orderId"] == large and coupon["amount"] == 10.0
-    assert LoyaltyPoints.objects.get(order_id=small).points == 20
-
-
-def test_an_order_that_rolls_back_earns_nothing(django_user_model: type) -> None:
-    customer = django_user_model.objects.create_user(username="customer")
-    line = OrderLine(product_id=known_product(), count=20, item_price=10)
-
-    with pytest.raises(CheckoutFailed), transaction.atomic():
-        order_create(
-            customer_id=customer.pk,
-            lines=[line],
-            address=Address(**ADDRESS),
-        )
-        raise CheckoutFailed
-
-    assert not LoyaltyPoints.objects.exists()
-    assert not Coupon.objects.exists()
+    assert LoyaltyPoints.objects.get().points == 150
+    assert Coupon.objects.count() == 1
 
 
 def test_each_customer_sees_only_their_own_rewards(
-    customer_client: APIClient, staff_client: APIClient
+    customer_client: APIClient, staff_client: APIClient, django_user_model: type
 ) -> None:
-    order(customer_client, count=1, price=150)
+    customer_id = django_user_model.objects.get(username="customer").pk
+    loyalty_reward_paid_order(order_id=paid_order(customer_id, count=1, price="150").pk.hex)
 
+    assert customer_client.get("/loyalty").json()["points"] == 150
     assert staff_client.get("/loyalty").json() == {"points": 0, "coupons": []}
     assert APIClient().get("/loyalty").status_code == 401
