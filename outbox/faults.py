@@ -9,11 +9,15 @@ end-to-end tests (tests/e2e/test_crashes.py) start a real relay, worker or web p
 and the process, on reaching the point, logs which point it reached and sends itself SIGKILL:
 no exception handler, no rollback but the database's own, no acknowledgement.
 
-| point | process | the moment | what the crash leaves |
-|---|---|---|---|
-| `relay-after-publish` | `run_relay` | the broker confirmed a batch; its mark is written, not committed | rows still pending, messages in the queues: published again, the copies skipped by the consumers |
-| `worker-after-commit` | Celery worker | a batch's handling committed, its messages not acknowledged | messages redelivered, found in the processed-event table, skipped |
-| `save-after-commit` | any process that saves aggregates: the web | a transaction that saved events committed; nothing after it ran (after-commit listeners, the response) | the events in the outbox, relayed as usual; the client sees its connection drop |
+The points, where each process reaches them and what a crash there leaves behind:
+
+- `relay-after-publish` (`run_relay`): the broker confirmed a batch; its mark is written but
+  not committed. The rows stay pending and are published again; consumers skip the copies.
+- `worker-after-commit` (Celery worker): a batch's handling committed, its messages are not
+  acknowledged. They are redelivered, found in the processed-event table and skipped.
+- `save-after-commit` (any process that saves aggregates; the tests arm the web process): a
+  transaction that saved events committed, and nothing after it ran: no after-commit listener,
+  no response. The client sees its connection drop; the events are in the outbox and relayed.
 
 The variable is read once, at import: an unarmed point costs one comparison. A misspelt point
 stops the process at start (`ValueError`), rather than arming nothing.
@@ -53,7 +57,13 @@ class Armed:
         if not value:
             return None
         point, _, event_type = value.partition(":")
-        return cls(CrashPoint(point), event_type or None)
+        try:
+            return cls(CrashPoint(point), event_type or None)
+        except ValueError:
+            known = ", ".join(CrashPoint)
+            raise ValueError(
+                f"{CRASH_AT_VARIABLE}: no crash point {point!r}; known: {known}"
+            ) from None
 
     def matches(self, event_types: Iterable[str]) -> bool:
         return self.event_type is None or self.event_type in event_types
