@@ -3,6 +3,7 @@ real RabbitMQ with real relay and Celery worker processes. The cluster tests' ow
 are in tests/cluster/conftest.py."""
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -159,6 +160,13 @@ def wait_or_kill(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def free_port() -> int:
+    """A local TCP port that nothing listens on, for a web process of a test."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def consumer_count(connection: Connection, queue: str) -> int:

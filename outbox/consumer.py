@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from django.db import connections, transaction
 
+from outbox import faults
 from outbox.cloudevents import MalformedEvent, parse_cloudevent
 from outbox.inbox import record_processed
 from outbox.registry import Service
@@ -38,6 +39,9 @@ def handle_message(service: Service, body: bytes) -> Outcome:
             logger.info("%s skipped duplicate %s %s", service.name, event.type, event.id)
             return Outcome.DUPLICATE
         handler(event)
+        faults.crash_after_commit(
+            faults.CrashPoint.WORKER_AFTER_COMMIT, (event.type,), using=service.database
+        )
     return Outcome.HANDLED
 
 

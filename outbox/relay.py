@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
+from outbox import faults
 from outbox.cloudevents import CONTENT_TYPE
 from outbox.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
 from outbox.topology import publish_exchange
@@ -177,6 +178,9 @@ class Relay:
                     sent = self.publisher.send([event.to_message() for event in batch])
                     mark_published(self.database, ids)
                     self.publisher.await_confirms(sent)
+                    faults.crash_at(
+                        faults.CrashPoint.RELAY_AFTER_PUBLISH, (e.event_type for e in batch)
+                    )
             except PublishFailed as error:
                 record_failure(self.database, ids, str(error))
                 failure: PublishFailed | None = error

@@ -7,7 +7,7 @@ two databases.
 
 from django.db import router, transaction
 
-from outbox import listeners
+from outbox import faults, listeners
 from outbox.aggregates import AggregateRoot
 from outbox.cloudevents import to_cloudevent
 from outbox.events import DomainEvent
@@ -27,6 +27,11 @@ def save(aggregate: AggregateRoot) -> None:
         if events:
             # The table's trigger wakes the relay once this transaction commits.
             OutboxEvent.objects.using(database).bulk_create([outbox_row(event) for event in events])
+            faults.crash_after_commit(
+                faults.CrashPoint.SAVE_AFTER_COMMIT,
+                (event.event_type() for event in events),
+                using=database,
+            )
         for event in events:
             listeners.publish(event, using=database)
 

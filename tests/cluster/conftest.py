@@ -3,7 +3,6 @@ and Celery worker processes on it, all given the cluster as a list of nodes."""
 
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,14 @@ from django.conf import settings
 from kombu import Connection
 from rest_framework.authtoken.models import Token
 
-from conftest import EVERY_PROCESSES, PROJECT_DIR, Processes, consumer_count, database_url
+from conftest import (
+    EVERY_PROCESSES,
+    PROJECT_DIR,
+    Processes,
+    consumer_count,
+    database_url,
+    free_port,
+)
 from outbox import registry, topology
 from tests.cluster.load import ApiClient
 from tests.cluster.nodes import Cluster
@@ -48,12 +54,6 @@ class ClusterProcesses:
     web_url: str
     relay: subprocess.Popen
     workers: list[subprocess.Popen]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,27 @@
 """Setting the shop up through the API, waiting for the events that complete each step."""
 
+from kombu import Connection
 from rest_framework.test import APIClient
 
+from inventory.models import Inventory
 from tests.waiting import wait_until
 
 ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
+INVENTORY_QUEUE = "inventory-receive-q"
+
+
+def created_product(client: APIClient, *, name: str = "Apple") -> str:
+    """A new product priced 10 (staff client); its id."""
+    response = client.post(
+        "/products", {"name": name, "description": "", "price": 10}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
 
 
 def stocked_product(client: APIClient, stock: int, *, name: str = "Apple") -> str:
     """A product whose inventory holds `stock`, as the product itself shows; its id."""
-    body = {"name": name, "description": "", "price": 10}
-    product_id = client.post("/products", body, format="json").json()["id"]
+    product_id = created_product(client, name=name)
     inventory = wait_until(
         lambda: client.get("/inventories", {"productId": product_id}).json()["results"],
         what="inventory created",
@@ -22,3 +33,35 @@ def stocked_product(client: APIClient, stock: int, *, name: str = "Apple") -> st
         what="stock copied to the product",
     )
     return product_id
+
+
+def inventory_of(product_id: str) -> Inventory | None:
+    return Inventory.objects.filter(product_id=product_id).first()
+
+
+def ready_messages(broker: Connection, queue: str) -> int:
+    _, ready, _ = broker.default_channel.queue_declare(queue, passive=True)
+    return ready
+
+
+def consumers_of(broker: Connection, queue: str) -> int:
+    _, _, consumers = broker.default_channel.queue_declare(queue, passive=True)
+    return consumers
+
+
+def wait_until_inventory_queue_drained(
+    client: APIClient, broker: Connection, product_id: str
+) -> None:
+    """Queue a later message for the inventory and wait until the worker has handled it.
+
+    One consumer takes the queue in order and acknowledges each message before the next: once
+    this rename is applied, every message queued before it has been handled and acknowledged.
+    """
+    assert consumers_of(broker, INVENTORY_QUEUE) == 1, "the in-order argument needs one consumer"
+    response = client.post(f"/products/{product_id}/name", {"newName": "红富士"}, format="json")
+    assert response.status_code == 200
+    wait_until(
+        lambda: inventory_of(product_id).product_name == "红富士",
+        what="the inventory handled the rename queued after the earlier messages",
+    )
+    assert ready_messages(broker, INVENTORY_QUEUE) == 0

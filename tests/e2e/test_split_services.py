@@ -8,7 +8,6 @@ through the three web servers, and a context's role cannot reach another context
 """
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import requests
 from django.conf import settings
 from kombu import Connection
 
-from conftest import PROJECT_DIR, Processes, consumer_count, database_url
+from conftest import PROJECT_DIR, Processes, consumer_count, database_url, free_port
 from outbox import topology
 from tests.waiting import wait_until
 
@@ -38,12 +37,6 @@ DEMO_PASSWORD = "split-demo-password"
 def role(app: str) -> str:
     """The role, and database, of a context in the test's set (scripts/split_layout.sh)."""
     return f"{NAME_PREFIX}ecommerce_{app}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class RabbitManagement:
