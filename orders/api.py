@@ -185,6 +185,33 @@ class OrderChangeItemCountApi(APIView):
         )
 
 
+class CatalogListApi(GenericAPIView):
+    """The products an order may name, at the price an order is taken at now: the order
+    context's catalog copy, which an order's `itemPrice` must match."""
+
+    class OutputSerializer(serializers.Serializer):
+        product_id = serializers.UUIDField(format="hex")
+        name = serializers.CharField()
+        price = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=False)
+        category_id = serializers.UUIDField(format="hex", allow_null=True)
+        category_name = serializers.CharField(allow_null=True)
+
+    class FilterSerializer(serializers.Serializer):
+        category_id = serializers.UUIDField(required=False)
+
+    serializer_class = OutputSerializer
+
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        category_id = filters.validated_data.get("category_id")
+        products = selectors.catalog_product_list(
+            category_id=category_id.hex if category_id else None
+        )
+        page = self.paginate_queryset(products)
+        return self.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
 class OrderSummaryOutputSerializer(serializers.Serializer):
     order_id = serializers.UUIDField(format="hex")
     status = serializers.CharField()

@@ -12,4 +12,5 @@ urlpatterns = [
     path("order-summaries", api.OrderSummaryListApi.as_view(), name="order-summary-list"),
     path("order-summaries/<hex_uuid:order_id>", api.OrderSummaryDetailApi.as_view()),
     path("loyalty", api.LoyaltyApi.as_view(), name="loyalty"),
+    path("catalog", api.CatalogListApi.as_view(), name="catalog"),
 ]

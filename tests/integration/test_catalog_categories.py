@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
 from orders.models import CatalogCategory, CatalogProduct
 from orders.selectors import catalog_product_list
@@ -155,3 +156,27 @@ def test_the_admin_shows_the_category_copy_but_cannot_change_it(admin_client: Cl
     assert admin_client.get(f"{page}add/").status_code == 403
     admin_client.post(f"{page}{fruit.hex}/change/", {"name": "Forged"})
     assert CatalogCategory.objects.get().name == "Fruit"
+
+
+def test_the_catalog_lists_what_an_order_may_name_at_its_current_price_by_category() -> None:
+    fruit, fruit_created = category("Fruit")
+    apple, apple_created = product(fruit)
+    pear, pear_created = product()
+    deliver(fruit_created, apple_created, pear_created)
+    client = APIClient()
+
+    everything = client.get("/catalog").json()["results"]
+    in_fruit = client.get("/catalog", {"categoryId": fruit.hex}).json()["results"]
+    malformed = client.get("/catalog", {"categoryId": "fruit"})
+
+    assert {entry["productId"] for entry in everything} == {apple.hex, pear.hex}
+    assert in_fruit == [
+        {
+            "productId": apple.hex,
+            "name": "Apple",
+            "price": 10.0,
+            "categoryId": fruit.hex,
+            "categoryName": "Fruit",
+        }
+    ]
+    assert (malformed.status_code, list(malformed.json()["errors"])) == (400, ["categoryId"])
