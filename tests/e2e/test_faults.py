@@ -1,5 +1,6 @@
 """Faults lose nothing: a worker killed mid-transaction, the broker down, an unroutable event."""
 
+import os
 import subprocess
 from collections.abc import Iterator
 from io import StringIO
@@ -124,9 +125,10 @@ def test_a_batch_cut_off_from_the_database_is_handled_again_in_full(
 
 
 def rabbitmq(action: str) -> None:
-    subprocess.run(
-        ["rabbitmqctl", "-n", "rabbit@localhost", action], check=True, capture_output=True
-    )
+    """Run rabbitmqctl on the test broker's node: RABBITMQ_NODENAME, as for rabbitmqctl
+    itself, or the node of scripts/services.sh."""
+    node = os.environ.get("RABBITMQ_NODENAME", "rabbit@localhost")
+    subprocess.run(["rabbitmqctl", "-n", node, action], check=True, capture_output=True)
 
 
 def test_orders_taken_while_the_broker_is_down_drain_once_it_returns(
