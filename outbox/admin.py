@@ -49,8 +49,24 @@ def admin_database() -> str:
     return registry.outbox_databases()[0]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Nobody edits an event: these pages are for reading."""
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Rows that change only through commands and events, such as aggregates, the copies and
+    read models built from events, and the outbox's own records: the admin shows them and never
+    adds, edits or deletes one, since an edit here would raise no event and leave every copy
+    of it behind."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class OutboxRecordAdmin(ViewOnlyAdmin):
+    """The outbox's records, on the outbox database of this process."""
 
     def hand_to_workers(
         self, request: HttpRequest, task: Task, selected: dict[str, list[int]], started: str
@@ -66,15 +82,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).using(admin_database())
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class OutboxStateFilter(admin.SimpleListFilter):
@@ -95,7 +102,7 @@ class OutboxStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyAdmin):
+class OutboxEventAdmin(OutboxRecordAdmin):
     list_display = (
         "id",
         "event_type",
@@ -162,7 +169,7 @@ class OutboxEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProcessedEvent)
-class ProcessedEventAdmin(ReadOnlyAdmin):
+class ProcessedEventAdmin(OutboxRecordAdmin):
     list_display = ("event_id", "event_type", "consumer", "processed_at")
     list_filter = ("consumer", "event_type")
     search_fields = ("=event_id",)
@@ -173,7 +180,7 @@ class DiscardForm(forms.Form):
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(ReadOnlyAdmin):
+class DeadLetterAdmin(OutboxRecordAdmin):
     list_display = (
         "recorded_at",
         "service",
@@ -266,7 +273,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AuditRecord)
-class AuditRecordAdmin(ReadOnlyAdmin):
+class AuditRecordAdmin(OutboxRecordAdmin):
     list_display = (
         "recorded_at",
         "event_type",

@@ -2,15 +2,22 @@
 the order context's copies and read models, which nobody edits."""
 
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.test import Client
 from kombu import Connection
 
-from orders.models import CatalogProduct
+from inventory.models import Inventory
+from inventory.services import inventory_create_for_product
+from orders.events import Address, OrderLine
+from orders.models import CatalogProduct, Order
+from orders.services import order_create
 from outbox import topology
 from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
 from outbox.tests.rows import saved_outbox_event
+from products.models import Product
+from products.services import product_create
 
 pytestmark = pytest.mark.django_db
 
@@ -203,3 +210,38 @@ def test_copies_and_read_models_of_the_order_context_are_read_only(admin_client:
     assert admin_client.get(f"{page}delete/").status_code == 403
     for model in ("catalogproduct", "ordersummary", "loyaltypoints", "coupon"):
         assert admin_client.get(f"/admin/orders/{model}/add/").status_code == 403, model
+
+
+def test_aggregates_are_shown_but_changed_only_through_their_commands(
+    admin_client: Client,
+) -> None:
+    product = product_create(name="Apple", description="", price=Decimal("10"))
+    inventory = inventory_create_for_product(
+        product_id=product.id.hex, product_name="Apple", product_version=1
+    )
+    CatalogProduct.objects.create(product_id=product.id, name="Apple", price=10, product_version=1)
+    order = order_create(
+        customer_id=1,
+        lines=[OrderLine(product_id=product.id.hex, count=2, item_price=Decimal("10"))],
+        address=Address(province="四川", city="成都", detail="天府软件园1号"),
+    )
+    pages = {
+        "products/product": product,
+        "inventory/inventory": inventory,
+        "orders/order": order,
+    }
+
+    for model, row in pages.items():
+        page = f"/admin/{model}/{row.pk.hex}/"
+        shown = admin_client.get(f"{page}change/")
+        admin_client.post(f"{page}change/", {"name": "Forged", "remaining": 99, "city": "X"})
+
+        assert shown.status_code == 200, model
+        assert 'name="_save"' not in shown.content.decode(), f"{model} has no save button"
+        assert admin_client.get(f"{page}delete/").status_code == 403, model
+        assert admin_client.get(f"/admin/{model}/add/").status_code == 403, model
+    assert Product.objects.get().name == "Apple"
+    assert Inventory.objects.get().remaining == 0
+    assert Order.objects.get().city == "成都"
+    order_page = admin_client.get(f"/admin/orders/order/{order.pk.hex}/change/").content.decode()
+    assert str(product.id) in order_page, "the order's items are shown with it"
