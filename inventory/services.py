@@ -52,26 +52,16 @@ def inventory_sync_product_name(*, product_id: str, name: str, product_version: 
 
 @transaction.atomic(using=DATABASE)
 def stock_reserve_for_order(*, order_id: str, items: Iterable[tuple[str, int]]) -> StockReservation:
-    """Take every item of an order out of stock, or refuse the order; once per order.
-
-    Inventories are locked in product order so that two orders never deadlock each other.
-    """
+    """Take every item of an order out of stock, or refuse the order; once per order."""
     existing = StockReservation.objects.filter(pk=order_id).first()
     if existing is not None:
         return existing
-    wanted: dict[str, int] = {}
-    for product_id, count in items:
-        wanted[product_id] = wanted.get(product_id, 0) + count
-    locked = (
-        Inventory.objects.select_for_update().filter(product_id__in=wanted).order_by("product_id")
-    )
-    inventories = {inventory.product_id.hex: inventory for inventory in locked}
+    wanted = _units_by_product(items)
+    inventories = _locked_inventories(wanted)
     reservation = StockReservation.for_order(
         order_id=order_id, wanted=wanted, inventories=inventories
     )
-    for inventory in inventories.values():
-        if inventory.pending_events:
-            store.save(inventory)
+    _save_changed(inventories.values())
     store.save(reservation)
     return reservation
 
