@@ -12,7 +12,7 @@ export DJANGO_SECRET_KEY := $(shell scripts/secret_key.sh)
 endif
 export DJANGO_SECURE_SSL ?= false
 
-.PHONY: up demo test asyncapi-check services down migrate check bench up-services migrate-services demo-services cluster cluster-down
+.PHONY: up demo test asyncapi asyncapi-check services down migrate check bench up-services migrate-services demo-services cluster cluster-down
 
 .venv/.installed: requirements.txt
 	scripts/venv.sh
@@ -57,6 +57,10 @@ test: .venv/.installed services
 	$(BIN)/lint-imports
 	$(MAKE) asyncapi-check
 	CELERY_BROKER_URL=$(TEST_CELERY_BROKER_URL) $(BIN)/pytest
+
+## Write the events' AsyncAPI document again after changing an event or a subscription.
+asyncapi: .venv/.installed
+	$(MANAGE) asyncapi --output docs/asyncapi.yaml
 
 ## The AsyncAPI document as the command writes it, through @asyncapi/parser (scripts/asyncapi).
 asyncapi-check: .venv/.installed

@@ -186,7 +186,7 @@ def test_the_committed_document_is_what_the_command_writes() -> None:
     ).stdout
 
     assert written == COMMITTED.read_text(encoding="utf-8"), (
-        "docs/asyncapi.yaml is stale: run `python manage.py asyncapi --output docs/asyncapi.yaml`"
+        "docs/asyncapi.yaml is stale: run `make asyncapi`"
     )
 
 
