@@ -12,7 +12,7 @@ export DJANGO_SECRET_KEY := $(shell scripts/secret_key.sh)
 endif
 export DJANGO_SECURE_SSL ?= false
 
-.PHONY: up demo test services down migrate check bench up-services migrate-services demo-services cluster cluster-down
+.PHONY: up demo test asyncapi asyncapi-check services down migrate check bench up-services migrate-services demo-services cluster cluster-down
 
 .venv/.installed: requirements.txt
 	scripts/venv.sh
@@ -52,9 +52,25 @@ demo-services: .venv/.installed
 
 ## Architecture contracts, then every test against real PostgreSQL, RabbitMQ and workers; the
 ## cluster tests last, on a three-node cluster of their own (ports 5682-5684, 15682-15684).
+## With Node on the machine, the events' AsyncAPI document must also pass the reference parser.
 test: .venv/.installed services
 	$(BIN)/lint-imports
+	$(MAKE) asyncapi-check
 	CELERY_BROKER_URL=$(TEST_CELERY_BROKER_URL) $(BIN)/pytest
+
+## Write the events' AsyncAPI document again after changing an event or a subscription.
+asyncapi: .venv/.installed
+	$(MANAGE) asyncapi --output docs/asyncapi.yaml
+
+## The AsyncAPI document as the command writes it, through @asyncapi/parser (scripts/asyncapi).
+asyncapi-check: .venv/.installed
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		npm ci --prefix scripts/asyncapi --no-audit --no-fund --loglevel=error && \
+		mkdir -p .run && $(MANAGE) asyncapi --output .run/asyncapi.json && \
+		node scripts/asyncapi/validate.mjs .run/asyncapi.json; \
+	else \
+		echo "asyncapi-check: no node/npm on PATH, the AsyncAPI parser step is not run"; \
+	fi
 
 check: .venv/.installed
 	$(BIN)/lint-imports

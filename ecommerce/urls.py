@@ -8,7 +8,7 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ecommerce.sign_in import SignInApi
-from outbox.views import HealthApi
+from outbox.views import AsyncApiDocument, HealthApi
 
 
 class HexUuidConverter:
@@ -33,6 +33,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/asyncapi.json", AsyncApiDocument.as_view(kind="json"), name="asyncapi-json"),
+    path("api/asyncapi.yaml", AsyncApiDocument.as_view(kind="yaml"), name="asyncapi-yaml"),
 ]
 
 # Any request that fails outside an API view, or with an error the API does not know, answers

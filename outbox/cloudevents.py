@@ -20,6 +20,12 @@ def source_of(service: str) -> str:
     return f"/{service}"
 
 
+def dataschema_of(service: str, event_type: str) -> str:
+    """The CloudEvents `dataschema` of an event type: the `$id` of the JSON Schema of its
+    `data` in the AsyncAPI document (`outbox/asyncapi.py`, served at `/api/asyncapi.json`)."""
+    return f"urn:event-schema:{service}:{event_type}"
+
+
 def to_cloudevent(event: DomainEvent) -> dict[str, Any]:
     """The structured CloudEvent of a domain event, ready for `json.dumps`."""
     return {
@@ -30,6 +36,7 @@ def to_cloudevent(event: DomainEvent) -> dict[str, Any]:
         "time": event.occurred_at.isoformat(),
         "subject": event.aggregate_id,
         "datacontenttype": "application/json",
+        "dataschema": dataschema_of(event.service, event.event_type()),
         "aggregatetype": event.aggregate_type,
         "aggregateversion": event.aggregate_version,
         "data": event.data(),

@@ -1,3 +1,5 @@
+from django.http import HttpRequest, HttpResponse
+from django.views import View
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -6,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from outbox.asyncapi import asyncapi_document, render
 from outbox.health import health_report
 
 
@@ -22,3 +25,17 @@ class HealthApi(APIView):
         if not request.user.is_staff:
             report = {"healthy": report["healthy"]}
         return Response(report, status=code)
+
+
+class AsyncApiDocument(View):
+    """The AsyncAPI document of the events, public like the OpenAPI schema; a plain Django view
+    so that the API's camelCase renderer leaves its keys as AsyncAPI spells them."""
+
+    kind: str = "json"
+    content_types = {"json": "application/json", "yaml": "application/yaml"}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse(
+            render(asyncapi_document(), self.kind),
+            content_type=f"{self.content_types[self.kind]}; charset=utf-8",
+        )

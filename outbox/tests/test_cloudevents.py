@@ -33,6 +33,7 @@ def test_an_event_becomes_a_structured_cloudevent() -> None:
     assert document["type"] == "ParcelWeighedEvent"
     assert document["source"] == "/shipping"
     assert document["subject"] == "p1"
+    assert document["dataschema"] == "urn:event-schema:shipping:ParcelWeighedEvent"
     assert (document["aggregatetype"], document["aggregateversion"]) == ("Parcel", 4)
     assert document["data"] == {"grossWeight": "1.50"}
 
