@@ -20,17 +20,18 @@ from outbox.topology import publish_exchange
 
 logger = logging.getLogger(__name__)
 
-# The oldest pending rows after a given id that no other relay holds. A row is left for later
-# when an earlier pending event of the same aggregate is not in the batch (another relay holds
-# it, or the drain passed over it), so the events of one aggregate leave in the order they were
-# raised. Such an earlier row can only lie before the end of the batch: the check looks there.
-CLAIM_BATCH_SQL = """
+# Pending rows that no other relay holds, chosen by `{rows}` (and `{limit}`). A row is left for
+# later when an earlier pending event of the same aggregate is not among them (another relay
+# holds it, the drain passed over it, or an operator did not select it), so the events of one
+# aggregate leave in the order they were raised. Such an earlier row can only lie before the
+# last claimed one: the check looks there.
+CLAIM_SQL_TEMPLATE = """
 WITH claimed AS (
     SELECT id, event_id, event_type, service, aggregate_type, aggregate_id, payload
     FROM outbox_outboxevent
-    WHERE published_at IS NULL AND id > %s
+    WHERE published_at IS NULL AND {rows}
     ORDER BY id
-    LIMIT %s
+    {limit}
     FOR UPDATE SKIP LOCKED
 ),
 held_elsewhere AS (
@@ -51,30 +52,10 @@ WHERE NOT EXISTS (
 )
 ORDER BY claimed.id
 """
-
-# The rows among the given ids that are pending and that no other relay holds, less any with an
-# earlier pending event of its aggregate outside them: that one must leave first.
-CLAIM_SELECTED_SQL = """
-WITH claimed AS (
-    SELECT id, event_id, event_type, service, aggregate_type, aggregate_id, payload
-    FROM outbox_outboxevent
-    WHERE published_at IS NULL AND id = ANY(%s)
-    ORDER BY id
-    FOR UPDATE SKIP LOCKED
-)
-SELECT claimed.id, replace(claimed.event_id::text, '-', ''), claimed.event_type,
-       claimed.service, claimed.payload::text
-FROM claimed
-WHERE NOT EXISTS (
-    SELECT 1 FROM outbox_outboxevent earlier
-    WHERE earlier.published_at IS NULL
-      AND earlier.aggregate_type = claimed.aggregate_type
-      AND earlier.aggregate_id = claimed.aggregate_id
-      AND earlier.id < claimed.id
-      AND earlier.id NOT IN (SELECT id FROM claimed)
-)
-ORDER BY claimed.id
-"""
+# The oldest pending rows after a given id: the relay's batch.
+CLAIM_BATCH_SQL = CLAIM_SQL_TEMPLATE.format(rows="id > %s", limit="LIMIT %s")
+# The pending rows among the given ids: the admin's "publish now".
+CLAIM_SELECTED_SQL = CLAIM_SQL_TEMPLATE.format(rows="id = ANY(%s)", limit="")
 
 MARK_PUBLISHED_SQL = "UPDATE outbox_outboxevent SET published_at = now() WHERE id = ANY(%s)"
 
