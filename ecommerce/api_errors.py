@@ -21,7 +21,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, JsonResponse
 from djangorestframework_camel_case.util import camelize
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -34,6 +34,13 @@ UNAVAILABLE = {
     db.InterfaceError: "The database cannot be reached; try again shortly.",
     kombu.exceptions.OperationalError: "The message broker cannot be reached; try again shortly.",
 }
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The error shape, as the OpenAPI schema declares it for every error response."""
+
+    message = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
 class Conflict(exceptions.APIException):
@@ -60,6 +67,12 @@ def server_error(request: HttpRequest) -> JsonResponse:
     response = JsonResponse({"message": reason, "errors": {}}, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
+    """Django's handler404 (a path that no URL matches, such as an id that is no UUID), in the
+    API's error shape."""
+    return JsonResponse({"message": "Not found.", "errors": {}}, status=404)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -224,8 +224,8 @@ WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["djangorestframework_camel_case.render.CamelCaseJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["djangorestframework_camel_case.parser.CamelCaseJSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": ["ecommerce.parsers.StrictCamelCaseJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "ecommerce.pagination.CheckedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "ecommerce.schema.ContextAutoSchema",
     "EXCEPTION_HANDLER": "ecommerce.api_errors.exception_handler",
@@ -241,9 +241,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Products, inventory and orders that talk through domain events.",
     "VERSION": "1.0.0",
     "CAMELIZE_NAMES": True,
+    # A request body refuses fields it does not declare, a response does not: apart.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "PATH_CONVERTER_OVERRIDES": {"hex_uuid": {"type": "string", "format": "uuid"}},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
+        "ecommerce.schema.link_created_resources",
     ],
 }
 

@@ -8,8 +8,10 @@ each further try restarts the cool-off. A successful sign-in clears the count.
 
 from axes.helpers import get_cool_off
 from django.contrib.auth.signals import user_logged_in
-from rest_framework import exceptions
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
 from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +20,14 @@ from rest_framework.response import Response
 class SignInApi(ObtainAuthToken):
     """`POST /auth/token` {username, password}: the user's token, or 400, or 429 when locked."""
 
+    @extend_schema(
+        request=AuthTokenSerializer,
+        responses={
+            200: inline_serializer("Token", {"token": serializers.CharField()}),
+            400: OpenApiResponse(description="Wrong username or password."),
+            429: OpenApiResponse(description="Too many failed sign-ins: locked for a while."),
+        },
+    )
     def post(self, request: Request, *args: object, **kwargs: object) -> Response:
         serializer = self.get_serializer(data=request.data)
         try:

@@ -37,6 +37,8 @@ urlpatterns = [
     path("api/asyncapi.yaml", AsyncApiDocument.as_view(kind="yaml"), name="asyncapi-yaml"),
 ]
 
-# Any request that fails outside an API view, or with an error the API does not know, answers
-# in the API's error shape too (503 while the database or the broker is unreachable).
+# A path that matches no URL (404), and any request that fails outside an API view or with an
+# error the API does not know, answers in the API's error shape too (503 while the database or
+# the broker is unreachable).
 handler500 = "ecommerce.api_errors.server_error"
+handler404 = "ecommerce.api_errors.page_not_found"

@@ -1,6 +1,6 @@
 """REST endpoints of the inventory context."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -24,7 +24,6 @@ class InventoryListApi(GenericAPIView):
 
     serializer_class = InventoryOutputSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("productId", str, description="Product id")])
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -43,7 +42,13 @@ class InventoryIncreaseApi(APIView):
     class InputSerializer(serializers.Serializer):
         increase_number = serializers.IntegerField(min_value=1, max_value=MAX_REMAINING)
 
-    @extend_schema(request=InputSerializer, responses=InventoryOutputSerializer)
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: InventoryOutputSerializer,
+            409: OpenApiResponse(description=f"The stock would exceed {MAX_REMAINING}."),
+        },
+    )
     def post(self, request: Request, inventory_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -57,7 +62,13 @@ class InventoryDecreaseApi(APIView):
     class InputSerializer(serializers.Serializer):
         decrease_number = serializers.IntegerField(min_value=1, max_value=MAX_REMAINING)
 
-    @extend_schema(request=InputSerializer, responses=InventoryOutputSerializer)
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: InventoryOutputSerializer,
+            409: OpenApiResponse(description="Not that much in stock."),
+        },
+    )
     def post(self, request: Request, inventory_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
@@ -107,7 +107,13 @@ class OrderChangeAddressDetailApi(APIView):
     class InputSerializer(serializers.Serializer):
         detail = serializers.CharField(max_length=500)
 
-    @extend_schema(request=InputSerializer, responses=OrderOutputSerializer)
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OrderOutputSerializer,
+            409: OpenApiResponse(description="The order is paid: its address cannot change."),
+        },
+    )
     def post(self, request: Request, order_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -127,7 +133,13 @@ class OrderPayApi(APIView):
     class InputSerializer(serializers.Serializer):
         paid_price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=MIN_PRICE)
 
-    @extend_schema(request=InputSerializer, responses=OrderOutputSerializer)
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OrderOutputSerializer,
+            409: OpenApiResponse(description="Paid, cancelled, rejected or not confirmed yet."),
+        },
+    )
     def post(self, request: Request, order_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -146,7 +158,13 @@ class OrderCancelApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses=OrderOutputSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            200: OrderOutputSerializer,
+            409: OpenApiResponse(description="Paid, rejected or cancelled already."),
+        },
+    )
     def post(self, request: Request, order_id: str) -> Response:
         services.order_cancel(order_id=order_id, customer_id=request.user.pk)
         return Response(
@@ -167,7 +185,14 @@ class OrderChangeItemCountApi(APIView):
         product_id = serializers.UUIDField()
         count = serializers.IntegerField(min_value=1, max_value=MAX_ITEM_COUNT)
 
-    @extend_schema(request=InputSerializer, responses={202: OrderOutputSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OrderOutputSerializer,
+            202: OrderOutputSerializer,
+            409: OpenApiResponse(description="Paid, not confirmed, or a change is pending."),
+        },
+    )
     def post(self, request: Request, order_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

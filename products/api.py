@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -46,7 +46,6 @@ class ProductListCreateApi(GenericAPIView):
 
     serializer_class = ProductOutputSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("categoryId", str, description="Category id")])
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -125,7 +124,13 @@ class CategoryListCreateApi(GenericAPIView):
         page = self.paginate_queryset(selectors.category_list())
         return self.get_paginated_response(CategoryOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: CreatedSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: CreatedSerializer,
+            409: OpenApiResponse(description="A category of that name exists already."),
+        },
+    )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
