@@ -15,16 +15,21 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 
 class SignInApi(ObtainAuthToken):
     """`POST /auth/token` {username, password}: the user's token, or 400, or 429 when locked."""
 
+    # JSON like every other endpoint, held to its serializer by the API's parser.
+    InputSerializer = AuthTokenSerializer
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+
     @extend_schema(
-        request=AuthTokenSerializer,
+        request=InputSerializer,
         responses={
             200: inline_serializer("Token", {"token": serializers.CharField()}),
-            400: OpenApiResponse(description="Wrong username or password."),
+            400: OpenApiResponse(description="A field missing, or a wrong username or password."),
             429: OpenApiResponse(description="Too many failed sign-ins: locked for a while."),
         },
     )

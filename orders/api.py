@@ -72,7 +72,13 @@ class OrderListCreateApi(GenericAPIView):
         page = self.paginate_queryset(selectors.order_list(customer_id=request.user.pk))
         return self.get_paginated_response(OrderOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: CreatedSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: CreatedSerializer,
+            409: OpenApiResponse(description="An `itemPrice` is not the catalog's price now."),
+        },
+    )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -1,0 +1,158 @@
+"""The served OpenAPI document tells the truth about the server: Schemathesis, with every check
+and its stateful phase, finds nothing against a real gunicorn on the test database; and the
+server refuses what the document does not allow."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.management import call_command
+from kombu import Connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from conftest import LOG_DIR, database_url, free_port, wait_or_kill
+from tests.waiting import wait_until
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+# A small budget with a fixed seed: the same cases on every run, in about a minute on 2 cores.
+SCHEMATHESIS_SEED = 20261130
+SCHEMATHESIS_EXAMPLES = 8
+SCHEMATHESIS_TIMEOUT_SECONDS = 300
+
+
+@pytest.fixture
+def web(broker: Connection) -> Iterator[str]:
+    """gunicorn serving the API on the test database and broker (its topology declared, so
+    that `/health` answers 200); its URL."""
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(settings.DATABASES["default"]),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+    }
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = LOG_DIR / "test-contract-web.log"
+    process = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"), "ecommerce.wsgi:application",
+            "--bind", url.removeprefix("http://"), "--workers", "2",
+        ],
+        cwd=PROJECT_DIR, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+    def answers() -> bool:
+        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+        try:
+            return requests.get(f"{url}/health", timeout=5).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_until(answers, timeout=60, what=f"the web process at {url}")
+        yield url
+    finally:
+        process.terminate()
+        wait_or_kill(process)
+
+
+# Schemathesis writes products, categories and failed sign-ins: the tables are emptied after.
+@pytest.mark.django_db(transaction=True)
+def test_schemathesis_finds_nothing_with_every_check_and_the_stateful_phase(
+    web: str, django_user_model: type[AbstractUser]
+) -> None:
+    staff = django_user_model.objects.create_user(username="contract-staff", is_staff=True)
+    token = Token.objects.create(user=staff).key
+
+    finished = subprocess.run(
+        [
+            str(BIN / "schemathesis"), "run", f"{web}/api/schema",
+            "--checks", "all",
+            "--phases", "examples,coverage,fuzzing,stateful",
+            "--header", f"Authorization: Token {token}",
+            "--seed", str(SCHEMATHESIS_SEED),
+            "--max-examples", str(SCHEMATHESIS_EXAMPLES),
+            "--workers", "1",
+            "--no-color",
+        ],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=SCHEMATHESIS_TIMEOUT_SECONDS,
+    )  # fmt: skip
+
+    report = finished.stdout + finished.stderr
+    assert finished.returncode == 0, report
+    assert "Stateful" in report and "API Links" in report, report
+
+
+def test_the_schema_generates_without_a_warning_and_validates(tmp_path: Path) -> None:
+    call_command(
+        "spectacular", "--fail-on-warn", "--validate", "--file", str(tmp_path / "schema.yaml")
+    )
+
+    assert (tmp_path / "schema.yaml").read_text().startswith("openapi: 3.0.3")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        (
+            {"name": "Apple", "price": 10, "colour": "red"},
+            {"colour": ["Unknown field."]},
+        ),
+        (
+            {"name": 7, "price": 10},
+            {"name": ["Expected a string, got a number."]},
+        ),
+        (
+            {"name": "Apple", "price": True},
+            {"price": ["Expected a number, got a boolean."]},
+        ),
+    ],
+    ids=["unknown field", "number for a string", "boolean for a number"],
+)
+def test_a_body_the_schema_does_not_allow_is_refused_naming_the_field(
+    staff_client: APIClient, body: dict, errors: dict
+) -> None:
+    response = staff_client.post("/products", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == errors
+
+
+@pytest.mark.django_db
+def test_nested_unknown_fields_and_types_are_named_by_their_path(
+    customer_client: APIClient,
+) -> None:
+    address = {"province": "Shaanxi", "city": "Xi'an", "detail": "Xiaozhai", "zip": "710000"}
+    items = [{"productId": "76046d8da86345d08dc71c65cc3bc20f", "count": "2", "itemPrice": 10}]
+
+    response = customer_client.post("/orders", {"items": items, "address": address}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "items[0].count": ["Expected an integer, got a string."],
+        "address.zip": ["Unknown field."],
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["limit=0", "limit=ten", "offset=-1", "offset="])
+def test_a_page_parameter_out_of_range_is_refused(query: str) -> None:
+    response = APIClient().get(f"/products?{query}")
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {query.partition("=")[0]}
+
+
+def test_a_path_that_matches_nothing_answers_404_in_the_error_shape() -> None:
+    response = APIClient().get("/products/not-a-uuid")
+
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not found.", "errors": {}}
