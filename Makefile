@@ -53,7 +53,9 @@ demo-services: .venv/.installed
 ## Architecture contracts, then every test against real PostgreSQL, RabbitMQ and workers; the
 ## cluster tests last, on a three-node cluster of their own (ports 5682-5684, 15682-15684).
 ## With Node on the machine, the events' AsyncAPI document must also pass the reference parser.
+## The browser tests need Chromium from the OS packages (scripts/browser.sh installs it as root).
 test: .venv/.installed services
+	scripts/browser.sh
 	$(BIN)/lint-imports
 	$(MAKE) asyncapi-check
 	CELERY_BROKER_URL=$(TEST_CELERY_BROKER_URL) $(BIN)/pytest

@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
     "ecommerce",
@@ -219,7 +220,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-# Admin assets are served by whitenoise straight from the apps: no collectstatic step.
+# Admin, Swagger UI and ReDoc assets are served by whitenoise straight from the apps, also with
+# DEBUG off: no collectstatic step.
 WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
@@ -250,6 +252,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
         "ecommerce.schema.link_created_resources",
     ],
+    # Swagger UI and ReDoc from the pinned drf-spectacular-sidecar's static files, not a CDN:
+    # the API's pages then render offline and do not change under it.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: the broker carries both Celery's own tasks and the domain events.

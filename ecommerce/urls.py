@@ -5,7 +5,11 @@ import uuid
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, register_converter
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from ecommerce.sign_in import SignInApi
 from outbox.views import AsyncApiDocument, HealthApi
@@ -32,7 +36,14 @@ urlpatterns = [
     path("health", HealthApi.as_view(), name="health"),
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Swagger UI's start script is served apart (?script), not inline: a Content-Security-Policy
+    # of `script-src 'self'` lets it run.
+    path("api/docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    path(
+        "api/redoc",
+        SpectacularRedocView.as_view(url_name="schema", template_name="ecommerce/redoc.html"),
+        name="redoc",
+    ),
     path("api/asyncapi.json", AsyncApiDocument.as_view(kind="json"), name="asyncapi-json"),
     path("api/asyncapi.yaml", AsyncApiDocument.as_view(kind="yaml"), name="asyncapi-yaml"),
 ]
