@@ -276,7 +276,7 @@ def _former_message(
         "name": name,
         "title": f"{event_type} (version {version}, deprecated)",
         "summary": f"Version {version} of {event_type}, published by {source} before version "
-        f"{current}: still accepted by {', '.join(sorted(accepting))} while its events drain.",
+        f"{current}: still accepted by {' and '.join(sorted(accepting))} while its events drain.",
         "description": (
             f"Same type and routing key as {event_type}; its `dataschema` names version "
             f"{version}. Each consumer's upcaster turns its data into version {current} before "

@@ -73,21 +73,40 @@ def lock_problems(current: Schemas, locked: Schemas, services: Iterable[Service]
                 "data_version and register an upcaster from this one in each consumer)"
                 for change in breaking_changes(locked[schema_id], schema)
             ]
-            continue
-        subscription, version = subscription_of(schema_id)
-        former = FormerVersion(subscription, version - 1)
-        if version > 1 and _schema_id(former) in locked:
-            problems += [
-                f"{schema_id}: {service.name} handles {subscription.event_type} but has no "
-                f"upcaster from version {version - 1}, whose events may still be on the wire"
-                for service in services
-                if service.handler_for(subscription.source, subscription.event_type)
-                and former not in service.upcasters
-            ]
+        problems += _unaccepted_former_versions(schema_id, schema_id in locked, locked, services)
     for schema_id, accepting in sorted(former_versions(services).items()):
         if schema_id not in locked and schema_id not in current:
             problems.append(
                 f"{schema_id}: {', '.join(accepting)} upcast it, but no schema of it is locked"
+            )
+    return problems
+
+
+def _unaccepted_former_versions(
+    schema_id: str, already_locked: bool, locked: Schemas, services: list[Service]
+) -> list[str]:
+    """Consumers that would refuse a locked former version of the event.
+
+    Each consumer accepts each former version until all of them stop at once: then the lock
+    drops the version, as no event of it is left to drain. A new version must be accepted
+    beside its predecessor by every consumer from the start.
+    """
+    subscription, current_version = subscription_of(schema_id)
+    consumers = [
+        service
+        for service in services
+        if service.handler_for(subscription.source, subscription.event_type)
+    ]
+    problems = []
+    for version in range(1, current_version):
+        former = FormerVersion(subscription, version)
+        if _schema_id(former) not in locked:
+            continue
+        refusing = [service.name for service in consumers if former not in service.upcasters]
+        if refusing and (not already_locked or len(refusing) < len(consumers)):
+            problems.append(
+                f"{schema_id}: events of version {version} may still be on the wire, and these "
+                f"consumers register no upcaster from it: {', '.join(refusing)}"
             )
     return problems
 

@@ -8,6 +8,8 @@ the handler sees it, so a handler only ever reads one shape.
 """
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 from outbox.cloudevents import MalformedEvent, ReceivedEvent, dataschema_of
 from outbox.registry import FormerVersion, Service, Subscription
@@ -30,3 +32,9 @@ def upcast(service: Service, event: ReceivedEvent) -> ReceivedEvent:
     return dataclasses.replace(
         event, data=data, dataschema=dataschema_of(event.service, event.type, version)
     )
+
+
+def data_not_read(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The upcaster of a handler that reads nothing of the data (event notification): the
+    former version passes as it is, and the consumer is on record as accepting it."""
+    return dict(data)
