@@ -8,7 +8,9 @@ hand says so with `@pytest.mark.events_written_by_hand`.
 """
 
 import functools
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -26,17 +28,25 @@ def event_contract() -> EventContract:
 
 
 def contract_breaches(databases: list[str]) -> list[str]:
-    """One line per saved event that breaks its contract, in the order they were saved: its
-    type, id and what is wrong."""
-    breaches = []
-    for database in databases:
-        rows = OutboxEvent.objects.using(database).order_by("id")
-        for service, event_type, event_id, payload in rows.values_list(
-            "service", "event_type", "event_id", "payload"
-        ):
-            if violations := event_contract().violations(payload, source=source_of(service)):
-                breaches.append(f"{event_type} {event_id.hex}: {'; '.join(violations)}")
-    return breaches
+    """One line per event saved in these databases that breaks its contract, in the order
+    they were saved: its type, id and what is wrong."""
+    return breaches_of(
+        row
+        for database in databases
+        for row in OutboxEvent.objects.using(database)
+        .order_by("id")
+        .values_list("service", "event_type", "event_id", "payload")
+    )
+
+
+def breaches_of(rows: Iterable[tuple[str, str, uuid.UUID | str, dict[str, Any]]]) -> list[str]:
+    """One line per outbox row (service, event type, event id, payload) whose event breaks
+    its contract."""
+    return [
+        f"{event_type} {uuid.UUID(str(event_id)).hex}: {'; '.join(violations)}"
+        for service, event_type, event_id, payload in rows
+        if (violations := event_contract().violations(payload, source=source_of(service)))
+    ]
 
 
 def readable_databases(request: pytest.FixtureRequest) -> list[str]:
