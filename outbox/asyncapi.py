@@ -4,7 +4,9 @@ It is generated, never written by hand, from what the runtime itself uses: the r
 publishes, who subscribes to what), the topology (publish exchanges, receive queues and their
 bindings) and the event dataclasses, whose fields become the JSON Schema of `data` exactly as
 `DomainEvent.data()` writes them. A service's published events are the leaf `DomainEvent`
-subclasses of its `events` module: the module that each context keeps as its contract.
+subclasses of its `events` module: the module that each context keeps as its contract. The
+former versions that consumers still accept (their upcasters) are listed too, deprecated, with
+the schemas of the lock (`outbox/schema_lock.py`).
 """
 
 import dataclasses
@@ -27,6 +29,7 @@ from outbox.cloudevents import CONTENT_TYPE, SPEC_VERSION, dataschema_of, source
 from outbox.events import DomainEvent, to_camel_case
 from outbox.registry import Service, Subscription, all_services
 from outbox.schema_lock import locked_schemas
+from outbox.versions import accepted_former_versions
 
 ASYNCAPI_VERSION = "3.0.0"
 AMQP_BINDING_VERSION = "0.3.0"
@@ -52,7 +55,9 @@ def asyncapi_document() -> dict[str, Any]:
     )
     classes = {(event.service, event.event_type()): event for event in events}
 
-    former = _former_versions(services)
+    former: dict[Subscription, dict[int, list[str]]] = {}
+    for former_version, accepting in accepted_former_versions(services).items():
+        former.setdefault(former_version.subscription, {})[former_version.version] = accepting
     locked = locked_schemas()
 
     channels: dict[str, Any] = {}
@@ -135,7 +140,9 @@ def asyncapi_document() -> dict[str, Any]:
                 "exchange `<service>-publish-x` with the event type as routing key; each "
                 "consumes one queue, `<service>-receive-q`, bound to the event types it "
                 "subscribes to. A CloudEvent's `dataschema` is the `$id` of its `data` schema "
-                "under components/schemas."
+                "under components/schemas, and ends in `:v<N>` from version 2 of the data on. "
+                "A former version that consumers still accept is a deprecated message of its "
+                "own, `<type>V<N>`."
             ),
         },
         "defaultContentType": CONTENT_TYPE,
@@ -252,16 +259,6 @@ def _unknown_data_schema(source: str) -> dict[str, Any]:
         "description": f"Published by {source}, whose events are not loaded in this process: "
         f"see the document of {source}.",
     }
-
-
-def _former_versions(services: Iterable[Service]) -> dict[Subscription, dict[int, list[str]]]:
-    """The former versions of each event that consumers still accept, and which consumers."""
-    former: dict[Subscription, dict[int, list[str]]] = {}
-    for service in services:
-        for version in service.upcasters:
-            accepting = former.setdefault(version.subscription, {})
-            accepting.setdefault(version.version, []).append(service.name)
-    return former
 
 
 def _former_name(event_type: str, version: int) -> str:

@@ -17,6 +17,7 @@ from django.conf import settings
 
 from outbox.cloudevents import data_version_of, dataschema_of
 from outbox.registry import FormerVersion, Service, Subscription
+from outbox.versions import accepted_former_versions
 
 LOCK_FILE = Path(settings.BASE_DIR) / "docs" / "event-schemas.json"
 Schemas = Mapping[str, Mapping[str, Any]]
@@ -45,12 +46,10 @@ def subscription_of(schema_id: str) -> tuple[Subscription, int]:
 
 def former_versions(services: Iterable[Service]) -> dict[str, list[str]]:
     """The `$id` of every former version some service still accepts, and which services."""
-    accepted: dict[str, list[str]] = {}
-    for service in services:
-        for former in service.upcasters:
-            schema_id = _schema_id(former)
-            accepted.setdefault(schema_id, []).append(service.name)
-    return accepted
+    return {
+        _schema_id(former): accepting
+        for former, accepting in accepted_former_versions(services).items()
+    }
 
 
 def wanted_lock(current: Schemas, locked: Schemas, services: Iterable[Service]) -> dict[str, Any]:
@@ -111,7 +110,9 @@ def _unaccepted_former_versions(
     return problems
 
 
-def breaking_changes(old: Mapping[str, Any], new: Mapping[str, Any], where: str = "data") -> list:
+def breaking_changes(
+    old: Mapping[str, Any], new: Mapping[str, Any], where: str = "data"
+) -> list[str]:
     """What a reader of `old` could trip on in data that matches `new`."""
     if "properties" in old and "properties" in new and old.get("type") == new.get("type"):
         return _object_changes(old, new, where)

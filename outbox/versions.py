@@ -8,7 +8,7 @@ the handler sees it, so a handler only ever reads one shape.
 """
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from outbox.cloudevents import MalformedEvent, ReceivedEvent, dataschema_of
@@ -38,3 +38,12 @@ def data_not_read(data: Mapping[str, Any]) -> dict[str, Any]:
     """The upcaster of a handler that reads nothing of the data (event notification): the
     former version passes as it is, and the consumer is on record as accepting it."""
     return dict(data)
+
+
+def accepted_former_versions(services: Iterable[Service]) -> dict[FormerVersion, list[str]]:
+    """Every former version that some service still accepts, and the names of those services."""
+    accepted: dict[FormerVersion, list[str]] = {}
+    for service in services:
+        for former in service.upcasters:
+            accepted.setdefault(former, []).append(service.name)
+    return accepted
