@@ -12,7 +12,7 @@ export DJANGO_SECRET_KEY := $(shell scripts/secret_key.sh)
 endif
 export DJANGO_SECURE_SSL ?= false
 
-.PHONY: up demo test asyncapi asyncapi-check services down migrate check bench up-services migrate-services demo-services cluster cluster-down
+.PHONY: up demo test asyncapi asyncapi-check event-schemas services down migrate check bench up-services migrate-services demo-services cluster cluster-down
 
 .venv/.installed: requirements.txt
 	scripts/venv.sh
@@ -63,6 +63,11 @@ test: .venv/.installed services
 ## Write the events' AsyncAPI document again after changing an event or a subscription.
 asyncapi: .venv/.installed
 	$(MANAGE) asyncapi --output docs/asyncapi.yaml
+
+## Lock the events' data schemas again (docs/event-schemas.json); refuses a breaking change to
+## a version (docs/architecture.md, "Event versions").
+event-schemas: .venv/.installed
+	$(MANAGE) event_schemas
 
 ## The AsyncAPI document as the command writes it, through @asyncapi/parser (scripts/asyncapi).
 asyncapi-check: .venv/.installed

@@ -7,9 +7,12 @@ class InventoryConfig(AppConfig):
     verbose_name = "Inventory"
 
     def ready(self) -> None:
-        from inventory.handlers import EVENT_HANDLERS
+        from inventory.handlers import EVENT_HANDLERS, UPCASTERS
         from outbox.registry import register_service
 
         register_service(
-            "inventory", EVENT_HANDLERS, database=router.db_for_write(self.get_model("Inventory"))
+            "inventory",
+            EVENT_HANDLERS,
+            database=router.db_for_write(self.get_model("Inventory")),
+            upcasters=UPCASTERS,
         )

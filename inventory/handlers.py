@@ -1,8 +1,11 @@
 """How the inventory context reacts to other contexts' events."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from inventory import services
 from outbox.cloudevents import MalformedEvent, ReceivedEvent
-from outbox.registry import EventHandler, Subscription
+from outbox.registry import EventHandler, FormerVersion, Subscription, Upcaster
 
 
 def create_inventory(event: ReceivedEvent) -> None:
@@ -39,9 +42,9 @@ def release_stock_for_order(event: ReceivedEvent) -> None:
 
 def adjust_stock_for_order(event: ReceivedEvent) -> None:
     """An order's item count is to change: adjust the reservation, or refuse the change."""
-    count = event.field("count", int)
+    count = event.field("newCount", int)
     if count < 1:
-        raise MalformedEvent(f"{event.type}: data.count is {count}, not a positive count")
+        raise MalformedEvent(f"{event.type}: data.newCount is {count}, not a positive count")
     services.stock_reservation_adjust(
         order_id=event.subject,
         order_version=event.aggregate_version,
@@ -49,6 +52,13 @@ def adjust_stock_for_order(event: ReceivedEvent) -> None:
         product_id=event.field("productId", str),
         count=count,
     )
+
+
+def item_count_change_from_version_1(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Version 1 of OrderItemCountChangeRequestedEvent called the new count `count`."""
+    upcast = dict(data)
+    upcast["newCount"] = upcast.pop("count")
+    return upcast
 
 
 def order_items(event: ReceivedEvent) -> list[tuple[str, int]]:
@@ -66,4 +76,12 @@ EVENT_HANDLERS: dict[Subscription, EventHandler] = {
     Subscription("order", "OrderCreatedEvent"): reserve_stock_for_order,
     Subscription("order", "OrderCancelledEvent"): release_stock_for_order,
     Subscription("order", "OrderItemCountChangeRequestedEvent"): adjust_stock_for_order,
+}
+
+# Accepted while events of the former version may still be on the wire (docs/architecture.md,
+# "Event versions").
+UPCASTERS: dict[FormerVersion, Upcaster] = {
+    FormerVersion(
+        Subscription("order", "OrderItemCountChangeRequestedEvent"), 1
+    ): item_count_change_from_version_1,
 }

@@ -6,9 +6,12 @@ class OrdersConfig(AppConfig):
     name = "orders"
 
     def ready(self) -> None:
-        from orders.handlers import EVENT_HANDLERS
+        from orders.handlers import EVENT_HANDLERS, UPCASTERS
         from outbox.registry import register_service
 
         register_service(
-            "order", EVENT_HANDLERS, database=router.db_for_write(self.get_model("Order"))
+            "order",
+            EVENT_HANDLERS,
+            database=router.db_for_write(self.get_model("Order")),
+            upcasters=UPCASTERS,
         )

@@ -66,11 +66,16 @@ class OrderCancelledEvent(OrderEvent):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class OrderItemCountChangeRequestedEvent(OrderEvent):
-    """The customer asked for `count` units of a product of the order; the inventory answers."""
+    """The customer asked for the item to hold `new_count` units; the inventory answers.
 
+    Version 2. Version 1 called the new count `count`, which reads as well as a number of
+    units to add or take away.
+    """
+
+    data_version: ClassVar[int] = 2
     change_id: str
     product_id: str
-    count: int
+    new_count: int
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

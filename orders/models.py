@@ -257,7 +257,7 @@ class Order(AggregateRoot):
         self.change_refusal_reason = ""
         self.raise_event(
             OrderItemCountChangeRequestedEvent(
-                change_id=self.pending_change_id.hex, product_id=product_id, count=count
+                change_id=self.pending_change_id.hex, product_id=product_id, new_count=count
             )
         )
 

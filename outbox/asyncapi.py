@@ -4,7 +4,9 @@ It is generated, never written by hand, from what the runtime itself uses: the r
 publishes, who subscribes to what), the topology (publish exchanges, receive queues and their
 bindings) and the event dataclasses, whose fields become the JSON Schema of `data` exactly as
 `DomainEvent.data()` writes them. A service's published events are the leaf `DomainEvent`
-subclasses of its `events` module: the module that each context keeps as its contract.
+subclasses of its `events` module: the module that each context keeps as its contract. The
+former versions that consumers still accept (their upcasters) are listed too, deprecated, with
+the schemas of the lock (`outbox/schema_lock.py`).
 """
 
 import dataclasses
@@ -25,7 +27,9 @@ from outbox import topology
 from outbox.broker import queue_shape
 from outbox.cloudevents import CONTENT_TYPE, SPEC_VERSION, dataschema_of, source_of
 from outbox.events import DomainEvent, to_camel_case
-from outbox.registry import Service, all_services
+from outbox.registry import Service, Subscription, all_services
+from outbox.schema_lock import locked_schemas
+from outbox.versions import accepted_former_versions
 
 ASYNCAPI_VERSION = "3.0.0"
 AMQP_BINDING_VERSION = "0.3.0"
@@ -51,17 +55,34 @@ def asyncapi_document() -> dict[str, Any]:
     )
     classes = {(event.service, event.event_type()): event for event in events}
 
+    former: dict[Subscription, dict[int, list[str]]] = {}
+    for former_version, accepting in accepted_former_versions(services).items():
+        former.setdefault(former_version.subscription, {})[former_version.version] = accepting
+    locked = locked_schemas()
+
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for source, event_type in message_types:
         event = classes.get((source, event_type))
+        versions = former.get(Subscription(source, event_type), {})
+        version = event.data_version if event else max(versions, default=0) + 1
         messages[event_type] = _message(source, event_type, event)
-        schemas[event_type] = _envelope_schema(source, event_type, event)
+        schemas[event_type] = _envelope_schema(source, event_type, event, version, event_type)
         schemas[_data_schema_name(event_type)] = (
             data_schema(event) if event else _unknown_data_schema(source)
         )
+        for old_version, accepting in sorted(versions.items()):
+            name = _former_name(event_type, old_version)
+            messages[name] = _former_message(source, event_type, old_version, version, accepting)
+            envelope = _envelope_schema(source, event_type, event, old_version, name)
+            schemas[name] = {**envelope, "deprecated": True}
+            schema_id = dataschema_of(source, event_type, old_version)
+            schemas[_data_schema_name(name)] = {
+                **locked.get(schema_id, {"$id": schema_id, **_unknown_data_schema(source)}),
+                "deprecated": True,
+            }
 
     exchanges = {exchange.name: exchange for exchange in wanted.exchanges}
     for publisher in publishers:
@@ -69,7 +90,18 @@ def asyncapi_document() -> dict[str, Any]:
         types_published = [
             event_type for source, event_type in message_types if source == publisher
         ]
-        channels[exchange.name] = _exchange_channel(exchange, publisher, types_published)
+        # Events of a former version may still pass through the exchange, sent before.
+        on_the_wire = types_published + [
+            _former_name(subscription.event_type, version)
+            for subscription, versions in sorted(
+                former.items(), key=lambda item: item[0].event_type
+            )
+            if subscription.source == publisher
+            for version in sorted(versions)
+        ]
+        channels[exchange.name] = _exchange_channel(
+            exchange, publisher, types_published, on_the_wire
+        )
         if any(service.name == publisher for service in services):
             operations[f"{publisher}.publish"] = _operation(
                 "send",
@@ -80,14 +112,21 @@ def asyncapi_document() -> dict[str, Any]:
             )
     for service in services:
         queue = wanted.queue(topology.receive_queue(service.name))
-        subscribed = sorted({subscription.event_type for subscription in service.handlers})
+        subscribed = sorted({subscription.event_type for subscription in service.handlers}) + [
+            _former_name(former_version.subscription.event_type, former_version.version)
+            for former_version in sorted(
+                service.upcasters,
+                key=lambda item: (item.subscription.event_type, item.version),
+            )
+        ]
         channels[queue.name] = _queue_channel(queue, service, subscribed)
         operations[f"{service.name}.receive"] = _operation(
             "receive",
             queue.name,
             subscribed,
             f"The workers of {service.name} hand each event to its handler once (the inbox "
-            "skips duplicates), retry failures and dead-letter what keeps failing.",
+            "skips duplicates), retry failures and dead-letter what keeps failing. An event "
+            "of a former version reaches the handler upcast to the current one.",
         )
 
     return {
@@ -101,7 +140,9 @@ def asyncapi_document() -> dict[str, Any]:
                 "exchange `<service>-publish-x` with the event type as routing key; each "
                 "consumes one queue, `<service>-receive-q`, bound to the event types it "
                 "subscribes to. A CloudEvent's `dataschema` is the `$id` of its `data` schema "
-                "under components/schemas."
+                "under components/schemas, and ends in `:v<N>` from version 2 of the data on. "
+                "A former version that consumers still accept is a deprecated message of its "
+                "own, `<type>V<N>`."
             ),
         },
         "defaultContentType": CONTENT_TYPE,
@@ -125,7 +166,12 @@ def data_schema(event: type[DomainEvent]) -> dict[str, Any]:
     """The JSON Schema of the event's `data`, as `DomainEvent.data()` writes it."""
     envelope = {field.name for field in dataclasses.fields(DomainEvent)}
     schema = _object_schema(event, exclude=envelope)
-    return {"$id": dataschema_of(event.service, event.event_type()), **schema}
+    return {"$id": dataschema_of(event.service, event.event_type(), event.data_version), **schema}
+
+
+def current_schemas() -> dict[str, dict[str, Any]]:
+    """The data schema of the current version of every known event, by `$id`."""
+    return {(schema := data_schema(event))["$id"]: schema for event in known_events()}
 
 
 def _subclasses(cls: type) -> Iterable[type]:
@@ -145,12 +191,21 @@ def _object_schema(cls: type, *, exclude: Collection[str] = ()) -> dict[str, Any
             )
             for field in fields
         },
-        # data() writes every field, with null for a missing optional value.
-        "required": [to_camel_case(field.name) for field in fields],
+        # data() writes every field, but a field with a default may have been added to the
+        # version later (an additive change): the events of before lack it.
+        "required": [to_camel_case(field.name) for field in fields if not _has_default(field)],
+        # A field the schema does not know is drift: adding one is a change to the contract.
+        "additionalProperties": False,
     }
     if description := _description(cls):
         schema["description"] = description
     return schema
+
+
+def _has_default(field: dataclasses.Field) -> bool:
+    return (
+        field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
+    )
 
 
 def _value_schema(hint: Any, where: str) -> dict[str, Any]:
@@ -206,6 +261,41 @@ def _unknown_data_schema(source: str) -> dict[str, Any]:
     }
 
 
+def _former_name(event_type: str, version: int) -> str:
+    return f"{event_type}V{version}"
+
+
+def _former_message(
+    source: str, event_type: str, version: int, current: int, accepting: list[str]
+) -> dict[str, Any]:
+    name = _former_name(event_type, version)
+    return {
+        "name": name,
+        "title": f"{event_type} (version {version}, deprecated)",
+        "summary": f"Version {version} of {event_type}, published by {source} before version "
+        f"{current}: still accepted by {' and '.join(sorted(accepting))} while its events drain.",
+        "description": (
+            f"Same type and routing key as {event_type}; its `dataschema` names version "
+            f"{version}. Each consumer's upcaster turns its data into version {current} before "
+            "the handler sees it. It is removed once no event of it is left in outbox rows, "
+            "queues, retries or dead letters."
+        ),
+        "contentType": CONTENT_TYPE,
+        "payload": {"$ref": f"#/components/schemas/{name}"},
+        "bindings": _message_bindings(event_type),
+    }
+
+
+def _message_bindings(event_type: str) -> dict[str, Any]:
+    return {
+        "amqp": {
+            "contentEncoding": "utf-8",
+            "messageType": event_type,
+            "bindingVersion": AMQP_BINDING_VERSION,
+        },
+    }
+
+
 def _message(source: str, event_type: str, event: type[DomainEvent] | None) -> dict[str, Any]:
     message: dict[str, Any] = {
         "name": event_type,
@@ -214,13 +304,7 @@ def _message(source: str, event_type: str, event: type[DomainEvent] | None) -> d
         + (f" about its {event.aggregate_type} aggregate." if event else "."),
         "contentType": CONTENT_TYPE,
         "payload": {"$ref": f"#/components/schemas/{event_type}"},
-        "bindings": {
-            "amqp": {
-                "contentEncoding": "utf-8",
-                "messageType": event_type,
-                "bindingVersion": AMQP_BINDING_VERSION,
-            },
-        },
+        "bindings": _message_bindings(event_type),
     }
     if event and (description := _description(event)):
         message["description"] = description
@@ -228,7 +312,7 @@ def _message(source: str, event_type: str, event: type[DomainEvent] | None) -> d
 
 
 def _envelope_schema(
-    source: str, event_type: str, event: type[DomainEvent] | None
+    source: str, event_type: str, event: type[DomainEvent] | None, version: int, name: str
 ) -> dict[str, Any]:
     """The structured CloudEvent that carries the event, as `to_cloudevent` builds it."""
     properties: dict[str, Any] = {
@@ -239,27 +323,31 @@ def _envelope_schema(
         "subject": {"type": "string", "description": "the aggregate's id"},
         "time": {"type": "string", "format": "date-time"},
         "datacontenttype": {"type": "string", "const": "application/json"},
-        "dataschema": {"type": "string", "const": dataschema_of(source, event_type)},
+        "dataschema": {"type": "string", "const": dataschema_of(source, event_type, version)},
         "aggregatetype": {"type": "string", "description": "extension: the aggregate's type"},
         "aggregateversion": {
             "type": "integer",
             "minimum": 0,
             "description": "extension: the aggregate's version after this event",
         },
-        "data": {"$ref": f"#/components/schemas/{_data_schema_name(event_type)}"},
+        "data": {"$ref": f"#/components/schemas/{_data_schema_name(name)}"},
     }
     if event:
         properties["aggregatetype"]["const"] = event.aggregate_type
     return {
         "type": "object",
-        "description": f"The CloudEvent of {event_type}.",
+        "description": f"The CloudEvent of {event_type}"
+        + (f", version {version}." if version > 1 or name != event_type else "."),
         "properties": properties,
         "required": list(properties),
     }
 
 
 def _exchange_channel(
-    exchange: topology.ExchangeDeclaration, publisher: str, event_types: list[str]
+    exchange: topology.ExchangeDeclaration,
+    publisher: str,
+    event_types: list[str],
+    message_names: list[str],
 ) -> dict[str, Any]:
     return {
         "address": "{eventType}",
@@ -276,7 +364,7 @@ def _exchange_channel(
                 "location": "$message.payload#/type",
             }
         },
-        "messages": {event_type: _message_ref(event_type) for event_type in event_types},
+        "messages": {name: _message_ref(name) for name in message_names},
         "bindings": {
             "amqp": {
                 "is": "routingKey",

@@ -6,6 +6,7 @@ reader that checks only the attributes the runtime relies on and hands `data` ov
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ from outbox.events import DomainEvent
 
 CONTENT_TYPE = "application/cloudevents+json"
 SPEC_VERSION = "1.0"
+DATA_VERSION_SUFFIX = re.compile(r":v([0-9]+)$")
 
 
 def source_of(service: str) -> str:
@@ -20,10 +22,19 @@ def source_of(service: str) -> str:
     return f"/{service}"
 
 
-def dataschema_of(service: str, event_type: str) -> str:
-    """The CloudEvents `dataschema` of an event type: the `$id` of the JSON Schema of its
-    `data` in the AsyncAPI document (`outbox/asyncapi.py`, served at `/api/asyncapi.json`)."""
-    return f"urn:event-schema:{service}:{event_type}"
+def dataschema_of(service: str, event_type: str, version: int = 1) -> str:
+    """The CloudEvents `dataschema` of a version of an event type: the `$id` of the JSON Schema
+    of its `data` in the AsyncAPI document (`outbox/asyncapi.py`, served at
+    `/api/asyncapi.json`). Version 1 has no suffix: it is what events carried before their
+    data had versions."""
+    suffix = f":v{version}" if version > 1 else ""
+    return f"urn:event-schema:{service}:{event_type}{suffix}"
+
+
+def data_version_of(dataschema: str) -> int:
+    """The version of `data` that a `dataschema` names: 1 without a `:v<N>` suffix."""
+    match = DATA_VERSION_SUFFIX.search(dataschema)
+    return int(match.group(1)) if match else 1
 
 
 def to_cloudevent(event: DomainEvent) -> dict[str, Any]:
@@ -36,7 +47,7 @@ def to_cloudevent(event: DomainEvent) -> dict[str, Any]:
         "time": event.occurred_at.isoformat(),
         "subject": event.aggregate_id,
         "datacontenttype": "application/json",
-        "dataschema": dataschema_of(event.service, event.event_type()),
+        "dataschema": dataschema_of(event.service, event.event_type(), event.data_version),
         "aggregatetype": event.aggregate_type,
         "aggregateversion": event.aggregate_version,
         "data": event.data(),
@@ -62,11 +73,17 @@ class ReceivedEvent:
     aggregate_type: str
     aggregate_version: int
     data: Mapping[str, Any]
+    dataschema: str = ""
 
     @property
     def service(self) -> str:
         """The service that published the event."""
         return self.source.removeprefix("/")
+
+    @property
+    def data_version(self) -> int:
+        """The version of the shape of `data`, from `dataschema`."""
+        return data_version_of(self.dataschema)
 
     def field(self, name: str, kind: type[T]) -> T:
         """A value from `data` that a handler needs, or `MalformedEvent` naming what is off."""
@@ -107,4 +124,5 @@ def parse_cloudevent(body: bytes | str) -> ReceivedEvent:
         aggregate_type=str(document.get("aggregatetype", "")),
         aggregate_version=version,
         data=data,
+        dataschema=str(document.get("dataschema", "")),
     )

@@ -10,6 +10,7 @@ from outbox import faults
 from outbox.cloudevents import MalformedEvent, parse_cloudevent
 from outbox.inbox import record_processed
 from outbox.registry import Service
+from outbox.versions import upcast
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +29,10 @@ def handle_message(service: Service, body: bytes) -> Outcome:
 
     The processed-event record, the handler's writes and the outbox rows of the events the
     handler raises commit together, so redelivery after a crash finds the record and skips.
+    An event of a former version reaches the handler upcast to the shape it reads.
     Raises `MalformedEvent` for a message no retry can fix, and whatever the handler raises.
     """
-    event = parse_cloudevent(body)
+    event = upcast(service, parse_cloudevent(body))
     handler = service.handler_for(event.service, event.type)
     if handler is None:
         raise UnknownEvent(f"{service.name} has no handler for {event.type} from {event.source}")

@@ -18,6 +18,9 @@ class DomainEvent:
 
     service: ClassVar[str]
     aggregate_type: ClassVar[str]
+    # The version of the shape of `data`: raised by a breaking change, kept by an additive one
+    # (docs/architecture.md, "Event versions").
+    data_version: ClassVar[int] = 1
 
     event_id: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
     occurred_at: datetime = dataclasses.field(default_factory=lambda: datetime.now(UTC))

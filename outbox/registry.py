@@ -7,12 +7,15 @@ these tables: subscribing to an event is adding a line to a table, and nothing e
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS
 
 from outbox.cloudevents import ReceivedEvent
 
 EventHandler = Callable[[ReceivedEvent], None]
+# Turns the `data` of one version of an event into the shape of the next version.
+Upcaster = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,16 +27,27 @@ class Subscription:
 
 
 @dataclasses.dataclass(frozen=True)
+class FormerVersion:
+    """A version of an event's data that a consumer still accepts, while events of it drain
+    from outbox rows and queues: its upcaster turns it into the next version."""
+
+    subscription: Subscription
+    version: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Service:
     """A bounded context on the wire: it publishes events and handles its subscriptions.
 
     `database` holds its rows and, with them, its outbox, inbox, dead letters and audit trail:
-    its events are saved, its messages handled and its failures recorded there.
+    its events are saved, its messages handled and its failures recorded there. `upcasters`
+    turn former versions of the events it handles into the shape its handlers read.
     """
 
     name: str
     handlers: Mapping[Subscription, EventHandler]
     database: str = DEFAULT_DB_ALIAS
+    upcasters: Mapping[FormerVersion, Upcaster] = dataclasses.field(default_factory=dict)
 
     def handler_for(self, source: str, event_type: str) -> EventHandler | None:
         """The handler of an event, or None when this service does not subscribe to it."""
@@ -44,10 +58,15 @@ _services: dict[str, Service] = {}
 
 
 def register_service(
-    name: str, handlers: Mapping[Subscription, EventHandler], *, database: str = DEFAULT_DB_ALIAS
+    name: str,
+    handlers: Mapping[Subscription, EventHandler],
+    *,
+    database: str = DEFAULT_DB_ALIAS,
+    upcasters: Mapping[FormerVersion, Upcaster] | None = None,
 ) -> None:
-    """Declare a service, its event handlers and the database alias its rows live in."""
-    _services[name] = Service(name, dict(handlers), database)
+    """Declare a service, its event handlers, the database alias its rows live in and the
+    upcasters of the former event versions it still accepts."""
+    _services[name] = Service(name, dict(handlers), database, dict(upcasters or {}))
 
 
 def all_services() -> list[Service]:

@@ -127,7 +127,7 @@ def test_a_change_is_pending_until_the_inventory_answers() -> None:
 
     [event] = order.collect_events()
     assert isinstance(event, OrderItemCountChangeRequestedEvent)
-    assert (event.product_id, event.count) == (product_id, 5)
+    assert (event.product_id, event.new_count) == (product_id, 5)
     assert order.pending_change is not None
     assert order.pending_change.change_id == event.change_id
     assert (items[0].count, order.total_price) == (2, Decimal("30"))

@@ -26,6 +26,7 @@ from outbox.asyncapi import asyncapi_document, data_schema, known_events, render
 from outbox.cloudevents import dataschema_of, to_cloudevent
 from outbox.events import DomainEvent
 from outbox.registry import all_services
+from outbox.schema_lock import locked_schemas
 from outbox.topology import publish_exchange, receive_queue
 
 COMMITTED = Path(settings.BASE_DIR) / "docs" / "asyncapi.yaml"
@@ -139,7 +140,7 @@ def test_each_cloudevent_names_the_schema_of_its_data() -> None:
         assert (
             cloudevent["dataschema"]
             == schema["$id"]
-            == dataschema_of(event.service, event.event_type())
+            == dataschema_of(event.service, event.event_type(), event.data_version)
         )
 
 
@@ -153,7 +154,10 @@ def test_channels_and_operations_follow_the_registry_and_the_topology() -> None:
             for binding in queue["x-amqp-queue-bindings"]
         }
 
-        assert set(queue["messages"]) == subscribed
+        accepted = {
+            f"{former.subscription.event_type}V{former.version}" for former in service.upcasters
+        }
+        assert set(queue["messages"]) == subscribed | accepted
         assert {
             (publish_exchange(subscription.source), subscription.event_type)
             for subscription in service.handlers
@@ -168,10 +172,40 @@ def test_channels_and_operations_follow_the_registry_and_the_topology() -> None:
         }
         exchange = document["channels"][publish_exchange(service.name)]
         send = document["operations"][f"{service.name}.publish"]
-        assert set(exchange["messages"]) == published
+        still_on_the_wire = {
+            f"{former.subscription.event_type}V{former.version}"
+            for subscriber in all_services()
+            for former in subscriber.upcasters
+            if former.subscription.source == service.name
+        }
+        assert set(exchange["messages"]) == published | still_on_the_wire
         assert exchange["bindings"]["amqp"]["exchange"]["type"] == "topic"
         assert set(exchange["parameters"]["eventType"]["enum"]) == published
         assert (send["action"], len(send["messages"])) == ("send", len(published))
+
+
+def test_former_versions_still_accepted_are_listed_deprecated_with_their_locked_schema() -> None:
+    document = asyncapi_document()
+    formers = {former for service in all_services() for former in service.upcasters}
+    locked = locked_schemas()
+
+    assert formers, "no former version is accepted: nothing to show here"
+    for former in formers:
+        source, event_type = former.subscription.source, former.subscription.event_type
+        name = f"{event_type}V{former.version}"
+        message = document["components"]["messages"][name]
+        envelope = document["components"]["schemas"][name]
+        data = document["components"]["schemas"][f"{name}Data"]
+
+        assert "deprecated" in message["title"]
+        assert message["bindings"]["amqp"]["messageType"] == event_type
+        assert envelope["deprecated"] is data["deprecated"] is True
+        assert envelope["properties"]["type"]["const"] == event_type
+        schema_id = dataschema_of(source, event_type, former.version)
+        assert envelope["properties"]["dataschema"]["const"] == schema_id
+        assert {**data, "deprecated": False} == {**locked[schema_id], "deprecated": False}
+        current = document["components"]["schemas"][event_type]["properties"]["dataschema"]
+        assert current["const"] != schema_id
 
 
 def test_the_committed_document_is_what_the_command_writes() -> None:

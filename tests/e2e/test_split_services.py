@@ -22,6 +22,7 @@ from kombu import Connection
 
 from conftest import PROJECT_DIR, Processes, consumer_count, database_url, free_port
 from outbox import topology
+from tests.event_contract import breaches_of
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -199,6 +200,30 @@ def test_seed_demo_through_the_three_services(
     )
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "Demo complete" in demo.stdout
+    # The services' databases are not this process's: their events are read as each role.
+    assert [breach for app in SERVICES.values() for breach in saved_event_breaches(app)] == []
+
+
+def saved_event_breaches(app: str) -> list[str]:
+    """The events saved in a context's own database that break their contract."""
+    identity = settings.DATABASES["default"]
+    connection = psycopg2.connect(
+        dbname=role(app),
+        user=role(app),
+        password=role(app),
+        host=identity["HOST"],
+        port=identity["PORT"],
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT service, event_type, event_id, payload FROM outbox_outboxevent ORDER BY id"
+            )
+            rows = cursor.fetchall()
+    finally:
+        connection.close()
+    assert rows, f"no event saved in {role(app)}"
+    return breaches_of(rows)
 
 
 def test_a_context_role_cannot_connect_to_another_context_database(

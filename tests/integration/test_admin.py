@@ -19,7 +19,7 @@ from outbox.tests.rows import saved_outbox_event
 from products.models import Product
 from products.services import product_create
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.events_written_by_hand]
 
 OUTBOX = "/admin/outbox/outboxevent/"
 DEAD_LETTERS = "/admin/outbox/deadletter/"

@@ -129,7 +129,7 @@ def test_a_change_is_accepted_pending_and_blocks_payment_and_other_changes(
     assert "Another change" in second.json()["message"]
     assert "being changed" in pay.json()["message"]
     assert events_of(order_id, "OrderItemCountChangeRequestedEvent") == [
-        {"changeId": pending["changeId"], "productId": apple, "count": 5}
+        {"changeId": pending["changeId"], "productId": apple, "newCount": 5}
     ]
 
 

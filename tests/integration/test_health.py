@@ -13,6 +13,7 @@ from outbox.tests.rows import saved_outbox_event
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.events_written_by_hand
 def test_a_healthy_system_reports_its_backlog_and_dead_letters_to_staff(
     broker: object, staff_client: APIClient
 ) -> None:

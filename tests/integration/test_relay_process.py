@@ -9,7 +9,7 @@ from outbox.relay_process import RELAY_WAKEUP_CHANNEL, RelayProcess
 from outbox.tests.rows import saved_outbox_event
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.events_written_by_hand]
 
 
 class CountingRelay:
