@@ -26,8 +26,14 @@ def dataschema_of(service: str, event_type: str) -> str:
     return f"urn:event-schema:{service}:{event_type}"
 
 
-def to_cloudevent(event: DomainEvent) -> dict[str, Any]:
-    """The structured CloudEvent of a domain event, ready for `json.dumps`."""
+def to_cloudevent(
+    event: DomainEvent, *, trace_context: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The structured CloudEvent of a domain event, ready for `json.dumps`.
+
+    `trace_context` holds the attributes of the distributed tracing extension (`traceparent`,
+    `tracestate`) of the span that raised the event, if any (`outbox.tracing`).
+    """
     return {
         "specversion": SPEC_VERSION,
         "id": event.event_id.hex,
@@ -40,6 +46,7 @@ def to_cloudevent(event: DomainEvent) -> dict[str, Any]:
         "aggregatetype": event.aggregate_type,
         "aggregateversion": event.aggregate_version,
         "data": event.data(),
+        **(trace_context or {}),
     }
 
 
@@ -62,6 +69,9 @@ class ReceivedEvent:
     aggregate_type: str
     aggregate_version: int
     data: Mapping[str, Any]
+    # The distributed tracing extension: the trace context of the span that raised the event.
+    traceparent: str = ""
+    tracestate: str = ""
 
     @property
     def service(self) -> str:
@@ -107,4 +117,12 @@ def parse_cloudevent(body: bytes | str) -> ReceivedEvent:
         aggregate_type=str(document.get("aggregatetype", "")),
         aggregate_version=version,
         data=data,
+        traceparent=_optional_string(document, "traceparent"),
+        tracestate=_optional_string(document, "tracestate"),
     )
+
+
+def _optional_string(document: Mapping[str, Any], attribute: str) -> str:
+    """An optional extension attribute; one that is not a string is ignored, as if absent."""
+    value = document.get(attribute, "")
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,55 @@
+"""What a log record says about the event being handled, so that logs and traces join.
+
+While a consumer handles an event, its id, its type and the consumer are known here; the
+`EventLogFilter` adds them to every record logged meanwhile, with the ids of the current trace
+and span when tracing is on. The JSON log format (LOG_FORMAT=json) writes them as fields.
+"""
+
+import contextvars
+import dataclasses
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import trace
+
+from outbox.cloudevents import ReceivedEvent
+
+
+@dataclasses.dataclass(frozen=True)
+class Handling:
+    consumer: str
+    event_id: str
+    event_type: str
+
+
+_handling: contextvars.ContextVar[Handling | None] = contextvars.ContextVar(
+    "outbox_handling", default=None
+)
+
+
+@contextmanager
+def handling(consumer: str, event: ReceivedEvent) -> Iterator[None]:
+    """Records logged in this block name the event and its consumer."""
+    token = _handling.set(Handling(consumer, event.id, event.type))
+    try:
+        yield
+    finally:
+        _handling.reset(token)
+
+
+class EventLogFilter(logging.Filter):
+    """Adds `event_id`, `event_type` and `consumer` while an event is handled, and `trace_id`
+    and `span_id` inside a recording span; a field given by the caller (`extra`) is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = _handling.get()
+        if current is not None:
+            for field in dataclasses.fields(current):
+                if not hasattr(record, field.name):
+                    setattr(record, field.name, getattr(current, field.name))
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid and not hasattr(record, "trace_id"):
+            record.trace_id = trace.format_trace_id(span_context.trace_id)
+            record.span_id = trace.format_span_id(span_context.span_id)
+        return True
