@@ -4,6 +4,7 @@ Every setting that differs between machines comes from an environment variable; 
 are safe for a local development machine started with `make up`.
 """
 
+import logging
 import os
 from datetime import timedelta
 from decimal import Decimal
@@ -329,6 +330,9 @@ LOYALTY = {
 # LOG_FORMAT=json writes one JSON object per record, with the event id and type, the consumer
 # and the trace and span ids when known (outbox.log_context), so that logs and traces join.
 LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
+if LOG_FORMAT == "json":
+    # Python's warnings become records too, instead of plain lines among the JSON ones.
+    logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

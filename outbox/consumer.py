@@ -32,7 +32,7 @@ def handle_message(service: Service, body: bytes) -> Outcome:
     Raises `MalformedEvent` for a message no retry can fix, and whatever the handler raises.
     """
     event = parse_cloudevent(body)
-    with log_context.handling(service.name, event), tracing.consuming(service.name, event) as span:
+    with log_context.Handling(service.name, event), tracing.consuming(service.name, event) as span:
         try:
             outcome = handle_event(service, event)
         except Exception as error:

@@ -8,34 +8,42 @@ and span when tracing is on. The JSON log format (LOG_FORMAT=json) writes them a
 import contextvars
 import dataclasses
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from opentelemetry import trace
 
 from outbox.cloudevents import ReceivedEvent
 
 
-@dataclasses.dataclass(frozen=True)
-class Handling:
+@dataclasses.dataclass(frozen=True, slots=True)
+class EventFields:
+    """What the records logged while an event is handled say about it."""
+
     consumer: str
     event_id: str
     event_type: str
 
 
-_handling: contextvars.ContextVar[Handling | None] = contextvars.ContextVar(
-    "outbox_handling", default=None
+_current: contextvars.ContextVar[EventFields | None] = contextvars.ContextVar(
+    "outbox_handled_event", default=None
 )
 
 
-@contextmanager
-def handling(consumer: str, event: ReceivedEvent) -> Iterator[None]:
-    """Records logged in this block name the event and its consumer."""
-    token = _handling.set(Handling(consumer, event.id, event.type))
-    try:
-        yield
-    finally:
-        _handling.reset(token)
+class Handling:
+    """A block in which a consumer handles an event: records logged in it name both.
+
+    A class rather than a generator: it is entered for every message, logs or not.
+    """
+
+    __slots__ = ("fields", "_token")
+
+    def __init__(self, consumer: str, event: ReceivedEvent) -> None:
+        self.fields = EventFields(consumer, event.id, event.type)
+
+    def __enter__(self) -> None:
+        self._token = _current.set(self.fields)
+
+    def __exit__(self, *exception: object) -> None:
+        _current.reset(self._token)
 
 
 class EventLogFilter(logging.Filter):
@@ -43,7 +51,7 @@ class EventLogFilter(logging.Filter):
     and `span_id` inside a recording span; a field given by the caller (`extra`) is kept."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        current = _handling.get()
+        current = _current.get()
         if current is not None:
             for field in dataclasses.fields(current):
                 if not hasattr(record, field.name):

@@ -16,7 +16,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Protocol
 
 from opentelemetry import trace
@@ -47,6 +47,10 @@ FAILED = "failed"
 
 # The tracer of the relay's and the consumers' spans; None while tracing is off.
 _tracer: Tracer | None = None
+# What `publishing` and `consuming` give while tracing is off: reusable blocks that do nothing,
+# rather than a generator made for every batch and every message.
+_NOT_PUBLISHING: AbstractContextManager[None] = nullcontext()
+_NOT_CONSUMING: AbstractContextManager[trace.Span] = nullcontext(trace.INVALID_SPAN)
 _propagator = TraceContextTextMapPropagator()
 
 
@@ -120,14 +124,15 @@ class PublishedEvent(Protocol):
     payload: str
 
 
-@contextmanager
-def publishing(events: Sequence[PublishedEvent]) -> Iterator[None]:
+def publishing(events: Sequence[PublishedEvent]) -> AbstractContextManager[None]:
     """A publish span per event, each a child of the span that raised it, around the publishing
     of a batch: they end when the broker has confirmed the batch, or record why it did not."""
-    if _tracer is None:
-        yield
-        return
-    spans = [_publish_span(_tracer, event) for event in events]
+    return _NOT_PUBLISHING if _tracer is None else _publishing(_tracer, events)
+
+
+@contextmanager
+def _publishing(tracer: Tracer, events: Sequence[PublishedEvent]) -> Iterator[None]:
+    spans = [_publish_span(tracer, event) for event in events]
     try:
         yield
     except Exception as error:
@@ -172,16 +177,17 @@ class HandledEvent(Protocol):
     tracestate: str
 
 
-@contextmanager
-def consuming(consumer: str, event: HandledEvent) -> Iterator[trace.Span]:
+def consuming(consumer: str, event: HandledEvent) -> AbstractContextManager[trace.Span]:
     """The span of a consumer's handling of an event, current while it runs: a child of the span
     that raised the event, recording the exception that fails it. The caller sets its OUTCOME.
     While tracing is off, a span that records nothing."""
-    if _tracer is None:
-        yield trace.INVALID_SPAN
-        return
+    return _NOT_CONSUMING if _tracer is None else _consuming(_tracer, consumer, event)
+
+
+@contextmanager
+def _consuming(tracer: Tracer, consumer: str, event: HandledEvent) -> Iterator[trace.Span]:
     carrier = {"traceparent": event.traceparent, "tracestate": event.tracestate}
-    with _tracer.start_as_current_span(
+    with tracer.start_as_current_span(
         f"{consumer} handles {event.type}",
         context=_propagator.extract(carrier),
         kind=SpanKind.CONSUMER,

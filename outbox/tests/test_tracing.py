@@ -71,10 +71,12 @@ def test_off_nothing_is_configured_and_no_trace_context_is_written(
 
     assert tracing.configure("web", serves_requests=True) is False
     assert not tracing.is_on()
-    with request_tracer.start_as_current_span("POST /parcels"):
+    event = parse_cloudevent(json.dumps(to_cloudevent(weighed())))
+    with request_tracer.start_as_current_span("POST /parcels") as request:
         assert tracing.current_trace_context() == {}
-        with tracing.consuming("shipping", parse_cloudevent(json.dumps(to_cloudevent(weighed())))):
-            assert trace.get_current_span() is not trace.INVALID_SPAN
+        with tracing.consuming("shipping", event) as handling:
+            assert handling is trace.INVALID_SPAN, "a span that records nothing"
+            assert trace.get_current_span() is request, "and none started"
 
 
 def test_disabled_sdk_stays_off_even_with_an_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,7 +186,7 @@ def test_records_logged_while_handling_name_the_event_the_consumer_and_the_span(
 ) -> None:
     event = parse_cloudevent(json.dumps(to_cloudevent(weighed())))
 
-    with log_context.handling("billing", event), tracing.consuming("billing", event) as span:
+    with log_context.Handling("billing", event), tracing.consuming("billing", event) as span:
         inside = logged("handling")
     outside = logged("idle")
 
