@@ -61,6 +61,8 @@ def configure(process: str, *, serves_requests: bool = False) -> bool:
     OTEL_SERVICE_NAME gives one, is the served services' names and it, e.g. `inventory-worker`.
     A web process also traces its requests, and takes over the trace context a caller sends.
     """
+    if _tracer is not None:
+        return True
     if not os.environ.get(ENDPOINT_VARIABLE):
         return False
     if os.environ.get(DISABLED_VARIABLE, "").strip().lower() == "true":
@@ -81,8 +83,7 @@ def configure(process: str, *, serves_requests: bool = False) -> bool:
         from opentelemetry.instrumentation.django import DjangoInstrumentor
 
         DjangoInstrumentor().instrument(tracer_provider=provider)
-    logger.info("tracing on: %s exports to %s", resource.attributes["service.name"],
-                os.environ[ENDPOINT_VARIABLE])  # fmt: skip
+    logger.info("tracing on: spans of %s go to the OTLP endpoint", service_name(process))
     return True
 
 
