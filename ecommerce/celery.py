@@ -2,7 +2,9 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
+from django.conf import settings
+from django.utils.log import configure_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecommerce.settings")
 
@@ -12,3 +14,10 @@ app.autodiscover_tasks()
 
 # Domain events are consumed by a bootstep inside the worker, not as Celery tasks.
 app.steps["consumer"].add("outbox.worker:EventConsumerStep")
+
+
+@signals.celeryd_init.connect
+def log_from_the_start(**_: object) -> None:
+    """Apply the project's logging (LOGGING, LOG_FORMAT) before the worker logs or warns
+    anything, rather than once Django is set up: with LOG_FORMAT=json every line is JSON."""
+    configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)

@@ -4,6 +4,7 @@ Every setting that differs between machines comes from an environment variable; 
 are safe for a local development machine started with `make up`.
 """
 
+import logging
 import os
 from datetime import timedelta
 from decimal import Decimal
@@ -338,11 +339,32 @@ LOYALTY = {
     "COUPON_AMOUNT": Decimal(os.environ.get("LOYALTY_COUPON_AMOUNT", "10")),
 }
 
+# LOG_FORMAT=json writes one JSON object per record, with the event id and type, the consumer
+# and the trace and span ids when known (outbox.log_context), so that logs and traces join.
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
+if LOG_FORMAT == "json":
+    # Python's warnings become records too, instead of plain lines among the JSON ones.
+    logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
+    },
+    "filters": {"event": {"()": "outbox.log_context.EventLogFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["event"] if LOG_FORMAT == "json" else [],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Axes tells of every sign-in at INFO; a lockout is a WARNING.
     "loggers": {"axes": {"level": "WARNING"}},

@@ -338,8 +338,27 @@ def _envelope_schema(
         "type": "object",
         "description": f"The CloudEvent of {event_type}"
         + (f", version {version}." if version > 1 or name != event_type else "."),
-        "properties": properties,
+        "properties": {**properties, **_tracing_extension()},
         "required": list(properties),
+    }
+
+
+def _tracing_extension() -> dict[str, Any]:
+    """The CloudEvents distributed tracing extension: present when the event was raised inside
+    a traced span (`outbox/tracing.py`), absent otherwise. New dicts each time: the YAML has no
+    anchors then."""
+    return {
+        "traceparent": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+            "description": "extension (distributed tracing, optional): the W3C Trace Context "
+            "traceparent of the span that raised the event",
+        },
+        "tracestate": {
+            "type": "string",
+            "description": "extension (distributed tracing, optional): the W3C Trace Context "
+            "tracestate that goes with traceparent",
+        },
     }
 
 

@@ -37,8 +37,14 @@ def data_version_of(dataschema: str) -> int:
     return int(match.group(1)) if match else 1
 
 
-def to_cloudevent(event: DomainEvent) -> dict[str, Any]:
-    """The structured CloudEvent of a domain event, ready for `json.dumps`."""
+def to_cloudevent(
+    event: DomainEvent, *, trace_context: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The structured CloudEvent of a domain event, ready for `json.dumps`.
+
+    `trace_context` holds the attributes of the distributed tracing extension (`traceparent`,
+    `tracestate`) of the span that raised the event, if any (`outbox.tracing`).
+    """
     return {
         "specversion": SPEC_VERSION,
         "id": event.event_id.hex,
@@ -51,6 +57,7 @@ def to_cloudevent(event: DomainEvent) -> dict[str, Any]:
         "aggregatetype": event.aggregate_type,
         "aggregateversion": event.aggregate_version,
         "data": event.data(),
+        **(trace_context or {}),
     }
 
 
@@ -74,6 +81,9 @@ class ReceivedEvent:
     aggregate_version: int
     data: Mapping[str, Any]
     dataschema: str = ""
+    # The distributed tracing extension: the trace context of the span that raised the event.
+    traceparent: str = ""
+    tracestate: str = ""
 
     @property
     def service(self) -> str:
@@ -125,4 +135,12 @@ def parse_cloudevent(body: bytes | str) -> ReceivedEvent:
         aggregate_version=version,
         data=data,
         dataschema=str(document.get("dataschema", "")),
+        traceparent=_optional_string(document, "traceparent"),
+        tracestate=_optional_string(document, "tracestate"),
     )
+
+
+def _optional_string(document: Mapping[str, Any], attribute: str) -> str:
+    """An optional extension attribute; one that is not a string is ignored, as if absent."""
+    value = document.get(attribute, "")
+    return value if isinstance(value, str) else ""

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from django.db import connections, transaction
 
-from outbox import faults
-from outbox.cloudevents import MalformedEvent, parse_cloudevent
+from outbox import faults, log_context, tracing
+from outbox.cloudevents import MalformedEvent, ReceivedEvent, parse_cloudevent
 from outbox.inbox import record_processed
 from outbox.registry import Service
 from outbox.versions import upcast
@@ -29,10 +29,25 @@ def handle_message(service: Service, body: bytes) -> Outcome:
 
     The processed-event record, the handler's writes and the outbox rows of the events the
     handler raises commit together, so redelivery after a crash finds the record and skips.
-    An event of a former version reaches the handler upcast to the shape it reads.
+    An event of a former version reaches the handler upcast to the shape it reads. While it
+    runs, logs name the event and the consumer, and a span traces it (`outbox.tracing`).
     Raises `MalformedEvent` for a message no retry can fix, and whatever the handler raises.
     """
     event = upcast(service, parse_cloudevent(body))
+    with log_context.Handling(service.name, event), tracing.consuming(service.name, event) as span:
+        try:
+            outcome = handle_event(service, event)
+        except Exception as error:
+            logger.warning(
+                "%s failed to handle %s %s: %r", service.name, event.type, event.id, error
+            )
+            raise
+        span.set_attribute(tracing.OUTCOME, outcome.value)
+    return outcome
+
+
+def handle_event(service: Service, event: ReceivedEvent) -> Outcome:
+    """Run the service's handler for a parsed event, unless it ran before (`handle_message`)."""
     handler = service.handler_for(event.service, event.type)
     if handler is None:
         raise UnknownEvent(f"{service.name} has no handler for {event.type} from {event.source}")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
-from outbox import faults
+from outbox import faults, tracing
 from outbox.cloudevents import CONTENT_TYPE
 from outbox.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
 from outbox.topology import publish_exchange
@@ -155,7 +155,7 @@ class Relay:
                 return []
             ids = [event.id for event in batch]
             try:
-                with transaction.atomic(using=self.database):
+                with transaction.atomic(using=self.database), tracing.publishing(batch):
                     sent = self.publisher.send([event.to_message() for event in batch])
                     mark_published(self.database, ids)
                     self.publisher.await_confirms(sent)

@@ -5,9 +5,11 @@ aggregate's own database (the one the router gives its model), so no transaction
 two databases.
 """
 
+from collections.abc import Mapping
+
 from django.db import router, transaction
 
-from outbox import faults, listeners
+from outbox import faults, listeners, tracing
 from outbox.aggregates import AggregateRoot
 from outbox.cloudevents import to_cloudevent
 from outbox.events import DomainEvent
@@ -26,7 +28,10 @@ def save(aggregate: AggregateRoot) -> None:
         events = aggregate.collect_events()
         if events:
             # The table's trigger wakes the relay once this transaction commits.
-            OutboxEvent.objects.using(database).bulk_create([outbox_row(event) for event in events])
+            trace_context = tracing.current_trace_context()
+            OutboxEvent.objects.using(database).bulk_create(
+                [outbox_row(event, trace_context) for event in events]
+            )
             faults.crash_after_commit(
                 faults.CrashPoint.SAVE_AFTER_COMMIT,
                 (event.event_type() for event in events),
@@ -36,8 +41,9 @@ def save(aggregate: AggregateRoot) -> None:
             listeners.publish(event, using=database)
 
 
-def outbox_row(event: DomainEvent) -> OutboxEvent:
-    """The outbox row that will carry an event to the broker."""
+def outbox_row(event: DomainEvent, trace_context: Mapping[str, str] | None = None) -> OutboxEvent:
+    """The outbox row that will carry an event to the broker, with the trace context of the
+    span that raised it."""
     return OutboxEvent(
         event_id=event.event_id,
         event_type=event.event_type(),
@@ -45,5 +51,5 @@ def outbox_row(event: DomainEvent) -> OutboxEvent:
         aggregate_type=event.aggregate_type,
         aggregate_id=event.aggregate_id,
         aggregate_version=event.aggregate_version,
-        payload=to_cloudevent(event),
+        payload=to_cloudevent(event, trace_context=trace_context),
     )

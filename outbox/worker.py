@@ -28,7 +28,7 @@ from kombu import Connection, Consumer, Queue
 from kombu.asynchronous import Hub
 from kombu.message import Message
 
-from outbox import registry, topology
+from outbox import registry, topology, tracing
 from outbox.broker import confirming_publisher, declare_topology
 from outbox.cloudevents import MalformedEvent
 from outbox.consumer import handle_batch
@@ -63,6 +63,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
             # Celery turns exceptions of a starting step into a traceback; SystemExit ends the
             # worker with just the message.
             raise SystemExit(f"worker not started: {error}") from None
+        tracing.configure("worker")
         self.failures = FailureRouter(
             confirming_publisher(), settings.OUTBOX["RETRY_DELAYS_SECONDS"]
         )
@@ -126,8 +127,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
             for message, outcome in zip(messages, outcomes, strict=True):
                 if isinstance(outcome, MalformedEvent):
                     self._route_failure(service.name, message, outcome, retry=False)
-                elif isinstance(outcome, Exception):
-                    logger.warning("%s failed to handle a message: %r", service.name, outcome)
+                elif isinstance(outcome, Exception):  # logged by handle_message, with its event
                     self._route_failure(service.name, message, outcome, retry=True)
                 else:
                     message.ack()

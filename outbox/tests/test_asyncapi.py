@@ -108,6 +108,16 @@ def test_every_event_matches_its_published_schema(
     envelope_validator(event.event_type()).validate(cloudevent)
 
 
+def test_the_trace_context_an_event_may_carry_matches_its_schema() -> None:
+    event = EVENTS[0]
+    trace_context = {"traceparent": f"00-{'a' * 32}-{'b' * 16}-01", "tracestate": "shop=1"}
+    traced = to_cloudevent(an_event(event), trace_context=trace_context)
+    validator = envelope_validator(event.event_type())
+
+    assert not list(validator.iter_errors(traced))
+    assert list(validator.iter_errors({**traced, "traceparent": "00-not-a-trace"}))
+
+
 def test_data_that_breaks_the_contract_is_refused() -> None:
     event = next(
         event
