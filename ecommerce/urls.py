@@ -8,7 +8,8 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ecommerce.sign_in import SignInApi
-from outbox.views import AsyncApiDocument, HealthApi
+from outbox.operations_admin import OperationsView
+from outbox.views import AsyncApiDocument, HealthApi, MetricsView
 
 
 class HexUuidConverter:
@@ -30,6 +31,12 @@ urlpatterns = [
     *(path("", include(f"{app}.urls")) for app in settings.SERVED_APPS),
     path("auth/token", SignInApi.as_view(), name="auth-token"),
     path("health", HealthApi.as_view(), name="health"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
+    path(
+        "admin/operations/",
+        admin.site.admin_view(OperationsView.as_view()),
+        name="admin-operations",
+    ),
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

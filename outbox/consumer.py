@@ -2,11 +2,12 @@
 
 import enum
 import logging
+import time
 from collections.abc import Sequence
 
 from django.db import connections, transaction
 
-from outbox import faults
+from outbox import faults, metrics
 from outbox.cloudevents import MalformedEvent, parse_cloudevent
 from outbox.inbox import record_processed
 from outbox.registry import Service
@@ -23,12 +24,15 @@ class UnknownEvent(MalformedEvent):
     """A well-formed event that the service has no handler for."""
 
 
-def handle_message(service: Service, body: bytes) -> Outcome:
+def handle_message(
+    service: Service, body: bytes, *, tally: metrics.HandlingTally | None = None
+) -> Outcome:
     """Parse a message and run the service's handler for it, unless it ran before.
 
     The processed-event record, the handler's writes and the outbox rows of the events the
     handler raises commit together, so redelivery after a crash finds the record and skips.
     Raises `MalformedEvent` for a message no retry can fix, and whatever the handler raises.
+    A `tally` notes the outcome and the handler's time, for the metrics.
     """
     event = parse_cloudevent(body)
     handler = service.handler_for(event.service, event.type)
@@ -37,11 +41,17 @@ def handle_message(service: Service, body: bytes) -> Outcome:
     with transaction.atomic(using=service.database):
         if not record_processed(service.name, event, using=service.database):
             logger.info("%s skipped duplicate %s %s", service.name, event.type, event.id)
+            if tally:
+                tally.duplicate(event.type)
             return Outcome.DUPLICATE
+        started = time.perf_counter()
         handler(event)
+        handler_seconds = time.perf_counter() - started
         faults.crash_after_commit(
             faults.CrashPoint.WORKER_AFTER_COMMIT, (event.type,), using=service.database
         )
+    if tally:
+        tally.handled(event.type, handler_seconds)
     return Outcome.HANDLED
 
 
@@ -51,18 +61,26 @@ def handle_batch(service: Service, bodies: Sequence[bytes]) -> list[Outcome | Ex
     Each message is handled in a savepoint of its own: if it fails, its writes roll back,
     the exception takes its place in the result, and the others still commit. If the database
     connection is lost, the error is raised: nothing of the batch has committed. The transaction
-    is on the service's own database.
+    is on the service's own database. The metrics count the batch once it has committed.
     """
+    tally = metrics.HandlingTally(service.name) if metrics.enabled() else None
     with transaction.atomic(using=service.database):
-        return [_outcome(service, body) for body in bodies]
+        outcomes = [_outcome(service, body, tally) for body in bodies]
+    if tally:
+        tally.count()
+    return outcomes
 
 
-def _outcome(service: Service, body: bytes) -> Outcome | Exception:
+def _outcome(
+    service: Service, body: bytes, tally: metrics.HandlingTally | None
+) -> Outcome | Exception:
     try:
-        return handle_message(service, body)
+        return handle_message(service, body, tally=tally)
     except Exception as error:
         if not connection_is_usable(service.database):
             raise
+        if tally:
+            tally.failed(body)
         return error
 
 
