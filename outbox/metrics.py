@@ -142,8 +142,11 @@ class HandlingTally:
         """Add the batch to the metrics: call after its commit."""
         for (event_type, outcome), count in Tally(self.outcomes).items():
             EVENTS_HANDLED.labels(self.consumer, event_type, outcome).inc(count)
+        histograms: dict[str, Histogram] = {}
         for event_type, seconds in self.handler_seconds:
-            HANDLER_DURATION.labels(self.consumer, event_type).observe(seconds)
+            if event_type not in histograms:
+                histograms[event_type] = HANDLER_DURATION.labels(self.consumer, event_type)
+            histograms[event_type].observe(seconds)
         CONSUMER_BATCH_DURATION.labels(self.consumer).observe(time.perf_counter() - self.started)
 
 
