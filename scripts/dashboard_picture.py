@@ -206,7 +206,9 @@ def draw(prometheus: Prometheus, start: float, end: float, output: Path) -> None
     height = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
     plt.style.use("dark_background")
     figure = plt.figure(figsize=(24, height * 0.62), facecolor="#111217")
-    grid = figure.add_gridspec(height, 24, hspace=0.0, wspace=0.0)
+    grid = figure.add_gridspec(
+        height, 24, left=0.03, right=0.99, top=0.95, bottom=0.04, hspace=0.3, wspace=1.2
+    )
     figure.suptitle(
         f"{dashboard['title']}: the panels of docs/grafana/ecommerce-dashboard.json, drawn by "
         "scripts/dashboard_picture.py\nfrom a real web, relay and worker scraped by Prometheus, "
@@ -225,6 +227,7 @@ def draw(prometheus: Prometheus, start: float, end: float, output: Path) -> None
         )
         axes.set_facecolor("#181b1f")
         axes.set_title(panel["title"], fontsize=13, loc="left", color="#ccccdc")
+        plotted = 0
         for target in panel["targets"]:
             expr = target["expr"].replace("$__rate_interval", RATE_INTERVAL)
             for series in prometheus.query_range(expr, start, end):
@@ -234,16 +237,16 @@ def draw(prometheus: Prometheus, start: float, end: float, output: Path) -> None
                     times, values, linewidth=1.4,
                     label=legend(target.get("legendFormat", ""), series["metric"]),
                 )  # fmt: skip
+                plotted += 1
         axes.set_ylabel(UNIT_LABELS.get(panel["fieldConfig"]["defaults"]["unit"], ""), fontsize=8)
         axes.set_xlim(0, end - start)
         axes.tick_params(labelsize=7)
         axes.grid(color="#2c3235", linewidth=0.6)
-        if axes.get_legend_handles_labels()[0]:
+        if plotted:
             axes.legend(fontsize=8, loc="upper left", ncol=2, framealpha=0.4)
         else:
             axes.text(0.5, 0.5, "no data", ha="center", transform=axes.transAxes, color="gray")
     figure.supxlabel("seconds into the run", fontsize=9)
-    figure.tight_layout(rect=(0, 0.01, 1, 0.98))
     figure.savefig(output, dpi=60, facecolor=figure.get_facecolor())
 
 
