@@ -76,8 +76,9 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 # `make up`, the tests); each setting can also be set on its own.
 SECURE_SSL = env_bool("DJANGO_SECURE_SSL", not DEBUG)
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", SECURE_SSL)
-# A load balancer's probe of /health comes over plain http from inside the network.
-SECURE_REDIRECT_EXEMPT = [r"^health$"]
+# A load balancer's probe of /health, and Prometheus's scrape of /metrics, come over plain
+# http from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", SECURE_SSL)
 CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", SECURE_SSL)
 SECURE_HSTS_SECONDS = int(
@@ -330,6 +331,19 @@ OUTBOX = {
     "DELIVERY_LIMIT": env_positive_int("OUTBOX_DELIVERY_LIMIT", "10"),
     # Record every domain event in the audit trail after its commit (and alert on rollbacks).
     "AUDIT_TRAIL": env_bool("OUTBOX_AUDIT_TRAIL", True),
+}
+
+# Prometheus metrics (docs/architecture.md, "Metrics"). Off, nothing is timed or counted.
+METRICS = {
+    "ENABLED": env_bool("METRICS_ENABLED", True),
+    # The relay's and the worker's own metrics servers; unset or 0: none.
+    "RELAY_PORT": int(os.environ.get("RELAY_METRICS_PORT") or 0),
+    "WORKER_PORT": int(os.environ.get("WORKER_METRICS_PORT") or 0),
+    # Where those two listen: this machine only, unless a scraper elsewhere needs them.
+    "ADDRESS": os.environ.get("METRICS_ADDRESS", "127.0.0.1"),
+    # The web's /metrics asks for `Authorization: Bearer <token>` when set, and otherwise
+    # answers requests from this machine only.
+    "TOKEN": os.environ.get("METRICS_TOKEN", ""),
 }
 
 # Rewards for paid orders (orders.services.loyalty_reward_paid_order): a point per whole unit

@@ -12,7 +12,8 @@ from drf_spectacular.views import (
 )
 
 from ecommerce.sign_in import SignInApi
-from outbox.views import AsyncApiDocument, HealthApi
+from outbox.operations_admin import OperationsView
+from outbox.views import AsyncApiDocument, HealthApi, MetricsView
 
 
 class HexUuidConverter:
@@ -34,6 +35,12 @@ urlpatterns = [
     *(path("", include(f"{app}.urls")) for app in settings.SERVED_APPS),
     path("auth/token", SignInApi.as_view(), name="auth-token"),
     path("health", HealthApi.as_view(), name="health"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
+    path(
+        "admin/operations/",
+        admin.site.admin_view(OperationsView.as_view()),
+        name="admin-operations",
+    ),
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's start script is served apart (?script), not inline: a Content-Security-Policy

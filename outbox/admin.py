@@ -27,6 +27,9 @@ from outbox.publisher import PublishFailed
 # Rows an action publishes while the operator's page waits; more go to a worker.
 BACKGROUND_THRESHOLD = 100
 
+# The index links to the operations page (outbox.operations_admin).
+admin.site.index_template = "admin/outbox/index.html"
+
 
 def pretty_json(value: object) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))

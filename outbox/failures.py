@@ -13,7 +13,7 @@ from typing import Any
 
 from kombu.message import Message
 
-from outbox import topology
+from outbox import metrics, topology
 from outbox.cloudevents import MalformedEvent, parse_cloudevent
 from outbox.publisher import ConfirmingPublisher, OutgoingMessage
 
@@ -63,6 +63,7 @@ class FailureRouter:
             queue = topology.receive_retry_queue(service, self.retry_delays[attempts - 1])
             delayed = copy_of(message, exchange="", routing_key=queue, headers=headers)
             self.publisher.publish([delayed])
+            metrics.count_failure_routed(service, message.body, retried=True)
             return queue
         headers[DEAD_LETTER_KEY] = dead_letter_key(service, message.body)
         # After a retry the delivery's routing key names a retry queue; the event type is what
@@ -75,6 +76,7 @@ class FailureRouter:
             headers=headers,
         )
         self.publisher.publish([dead])
+        metrics.count_failure_routed(service, message.body, retried=False)
         return topology.receive_dead_letter_queue(service)
 
 

@@ -9,11 +9,12 @@ idempotent, absorb the copy.
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
-from outbox import faults, tracing
+from outbox import faults, metrics, tracing
 from outbox.cloudevents import CONTENT_TYPE
 from outbox.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
 from outbox.topology import publish_exchange
@@ -149,6 +150,7 @@ class Relay:
         back unless every message is confirmed: the batch commits as published only once the
         broker has confirmed all of it.
         """
+        started = time.perf_counter()
         with transaction.atomic(using=self.database):
             batch = claim()
             if not batch:
@@ -167,6 +169,12 @@ class Relay:
                 failure: PublishFailed | None = error
             else:
                 failure = None
+        if metrics.enabled():
+            services = [event.service for event in batch]
+            if failure:
+                metrics.count_publish_failed(services)
+            else:
+                metrics.count_published(self.database, services, time.perf_counter() - started)
         if failure:
             raise failure
         return ids

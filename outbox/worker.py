@@ -28,7 +28,7 @@ from kombu import Connection, Consumer, Queue
 from kombu.asynchronous import Hub
 from kombu.message import Message
 
-from outbox import registry, topology, tracing
+from outbox import metrics, registry, topology, tracing
 from outbox.broker import confirming_publisher, declare_topology
 from outbox.cloudevents import MalformedEvent
 from outbox.consumer import handle_batch
@@ -72,6 +72,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         self.batches: MessageBatches | None = None
         for service in registry.all_services():
             parent.app.amqp.queues.select_add(service_task_queue(service.name))
+        metrics.serve(settings.METRICS["WORKER_PORT"], "worker")
 
     def start(self, c: object) -> None:
         # Set on every (re)connection, before the consumers are made.
@@ -162,6 +163,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
                 give_back([message], error, service.database)
                 return
             message.ack()
+            metrics.count_dead_letter_recorded(service.name, kind)
 
         return on_dead_letter
 

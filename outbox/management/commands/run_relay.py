@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from outbox import registry, tracing
+from outbox import metrics, registry, tracing
 from outbox.broker import relay_from_settings
 from outbox.databases import DatabaseUnreachable, require_databases
 from outbox.relay_process import RelayProcess
@@ -30,6 +30,7 @@ class Command(BaseCommand):
             raise CommandError(f"relay not started: {error}") from None
         signal.signal(signal.SIGTERM, exit_on_sigterm)
         tracing.configure("relay")
+        metrics.serve(settings.METRICS["RELAY_PORT"], "relay")
         stopping = threading.Event()
         processes = [
             RelayProcess(

@@ -1,0 +1,285 @@
+"""The messaging's Prometheus metrics, each defined once here.
+
+Counters and histograms are counted where the work happens: the relay per batch it publishes
+(`outbox.relay`), the consumer per batch it handles (`outbox.consumer`), the failure router per
+message it retries or dead-letters (`outbox.failures`), the worker per dead letter it records.
+Each process serves its own: the relay and the worker on a port of their own (`serve`), the
+web processes on `/metrics` (`outbox.views.MetricsView`, gunicorn's workers added up by
+prometheus-client's multiprocess mode). What is a query (outbox backlog, dead letters pending,
+queue depths, the last relay batch) is read only when `/metrics` is scraped, by
+`MessagingStateCollector`: nothing polls it between scrapes.
+
+With METRICS_ENABLED=false nothing is timed or counted and no port is opened.
+"""
+
+import dataclasses
+import logging
+import os
+import time
+from collections import Counter as Tally
+from collections.abc import Iterable, Iterator
+
+from django.conf import settings
+from django.db import DatabaseError
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import start_http_server
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from outbox import operations
+from outbox.cloudevents import MalformedEvent, parse_cloudevent
+
+logger = logging.getLogger(__name__)
+
+# Relay batches take milliseconds when the broker is near, seconds when a confirm is slow.
+BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+HANDLER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+UNKNOWN_EVENT_TYPE = "unreadable"
+
+EVENTS_PUBLISHED = Counter(
+    "outbox_events_published_total",
+    "Outbox events the relay published and the broker confirmed, by publishing service.",
+    ["service"],
+)
+EVENTS_PUBLISH_FAILED = Counter(
+    "outbox_events_publish_failed_total",
+    "Outbox events in batches the broker did not take (they stay pending), by service.",
+    ["service"],
+)
+PUBLISH_BATCH_DURATION = Histogram(
+    "outbox_publish_batch_duration_seconds",
+    "One relay batch, from claiming its rows to their commit as published, by database.",
+    ["database"],
+    buckets=BATCH_BUCKETS,
+)
+EVENTS_HANDLED = Counter(
+    "outbox_events_handled_total",
+    "Received events by consumer, event type and outcome: handled (committed), duplicate "
+    "(handled before, skipped) or failed (the handler or the message raised).",
+    ["consumer", "event_type", "outcome"],
+)
+HANDLER_DURATION = Histogram(
+    "outbox_handler_duration_seconds",
+    "A consumer's handler running for one event that it handled, by consumer and event type.",
+    ["consumer", "event_type"],
+    buckets=HANDLER_BUCKETS,
+)
+CONSUMER_BATCH_DURATION = Histogram(
+    "outbox_consumer_batch_duration_seconds",
+    "One batch of received events in its transaction, commit included, by consumer.",
+    ["consumer"],
+    buckets=BATCH_BUCKETS,
+)
+EVENTS_RETRIED = Counter(
+    "outbox_events_retried_total",
+    "Failed events sent to a retry queue, by consumer and event type.",
+    ["consumer", "event_type"],
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "outbox_events_dead_lettered_total",
+    "Failed events a worker sent to the dead-letter queue, by consumer and event type.",
+    ["consumer", "event_type"],
+)
+DEAD_LETTERS_RECORDED = Counter(
+    "outbox_dead_letters_recorded_total",
+    "Messages taken from a dead-letter queue into the dead-letter table, by service and kind.",
+    ["service", "kind"],
+)
+
+
+def enabled() -> bool:
+    return settings.METRICS["ENABLED"]
+
+
+def serve(port: int | None, process: str) -> None:
+    """Serve this process's metrics on `port` of METRICS_ADDRESS, from a thread; without a
+    port, or with metrics off, nothing. A port that cannot be had stops the process."""
+    if not port or not enabled():
+        return
+    address = settings.METRICS["ADDRESS"]
+    try:
+        start_http_server(port, addr=address)
+    except OSError as error:
+        raise SystemExit(
+            f"{process} not started: no metrics on {address}:{port}: {error}"
+        ) from None
+    logger.info("%s metrics on http://%s:%d/metrics", process, address, port)
+
+
+def count_published(database: str, services: Iterable[str], seconds: float) -> None:
+    """A relay batch committed as published."""
+    for service, count in Tally(services).items():
+        EVENTS_PUBLISHED.labels(service).inc(count)
+    PUBLISH_BATCH_DURATION.labels(database).observe(seconds)
+
+
+def count_publish_failed(services: Iterable[str]) -> None:
+    for service, count in Tally(services).items():
+        EVENTS_PUBLISH_FAILED.labels(service).inc(count)
+
+
+class HandlingTally:
+    """What one consumer's batch did, counted once its transaction has committed."""
+
+    def __init__(self, consumer: str) -> None:
+        self.consumer = consumer
+        self.started = time.perf_counter()
+        self.outcomes: list[tuple[str, str]] = []
+        self.handler_seconds: list[tuple[str, float]] = []
+
+    def handled(self, event_type: str, seconds: float) -> None:
+        self.outcomes.append((event_type, "handled"))
+        self.handler_seconds.append((event_type, seconds))
+
+    def duplicate(self, event_type: str) -> None:
+        self.outcomes.append((event_type, "duplicate"))
+
+    def failed(self, body: bytes) -> None:
+        self.outcomes.append((event_type_of(body), "failed"))
+
+    def count(self) -> None:
+        """Add the batch to the metrics: call after its commit."""
+        for (event_type, outcome), count in Tally(self.outcomes).items():
+            EVENTS_HANDLED.labels(self.consumer, event_type, outcome).inc(count)
+        histograms: dict[str, Histogram] = {}
+        for event_type, seconds in self.handler_seconds:
+            if event_type not in histograms:
+                histograms[event_type] = HANDLER_DURATION.labels(self.consumer, event_type)
+            histograms[event_type].observe(seconds)
+        CONSUMER_BATCH_DURATION.labels(self.consumer).observe(time.perf_counter() - self.started)
+
+
+def count_failure_routed(consumer: str, body: bytes, *, retried: bool) -> None:
+    if not enabled():
+        return
+    counter = EVENTS_RETRIED if retried else EVENTS_DEAD_LETTERED
+    counter.labels(consumer, event_type_of(body)).inc()
+
+
+def count_dead_letter_recorded(service: str, kind: str) -> None:
+    if enabled():
+        DEAD_LETTERS_RECORDED.labels(service, kind).inc()
+
+
+def event_type_of(body: bytes) -> str:
+    """The event type of a message, for a label; only failures need it, so it is parsed again."""
+    try:
+        return parse_cloudevent(body).type
+    except MalformedEvent:
+        return UNKNOWN_EVENT_TYPE
+
+
+@dataclasses.dataclass(frozen=True)
+class StateGauge:
+    """A gauge that `MessagingStateCollector` reads at scrape time."""
+
+    name: str
+    documentation: str
+    labels: tuple[str, ...] = ()
+
+    def family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(self.name, self.documentation, labels=list(self.labels))
+
+
+DATABASE_UP = StateGauge(
+    "outbox_database_up", "1 if the outbox database answered this scrape.", ("database",)
+)
+PENDING_EVENTS = StateGauge(
+    "outbox_pending_events", "Outbox events not yet published.", ("database",)
+)
+OLDEST_PENDING_AGE = StateGauge(
+    "outbox_oldest_pending_event_age_seconds",
+    "Age of the oldest unpublished outbox event; 0 when none is pending.",
+    ("database",),
+)
+LAST_BATCH_TIME = StateGauge(
+    "outbox_last_publish_batch_timestamp_seconds",
+    "When the last relay batch was claimed (the published_at of its rows), in Unix time.",
+    ("database",),
+)
+LAST_BATCH_EVENTS = StateGauge(
+    "outbox_last_publish_batch_events", "Events in the last relay batch.", ("database",)
+)
+DEAD_LETTERS_PENDING = StateGauge(
+    "outbox_dead_letters_pending",
+    "Dead letters recorded and neither replayed nor discarded, by service and kind.",
+    ("service", "kind"),
+)
+BROKER_UP = StateGauge("outbox_broker_up", "1 if the broker answered this scrape.")
+QUEUE_MESSAGES = StateGauge(
+    "outbox_queue_messages",
+    "Messages ready in a receive or dead-letter queue of a served service.",
+    ("queue", "service", "role"),
+)
+QUEUE_CONSUMERS = StateGauge(
+    "outbox_queue_consumers",
+    "Consumers of a receive or dead-letter queue of a served service.",
+    ("queue", "service", "role"),
+)
+STATE_GAUGES = (
+    DATABASE_UP,
+    PENDING_EVENTS,
+    OLDEST_PENDING_AGE,
+    LAST_BATCH_TIME,
+    LAST_BATCH_EVENTS,
+    DEAD_LETTERS_PENDING,
+    BROKER_UP,
+    QUEUE_MESSAGES,
+    QUEUE_CONSUMERS,
+)
+
+
+class MessagingStateCollector(Collector):
+    """The state gauges, read from this process's databases and the broker when scraped."""
+
+    def collect(self) -> Iterator[Metric]:
+        families = {gauge: gauge.family() for gauge in STATE_GAUGES}
+        for database in operations.served_databases():
+            try:
+                lag = operations.outbox_lag(database)
+                batch = operations.last_relay_batch(database)
+                letters = operations.dead_letters_pending(database)
+            except DatabaseError as error:
+                logger.warning("metrics: database %s unreachable: %s", database, error)
+                families[DATABASE_UP].add_metric([database], 0)
+                continue
+            families[DATABASE_UP].add_metric([database], 1)
+            families[PENDING_EVENTS].add_metric([database], lag.pending)
+            families[OLDEST_PENDING_AGE].add_metric([database], lag.oldest_age_seconds or 0)
+            if batch is not None:
+                families[LAST_BATCH_TIME].add_metric([database], batch.published_at.timestamp())
+                families[LAST_BATCH_EVENTS].add_metric([database], batch.size)
+            for row in letters:
+                families[DEAD_LETTERS_PENDING].add_metric([row.service, row.kind], row.pending)
+        try:
+            depths = operations.queue_depths()
+        except operations.QueueDepthsUnavailable as error:
+            logger.warning("metrics: no queue depths from the broker: %s", error)
+            depths = None
+        families[BROKER_UP].add_metric([], 0 if depths is None else 1)
+        for depth in depths or []:
+            labels = [depth.queue, depth.service, depth.role]
+            families[QUEUE_MESSAGES].add_metric(labels, depth.messages)
+            families[QUEUE_CONSUMERS].add_metric(labels, depth.consumers)
+        yield from families.values()
+
+
+class ThisProcess(Collector):
+    """This process's own metrics, as a collector of another registry."""
+
+    def collect(self) -> Iterator[Metric]:
+        return REGISTRY.collect()
+
+
+def web_exposition() -> bytes:
+    """What the web's /metrics answers: the counts of every gunicorn worker (multiprocess
+    mode, when PROMETHEUS_MULTIPROC_DIR is set; else this process's), and the state gauges
+    read now."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        registry.register(ThisProcess())
+    registry.register(MessagingStateCollector())
+    return generate_latest(registry)
