@@ -34,6 +34,7 @@ def product_created_body() -> bytes:
     return json.dumps(row.payload).encode()
 
 
+@pytest.mark.events_written_by_hand
 def test_a_relay_batch_counts_its_events_by_service_and_its_duration(
     client: Client, broker: Connection
 ) -> None:
@@ -87,6 +88,7 @@ def test_a_consumer_batch_counts_each_outcome_by_consumer_and_event_type(client:
     assert moved(before, "outbox_consumer_batch_duration_seconds_count", consumer="inventory") == 1
 
 
+@pytest.mark.events_written_by_hand
 def test_metrics_show_the_outbox_backlog_dead_letters_and_queue_depths(
     client: Client, broker: Connection
 ) -> None:
@@ -151,6 +153,7 @@ def test_metrics_turned_off_count_nothing_and_answer_404(client: Client) -> None
 OPERATIONS = "/admin/operations/"
 
 
+@pytest.mark.events_written_by_hand
 def test_the_operations_page_shows_lag_dead_letters_queues_and_the_last_batch(
     admin_client: Client, broker: Connection
 ) -> None:
