@@ -19,9 +19,9 @@ type is also drained by more workers at once.
 import re
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -29,6 +29,7 @@ from kombu import Connection
 
 from bench import backlog
 from bench.consumer_statements import pgbench_script
+from bench.cpu import cpu_seconds
 from bench.environment import BenchEnvironment
 from bench.processes import Children
 from outbox import registry, topology
@@ -80,15 +81,26 @@ def measure_consumer_backlog(
             "postgres_eps_unbatched": ceiling[count, 1],
             "ratio": eps / ceiling[count, batch],
         }
-        for (queue_type, count), (eps, events_per_transaction) in measured.items()
+        for (queue_type, count), (eps, events_per_transaction, _) in measured.items()
     ]
 
 
+class ConsumerRun(NamedTuple):
+    eps: float
+    events_per_transaction: float  # on average
+    cpu_seconds: float  # spent by the workers from all consuming to the last event handled
+
+
 def measure_consumer(
-    environment: BenchEnvironment, *, size: int, workers: int, queue_type: str
-) -> tuple[float, float]:
-    """Events per second that `workers` worker processes handle from a backlog of `size` in a
-    queue of `queue_type`, and how many events they handled per transaction on average."""
+    environment: BenchEnvironment,
+    *,
+    size: int,
+    workers: int,
+    queue_type: str,
+    env: Mapping[str, str] | None = None,
+) -> ConsumerRun:
+    """How fast `workers` worker processes, with `env` added to their environment, handle a
+    backlog of `size` in a queue of `queue_type`."""
     environment.reset_vhost()
     with Connection(environment.broker_url) as broker:
         topology.declare(
@@ -107,8 +119,9 @@ def measure_consumer(
         if waiting != size:
             raise RuntimeError(f"{waiting} of {size} events reached {queue}")
         with Children(environment) as children:
-            for index in range(workers):
-                children.start_worker(f"consumer-{index}", CONSUMER, queue_type=queue_type)
+            names = [f"consumer-{index}" for index in range(workers)]
+            for name in names:
+                children.start_worker(name, CONSUMER, queue_type=queue_type, **(env or {}))
             wait_until(
                 lambda: children.check_alive() or queue_state(channel, queue)[1] == workers,
                 timeout=60,
@@ -116,6 +129,7 @@ def measure_consumer(
                 what=f"{workers} workers consuming {queue}",
             )
             all_consuming = database_now()
+            cpu_before = cpu_seconds(children)
             # The queue empties first (cheap to ask); then the last prefetched events are handled.
             wait_until(
                 lambda: children.check_alive() or queue_state(channel, queue)[0] == 0,
@@ -129,8 +143,13 @@ def measure_consumer(
                 interval=0.05,
                 what=f"{size} events handled",
             )
+            cpu_after = cpu_seconds(children)
     handled, last, transactions = handled_since(all_consuming)
-    return handled / (last - all_consuming).total_seconds(), handled / transactions
+    return ConsumerRun(
+        eps=handled / (last - all_consuming).total_seconds(),
+        events_per_transaction=handled / transactions,
+        cpu_seconds=sum(cpu_after[name] - cpu_before[name] for name in names),
+    )
 
 
 def measure_postgres_ceiling(

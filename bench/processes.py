@@ -48,11 +48,12 @@ class Children:
         return process
 
     def start_worker(
-        self, name: str, services: str, *, queue_type: str | None = None
+        self, name: str, services: str, *, queue_type: str | None = None, **env: str
     ) -> subprocess.Popen:
         """A Celery worker process consuming the receive queues of `services`, declared with
-        `queue_type` (default: OUTBOX_QUEUE_TYPE)."""
-        env = {"OUTBOX_QUEUE_TYPE": queue_type} if queue_type else {}
+        `queue_type` (default: OUTBOX_QUEUE_TYPE), with `env` added to its environment."""
+        if queue_type:
+            env["OUTBOX_QUEUE_TYPE"] = queue_type
         return self.start(
             name,
             [

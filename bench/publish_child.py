@@ -4,7 +4,8 @@
 
 It sets itself up (Django, and for `raw` the messages read from the pending outbox rows),
 prints `ready`, waits for `go` on stdin so that several processes start together, publishes,
-and prints one JSON line: how many events it published and when it started and finished.
+and prints one JSON line: how many events it published, when it started and finished, and the
+CPU seconds this process spent meanwhile (all its threads: a metrics server, a span exporter).
 With BENCH_PROFILE_DIR set, the timed part runs under cProfile and its stats go there.
 """
 
@@ -31,11 +32,12 @@ def main(mode: str, batch_size: int) -> None:
     publish = relay_publisher(batch_size) if mode == "relay" else raw_publisher(batch_size)
     print("ready", flush=True)
     sys.stdin.readline()
-    started = time.time()
+    started, cpu_started = time.time(), time.process_time()
     with profiled(mode):
         published = publish()
-    finished = time.time()
-    print(json.dumps({"published": published, "started": started, "finished": finished}))
+    finished, cpu_seconds = time.time(), time.process_time() - cpu_started
+    report = {"published": published, "started": started, "finished": finished}
+    print(json.dumps({**report, "cpu_seconds": cpu_seconds}))
 
 
 @contextlib.contextmanager
@@ -52,15 +54,21 @@ def profiled(mode: str) -> Iterator[None]:
 
 
 def relay_publisher(batch_size: int) -> Callable[[], int]:
-    """The project's relay, exactly as `run_relay` builds it, with the given batch size.
+    """The project's relay, exactly as `run_relay` builds it, with the given batch size:
+    tracing and the metrics port too, when the environment asks for them.
 
     Like the raw publisher, it connects to the broker in the timed part; its database
     connection is open before, as a running relay's is.
     """
+    from django.conf import settings
     from django.db import connection
+    from opentelemetry import trace
 
+    from outbox import metrics, tracing
     from outbox.broker import relay_from_settings
 
+    tracing.configure("relay")
+    metrics.serve(settings.METRICS["RELAY_PORT"], "relay")
     relay = relay_from_settings("default")
     relay.batch_size = batch_size
     connection.ensure_connection()
@@ -70,6 +78,9 @@ def relay_publisher(batch_size: int) -> Callable[[], int]:
             return relay.publish_pending()
         finally:
             relay.publisher.close()
+            if tracing.is_on():
+                # The spans' export is work the relay owes for these events: it is timed.
+                trace.get_tracer_provider().force_flush()
 
     return publish
 

@@ -13,7 +13,7 @@ import json
 import statistics
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from kombu import Connection
@@ -58,7 +58,7 @@ def measure_relay(
                         backlog.truncate_tables()
                         backlog.insert_pending(size)
                     rates[queue_type][name].append(
-                        run_publishers(environment, mode, processes, batch_size, expected=size)
+                        run_publishers(environment, mode, processes, batch_size, expected=size).eps
                     )
                     routed = queue_depth(channel, ROUTED_QUEUE)
                     channel.queue_purge(ROUTED_QUEUE)
@@ -88,16 +88,28 @@ def summary(
     return results
 
 
+class PublishRun(NamedTuple):
+    eps: float  # events/s from the first start to the last end
+    cpu_seconds: float  # spent by the publishers meanwhile, added up
+
+
 def run_publishers(
-    environment: BenchEnvironment, mode: str, count: int, batch_size: int, *, expected: int
-) -> float:
-    """Start `count` publishers together; events/s from the first start to the last end."""
+    environment: BenchEnvironment,
+    mode: str,
+    count: int,
+    batch_size: int,
+    *,
+    expected: int,
+    **env: str,
+) -> PublishRun:
+    """Start `count` publishers together, with `env` added to their environment."""
     with Children(environment) as children:
         processes = [
             children.start(
                 f"publish-{mode}-{index}",
                 [sys.executable, "-m", "bench.publish_child", mode, str(batch_size)],
                 pipes=True,
+                **env,
             )
             for index in range(count)
         ]
@@ -112,7 +124,7 @@ def run_publishers(
     if published != expected:
         raise RuntimeError(f"{mode}: {published} events published, {expected} expected")
     elapsed = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
-    return published / elapsed
+    return PublishRun(published / elapsed, sum(report["cpu_seconds"] for report in reports))
 
 
 def queue_depth(channel: object, queue: str) -> int:

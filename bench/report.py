@@ -89,6 +89,25 @@ LATENCY_CPU = (
 )
 
 
+TELEMETRY = (
+    "Telemetry: the same workloads with metrics and tracing on and off (ratio: median per"
+    " repeat, to `off`; `off again` is the noise floor)",
+    [
+        ("setting", "setting"),
+        ("relay events/s", "relay_eps"),
+        ("relay ratio", "relay_ratio"),
+        ("relay cpu us/event", "relay_cpu_us_per_event"),
+        ("cpu ratio", "relay_cpu_ratio"),
+        ("worker events/s", "consumer_eps"),
+        ("worker ratio", "consumer_ratio"),
+        ("worker cpu us/event", "consumer_cpu_us_per_event"),
+        ("cpu ratio", "consumer_cpu_ratio"),
+        ("spans", lambda r: r["relay_spans"] + r["consumer_spans"]),
+        ("scrapes", lambda r: r["relay_scrapes"] + r["consumer_scrapes"]),
+    ],
+)
+
+
 def render(results: dict[str, Any]) -> str:
     """Every table of a run's results, in the order they were measured."""
     sections = [
@@ -99,6 +118,7 @@ def render(results: dict[str, Any]) -> str:
             (CLAIM_PLAN, [results["claim_plan"]] if "claim_plan" in results else None),
             (LATENCY, results.get("latency")),
             (LATENCY_CPU, results.get("latency")),
+            (TELEMETRY, results.get("telemetry")),
         )
         if rows
     ]

@@ -5,6 +5,7 @@
     python -m bench.run --smoke                  # a few hundred events: the harness works
     python -m bench.run --only relay --sizes 10000 --repeat 5
     python -m bench.run --only consumer --queue-types quorum --workers 1,2,4,8
+    python -m bench.run --only telemetry --telemetry-repeat 4   # metrics and tracing, on/off
 
 Everything runs in a database and a vhost of its own (BENCH_DATABASE, BENCH_VHOST, default
 bench_outbox): the database is created afresh for each run, and the vhost and the tables are
@@ -23,7 +24,7 @@ import django
 
 from bench.environment import PROJECT_DIR, BenchEnvironment
 
-SCENARIOS = ("relay", "consumer", "plan", "latency")
+SCENARIOS = ("relay", "consumer", "plan", "latency", "telemetry")
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 DEFAULT_SIZES = "10000,100000"
 # A worker handles a few hundred events per second: 100k would take several minutes.
@@ -96,6 +97,24 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         default=float(env("BENCH_SECONDS", "20")),
         help="length of each latency phase (env BENCH_SECONDS)",
     )
+    option(
+        "--telemetry-relay-size",
+        type=int,
+        default=int(env("BENCH_TELEMETRY_RELAY_SIZE", "10000")),
+        help="pending rows per relay run of the telemetry scenario",
+    )
+    option(
+        "--telemetry-consumer-size",
+        type=int,
+        default=int(env("BENCH_TELEMETRY_CONSUMER_SIZE", "1500")),
+        help="queued events per consumer run of the telemetry scenario",
+    )
+    option(
+        "--telemetry-repeat",
+        type=int,
+        default=int(env("BENCH_TELEMETRY_REPEAT", "2")),
+        help="runs of each telemetry setting, in alternating order (env BENCH_TELEMETRY_REPEAT)",
+    )
     option("--database", default=env("BENCH_DATABASE", "bench_outbox"))
     option("--vhost", default=env("BENCH_VHOST", "bench_outbox"))
     option("--output", type=Path, help="JSON file (default bench/results/<time>.json)")
@@ -105,6 +124,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         arguments.workers = [1, 2]
         arguments.repeat, arguments.pgbench_seconds, arguments.plan_published = 1, 2, 3_000
         arguments.rates, arguments.seconds = [20], 3.0
+        arguments.telemetry_relay_size = arguments.telemetry_consumer_size = 300
+        arguments.telemetry_repeat = 1
     arguments.only = [name for name in arguments.only.split(",") if name]
     if unknown := set(arguments.only) - set(SCENARIOS):
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
@@ -140,13 +161,14 @@ def main(argv: list[str]) -> dict[str, Any]:
 
 
 def measure(environment: BenchEnvironment, arguments: argparse.Namespace) -> dict[str, Any]:
-    """Run the chosen scenarios in order: relay, consumer, claim plan, latency."""
+    """Run the chosen scenarios in order: relay, consumer, claim plan, latency, telemetry."""
     from django.conf import settings
 
     from bench.claim_plan import check_claim_plan
     from bench.consumer_throughput import measure_consumer_backlog
     from bench.latency import measure_latency
     from bench.relay_throughput import measure_relay
+    from bench.telemetry import measure_telemetry
 
     batch_size, repeat = settings.OUTBOX["RELAY_BATCH_SIZE"], arguments.repeat
     results: dict[str, Any] = {
@@ -189,6 +211,14 @@ def measure(environment: BenchEnvironment, arguments: argparse.Namespace) -> dic
     if "latency" in arguments.only:
         phases = measure_latency(environment, rates=arguments.rates, seconds=arguments.seconds)
         results["latency"] = [progress(phase) for phase in phases]
+    if "telemetry" in arguments.only:
+        settings_measured = measure_telemetry(
+            environment,
+            relay_size=arguments.telemetry_relay_size,
+            consumer_size=arguments.telemetry_consumer_size,
+            repeat=arguments.telemetry_repeat,
+        )
+        results["telemetry"] = [progress(setting) for setting in settings_measured]
     return results
 
 
