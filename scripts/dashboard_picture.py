@@ -183,7 +183,11 @@ def poison(count: int) -> None:
     """Unreadable messages on the inventory's receive queue: dead-lettered by the worker."""
     from kombu import Connection
 
-    with Connection(os.environ["CELERY_BROKER_URL"]) as broker:
+    # The broker of `make up` unless the environment names another, as in the settings.
+    broker_url = os.environ.get(
+        "CELERY_BROKER_URL", "amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce"
+    )
+    with Connection(broker_url) as broker:
         producer = broker.Producer()
         for number in range(count):
             producer.publish(
