@@ -33,7 +33,7 @@ from bench.environment import BenchEnvironment
 from bench.processes import free_port
 from bench.relay_throughput import pending_count, queue_depth, run_publishers
 from outbox import topology
-from tests.otlp_receiver import OtlpReceiver
+from tests.otlp_receiver import OtlpReceiver, otlp_receiver
 
 ROUTED_QUEUE = "bench-telemetry-q"
 SCRAPE_SECONDS = 1.0
@@ -73,17 +73,6 @@ class SpanCounter(OtlpReceiver):
         with self.lock:
             self.exports += 1
             self.count += spans
-
-
-@contextmanager
-def span_counter() -> Iterator[SpanCounter]:
-    receiver = SpanCounter()
-    receiver.thread.start()
-    try:
-        yield receiver
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
 
 
 class Scraper:
@@ -158,7 +147,7 @@ def measure_telemetry(
     """One result per setting: medians of its runs and of its per-repeat ratios to `off`."""
     relay_runs: list[dict[Setting, Run]] = []
     consumer_runs: list[dict[Setting, Run]] = []
-    with span_counter() as receiver:
+    with otlp_receiver(SpanCounter) as receiver:
         for order in orders(repeat):
             relay_runs.append(
                 {setting: measure_relay(environment, setting, receiver, relay_size)

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -96,9 +96,13 @@ class OtlpReceiver:
         return Handler
 
 
+Receiver = TypeVar("Receiver", bound=OtlpReceiver)
+
+
 @contextmanager
-def otlp_receiver() -> Iterator[OtlpReceiver]:
-    receiver = OtlpReceiver()
+def otlp_receiver(kind: type[Receiver] = OtlpReceiver) -> Iterator[Receiver]:
+    """A receiver of `kind`, listening while the block runs."""
+    receiver = kind()
     receiver.thread.start()
     try:
         yield receiver

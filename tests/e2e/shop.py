@@ -4,6 +4,7 @@ from kombu import Connection
 from rest_framework.test import APIClient
 
 from inventory.models import Inventory
+from orders.models import CatalogProduct
 from tests.waiting import wait_until
 
 ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
@@ -31,6 +32,16 @@ def stocked_product(client: APIClient, stock: int, *, name: str = "Apple") -> st
     wait_until(
         lambda: client.get(f"/products/{product_id}").json()["inventory"] == stock,
         what="stock copied to the product",
+    )
+    return product_id
+
+
+def orderable_product(client: APIClient, stock: int) -> str:
+    """A stocked product that the order context has heard of: orders may name it."""
+    product_id = stocked_product(client, stock)
+    wait_until(
+        lambda: CatalogProduct.objects.filter(product_id=product_id).exists(),
+        what="the product in the order context's catalog",
     )
     return product_id
 

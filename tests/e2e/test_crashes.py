@@ -29,7 +29,7 @@ from tests.e2e.shop import (
     consumers_of,
     created_product,
     inventory_of,
-    stocked_product,
+    orderable_product,
     wait_until_inventory_queue_drained,
 )
 from tests.waiting import wait_until
@@ -75,16 +75,6 @@ def order_body(product_id: str, count: int) -> dict:
         "items": [{"productId": product_id, "count": count, "itemPrice": 10}],
         "address": ADDRESS,
     }
-
-
-def orderable_product(client: APIClient, stock: int) -> str:
-    """A stocked product that the order context has heard of: orders may name it."""
-    product_id = stocked_product(client, stock)
-    wait_until(
-        lambda: CatalogProduct.objects.filter(product_id=product_id).exists(),
-        what="the product in the order context's catalog",
-    )
-    return product_id
 
 
 def test_the_relay_killed_between_publish_and_mark_publishes_again_and_the_effect_is_once(

@@ -19,12 +19,12 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from conftest import LOG_DIR, PROJECT_DIR, Processes, free_port
-from orders.models import CatalogProduct, Order
+from orders.models import Order
 from outbox.models import OutboxEvent
 from outbox.tracing import CLOUDEVENTS_ID, MESSAGING_CONSUMER_GROUP, OUTCOME
 from tests import probe
 from tests.e2e.messages import lines, publish_probe
-from tests.e2e.shop import ADDRESS, stocked_product
+from tests.e2e.shop import ADDRESS, orderable_product
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan, otlp_receiver
 from tests.waiting import wait_until
 
@@ -115,16 +115,6 @@ def customer(django_user_model: type[AbstractUser]) -> requests.Session:
     session = requests.Session()
     session.headers["Authorization"] = f"Token {Token.objects.create(user=user).key}"
     return session
-
-
-def orderable_product(client: APIClient, stock: int) -> str:
-    """A stocked product that the order context has heard of: orders may name it."""
-    product_id = stocked_product(client, stock)
-    wait_until(
-        lambda: CatalogProduct.objects.filter(product_id=product_id).exists(),
-        what="the product in the order context's catalog",
-    )
-    return product_id
 
 
 def placed_order(customer: requests.Session, url: str, product_id: str, **headers: str) -> str:
