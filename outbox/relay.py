@@ -43,7 +43,8 @@ held_elsewhere AS (
       AND id NOT IN (SELECT id FROM claimed)
 )
 SELECT claimed.id, replace(claimed.event_id::text, '-', ''), claimed.event_type,
-       claimed.service, claimed.payload::text
+       claimed.service, claimed.payload::text, claimed.payload->>'subject',
+       coalesce(claimed.payload->>'traceparent', ''), coalesce(claimed.payload->>'tracestate', '')
 FROM claimed
 WHERE NOT EXISTS (
     SELECT 1 FROM held_elsewhere earlier
@@ -74,6 +75,10 @@ class ClaimedEvent:
     event_type: str
     service: str
     payload: str
+    # Read from the payload by the claim query, so that tracing need not parse it again.
+    subject: str = ""
+    traceparent: str = ""
+    tracestate: str = ""
 
     def to_message(self) -> OutgoingMessage:
         return OutgoingMessage(

@@ -12,7 +12,6 @@ Off (the variable unset, or OTEL_SDK_DISABLED=true) nothing is configured: the p
 relay and the consumers test one module variable and do nothing else.
 """
 
-import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -24,6 +23,7 @@ from opentelemetry.trace import SpanKind, Tracer, TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from outbox import registry, topology
+from outbox.cloudevents import source_of
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,9 @@ class PublishedEvent(Protocol):
     event_id: str
     event_type: str
     service: str
-    payload: str
+    subject: str
+    traceparent: str
+    tracestate: str
 
 
 def publishing(events: Sequence[PublishedEvent]) -> AbstractContextManager[None]:
@@ -147,11 +149,11 @@ def _publishing(tracer: Tracer, events: Sequence[PublishedEvent]) -> Iterator[No
 
 
 def _publish_span(tracer: Tracer, event: PublishedEvent) -> trace.Span:
-    document = json.loads(event.payload)
+    carrier = {"traceparent": event.traceparent, "tracestate": event.tracestate}
     exchange = topology.publish_exchange(event.service)
     return tracer.start_span(
         f"publish {event.event_type}",
-        context=_propagator.extract(document),
+        context=_propagator.extract(carrier),
         kind=SpanKind.PRODUCER,
         attributes={
             MESSAGING_SYSTEM: "rabbitmq",
@@ -161,8 +163,8 @@ def _publish_span(tracer: Tracer, event: PublishedEvent) -> trace.Span:
             MESSAGING_MESSAGE_ID: event.event_id,
             CLOUDEVENTS_ID: event.event_id,
             CLOUDEVENTS_TYPE: event.event_type,
-            CLOUDEVENTS_SOURCE: document.get("source", ""),
-            CLOUDEVENTS_SUBJECT: document.get("subject", ""),
+            CLOUDEVENTS_SOURCE: source_of(event.service),
+            CLOUDEVENTS_SUBJECT: event.subject,
         },
     )
 

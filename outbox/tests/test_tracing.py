@@ -1,7 +1,6 @@
 """Trace context in the CloudEvent, the relay's and the consumers' spans, and the log fields:
 the SDK's in-memory exporter, no database, no broker."""
 
-import dataclasses
 import json
 import logging
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from outbox import log_context, tracing
 from outbox.cloudevents import parse_cloudevent, to_cloudevent
+from outbox.relay import ClaimedEvent
 from outbox.tests.test_cloudevents import weighed
 from outbox.topology import publish_exchange, receive_queue
 
@@ -42,14 +42,19 @@ def exported(provider: TracerProvider) -> Iterator[InMemorySpanExporter]:
         tracing.trace_with(None)
 
 
-@dataclasses.dataclass(frozen=True)
-class Row:
-    """An outbox row as the relay claims it."""
-
-    event_id: str
-    event_type: str
-    service: str
-    payload: str
+def claimed(body: str, service: str = "shipping") -> ClaimedEvent:
+    """An outbox row as the relay's claim query reads it, trace context included."""
+    document = json.loads(body)
+    return ClaimedEvent(
+        id=0,
+        event_id=document["id"],
+        event_type=document["type"],
+        service=service,
+        payload=body,
+        subject=document["subject"],
+        traceparent=document.get("traceparent", ""),
+        tracestate=document.get("tracestate", ""),
+    )
 
 
 def raised_in_a_request(tracer: trace.Tracer) -> tuple[trace.Span, str]:
@@ -117,7 +122,7 @@ def test_publish_and_handling_spans_are_children_of_the_span_that_raised_the_eve
     request, body = raised_in_a_request(tracer)
     event = parse_cloudevent(body)
 
-    with tracing.publishing([Row(event.id, event.type, "shipping", body)]):
+    with tracing.publishing([claimed(body)]):
         pass
     with tracing.consuming("billing", event) as handling:
         handling.set_attribute(tracing.OUTCOME, "handled")
@@ -162,10 +167,7 @@ def test_a_publish_that_fails_marks_every_span_of_the_batch(
 ) -> None:
     _, first = raised_in_a_request(tracer)
     _, second = raised_in_a_request(tracer)
-    rows = [
-        Row(json.loads(body)["id"], "ParcelWeighedEvent", "shipping", body)
-        for body in (first, second)
-    ]
+    rows = [claimed(body) for body in (first, second)]
 
     with pytest.raises(ConnectionError), tracing.publishing(rows):
         raise ConnectionError("no confirm")
