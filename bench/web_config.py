@@ -193,7 +193,8 @@ def responds(port: int) -> bool:
     import requests
 
     try:
-        requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
+        # Not /health: it also asks the broker, which nothing here has set up.
+        requests.get(f"http://127.0.0.1:{port}/catalog", timeout=10)
         return True
     except (requests.ConnectionError, requests.Timeout):
         return False
