@@ -75,7 +75,7 @@ def measure_latency(
             "web",
             [
                 sys.executable, "-m", "gunicorn", "ecommerce.wsgi:application",
-                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+                "--bind", f"127.0.0.1:{port}",
             ],
         )  # fmt: skip
         children.start("relay", [sys.executable, "manage.py", "run_relay"])

@@ -234,11 +234,25 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "ecommerce.schema.ContextAutoSchema",
     "EXCEPTION_HANDLER": "ecommerce.api_errors.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "ecommerce.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Products and inventory: anyone reads, staff changes. Orders ask for a customer.
     "DEFAULT_PERMISSION_CLASSES": ["ecommerce.permissions.IsStaffOrReadOnly"],
+}
+# Seconds a web process remembers an API token it has verified, with its user, instead of
+# reading the token table on every request; also how long a deleted token or a deactivated
+# user may still be served by a process that remembers it. 0: read the table every time.
+API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "30"))
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # In each process's memory on purpose: a shared cache would cost the round trip it saves.
+    "api-tokens": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "api-tokens",
+        "TIMEOUT": API_TOKEN_CACHE_SECONDS,
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ecommerce",

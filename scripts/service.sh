@@ -60,7 +60,7 @@ case $process in
     # Without gunicorn's control socket: its one default path would be shared by the three.
     web)
         exec gunicorn ecommerce.wsgi:application --bind "${!bind_variable:-0.0.0.0:$port}" \
-            --workers "${WEB_WORKERS:-2}" --threads 4 --access-logfile - --no-control-socket ;;
+            --access-logfile - --no-control-socket ;;
     relay) exec python manage.py run_relay ;;
     # Named after the service: three workers on one host need three node names.
     worker) exec celery -A ecommerce worker --loglevel=INFO --pool=solo --hostname="$service@%h" ;;
