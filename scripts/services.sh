@@ -428,6 +428,9 @@ rmq_launch() {  # first half of the start: launch the node in the background (if
             || rmq_fail "could not enable the management plugin"
     fi
     rm -f "$RABBITMQ_PID_FILE"
+    # Each connection and each quorum queue's log holds file descriptors: the default soft limit
+    # of 1024 runs out with a few vhosts of quorum queues, and new connections then hang.
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
     printf '\n=== %s rabbitmq-server -detached\n' "$(date '+%F %T')" >>"$RMQ_LOG"
     run_rmq rabbitmq-server -detached >>"$RMQ_LOG" 2>&1 || rmq_fail "rabbitmq-server -detached failed"
 }
