@@ -374,10 +374,13 @@ run_rmq() {  # run_rmq TOOL ARGS...: a rabbitmq CLI tool with our env, as the ra
     if is_root; then
         # runuser keeps the environment (RABBITMQ_*) and sets HOME to the rabbitmq user's home,
         # so the CLI uses the same ~/.erlang.cookie as the node (and as the system rabbitmqctl).
-        (cd "$RMQ_DIR" && runuser -u rabbitmq -- "$RMQ_BIN/$tool" "$@")
+        (cd "$RMQ_DIR" && runuser -u rabbitmq -- "$(rmq_tool "$tool")" "$@")
     else
-        (cd "$RMQ_DIR" && "$RMQ_BIN/$tool" "$@")
+        (cd "$RMQ_DIR" && "$(rmq_tool "$tool")" "$@")
     fi
+}
+rmq_tool() {  # a RabbitMQ tool by name, or any other command as given
+    case $1 in rabbitmq*) echo "$RMQ_BIN/$1" ;; *) echo "$1" ;; esac
 }
 rmqctl() { run_rmq rabbitmqctl -n "$RMQ_NODE" "$@"; }
 
@@ -428,11 +431,12 @@ rmq_launch() {  # first half of the start: launch the node in the background (if
             || rmq_fail "could not enable the management plugin"
     fi
     rm -f "$RABBITMQ_PID_FILE"
-    # Each connection and each quorum queue's log holds file descriptors: the default soft limit
-    # of 1024 runs out with a few vhosts of quorum queues, and new connections then hang.
-    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
     printf '\n=== %s rabbitmq-server -detached\n' "$(date '+%F %T')" >>"$RMQ_LOG"
-    run_rmq rabbitmq-server -detached >>"$RMQ_LOG" 2>&1 || rmq_fail "rabbitmq-server -detached failed"
+    # Each connection and each quorum queue holds file descriptors: the usual soft limit of 1024
+    # runs out with a few vhosts of quorum queues, and new connections then hang. The node
+    # raises it to the hard limit itself, since runuser starts it with the default one.
+    run_rmq sh -c 'ulimit -n "$(ulimit -Hn)"; exec "$@"' rabbitmq-server "$RMQ_BIN/rabbitmq-server" \
+        -detached >>"$RMQ_LOG" 2>&1 || rmq_fail "rabbitmq-server -detached failed"
 }
 
 rmq_definitions() {  # user, vhosts and permissions, as a definitions document
