@@ -68,6 +68,7 @@ def measure_latency(
     """Commit-to-handled latency percentiles of orders sent at each rate for `seconds`."""
     environment.reset_vhost()
     declare_topology()
+    environment.wait_for_broker()
     backlog.truncate_tables()
     port = free_port()
     with Children(environment) as children:

@@ -53,6 +53,7 @@ def measure_relay(
                     arguments={"x-queue-type": queue_type},
                 )  # fmt: skip
                 channel.queue_bind(ROUTED_QUEUE, exchange, "#")
+                environment.wait_for_broker()
                 for name, mode, processes in RUNS:
                     if pending_count() != size:
                         backlog.truncate_tables()
