@@ -109,7 +109,6 @@ def measure_consumer(
             settings.OUTBOX["RETRY_DELAYS_SECONDS"],
             queue_shape(queue_type),
         )
-    environment.wait_for_broker()
     backlog.truncate_tables()
     backlog.publish_product_created(environment.broker_url, size)
     with Connection(environment.broker_url) as broker:

@@ -16,7 +16,6 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg2
 import requests
-from kombu import Connection
 from psycopg2 import sql
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -24,9 +23,6 @@ LOG_DIR = PROJECT_DIR / ".run" / "log"
 DEFAULT_DATABASE_URL = "postgres://ecommerce:ecommerce@127.0.0.1:5432/ecommerce"
 DEFAULT_BROKER_URL = "amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce"
 DEFAULT_MANAGEMENT_URL = "http://127.0.0.1:15672"
-# A RabbitMQ node busy starting or deleting quorum queues (its own vhost's, or other runs') may
-# take tens of seconds to open a connection or to answer its management API.
-BROKER_PATIENCE_SECONDS = 120
 # A run's processes share a key that signs nothing outside it, unless the environment has one;
 # they serve plain http on 127.0.0.1.
 DJANGO_ENV = {
@@ -118,26 +114,15 @@ class BenchEnvironment:
         api = requests.Session()
         api.auth = (broker.username or "guest", broker.password or "guest")
         vhost = quote(self.vhost, safe="")
-        timeout = BROKER_PATIENCE_SECONDS
-        response = api.delete(f"{self.management_url}/api/vhosts/{vhost}", timeout=timeout)
+        response = api.delete(f"{self.management_url}/api/vhosts/{vhost}", timeout=30)
         if response.status_code not in (204, 404):
             response.raise_for_status()
-        api.put(f"{self.management_url}/api/vhosts/{vhost}", timeout=timeout).raise_for_status()
+        api.put(f"{self.management_url}/api/vhosts/{vhost}", timeout=30).raise_for_status()
         api.put(
             f"{self.management_url}/api/permissions/{vhost}/{quote(broker.username or 'guest')}",
             json={"configure": ".*", "write": ".*", "read": ".*"},
-            timeout=timeout,
+            timeout=30,
         ).raise_for_status()
-
-    def wait_for_broker(self) -> None:
-        """Return once the vhost accepts a connection again.
-
-        Just after quorum queues are declared, RabbitMQ can take tens of seconds to open the next
-        connection; the processes a measurement starts then would fail their own few seconds'
-        connect timeout, so the harness waits for that here.
-        """
-        with Connection(self.broker_url, connect_timeout=BROKER_PATIENCE_SECONDS) as broker:
-            broker.connect()
 
 
 def log_file(name: str) -> Path:

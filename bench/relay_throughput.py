@@ -53,7 +53,6 @@ def measure_relay(
                     arguments={"x-queue-type": queue_type},
                 )  # fmt: skip
                 channel.queue_bind(ROUTED_QUEUE, exchange, "#")
-                environment.wait_for_broker()
                 for name, mode, processes in RUNS:
                     if pending_count() != size:
                         backlog.truncate_tables()
