@@ -20,17 +20,21 @@ RELAY = (
         ("us/event (1 relay)", lambda r: 1e6 / r["relay_1_eps"]),
     ],
 )
+CONSUMER_TARGET = 0.7
 CONSUMER = (
-    "Consumer: receive-queue backlog -> handled (events/s; pgbench in batches as the worker,"
-    " one client per worker)",
+    "Consumer: receive-queue backlog -> handled (events/s). pgbench sends the worker's batched"
+    " statements with one client per worker;\nworker/client = events/s per worker / pgbench"
+    f" events/s per client (target >= {CONSUMER_TARGET})",
     [
         ("backlog", "size"),
         ("queue", "queue_type"),
         ("workers", "workers"),
         ("events/s", "eps"),
+        ("per worker", lambda r: r["eps"] / r["workers"]),
         ("events/txn", "events_per_transaction"),
         ("pgbench", "postgres_eps"),
-        ("workers/pg", "ratio"),
+        ("per client", lambda r: r["postgres_eps"] / r["workers"]),
+        ("worker/client", "ratio"),
         ("pgbench unbatched", "postgres_eps_unbatched"),
         ("us/event/worker", lambda r: 1e6 * r["workers"] / r["eps"]),
     ],
@@ -108,8 +112,9 @@ TELEMETRY = (
 )
 
 
-def render(results: dict[str, Any]) -> str:
-    """Every table of a run's results, in the order they were measured."""
+def render(results: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
+    """Every table of a run's results, in the order they were measured, then the comparisons
+    with the baseline (the figures of the code before a change), where both measured."""
     sections = [
         table(title, columns, rows)
         for (title, columns), rows in (
@@ -118,11 +123,100 @@ def render(results: dict[str, Any]) -> str:
             (CLAIM_PLAN, [results["claim_plan"]] if "claim_plan" in results else None),
             (LATENCY, results.get("latency")),
             (LATENCY_CPU, results.get("latency")),
-            (TELEMETRY, results.get("telemetry")),
         )
         if rows
     ]
+    if baseline:
+        sections += [
+            section
+            for section in (
+                cpu_before_and_after(baseline, results.get("latency") or []),
+                consumer_before_and_after(baseline, results.get("consumer") or []),
+            )
+            if section
+        ]
     return "\n\n".join(sections)
+
+
+def render_telemetry(rows: Sequence[Row]) -> str:
+    return table(*TELEMETRY, rows)
+
+
+def before_and_after_title(what: str, baseline: dict[str, Any]) -> str:
+    return (
+        f"Before and after: {what}\nbefore = commit {baseline['commit']}, run"
+        f" {baseline.get('started_at', '?')}, load average {baseline['load_average']}"
+    )
+
+
+def cpu_before_and_after(baseline: dict[str, Any], latency: Sequence[Row]) -> str:
+    """CPU per order by part before and now, and now/before, at each rate both measured."""
+    before = {row["rate"]: row["cpu_ms_per_order"] for row in baseline.get("latency", [])}
+    now = {row["rate"]: row["cpu_ms_per_order"] for row in latency}
+    rates = [rate for rate in now if rate in before]
+    if not rates:
+        return ""
+    measured = {part for rate in rates for part in (*before[rate], *now[rate])}
+    # The usual parts in their usual order, then any part that only one side has.
+    parts = [(header, part) for header, part in CPU_PARTS if part in measured]
+    parts += [(part, part) for part in sorted(measured - {part for _, part in CPU_PARTS})]
+    rows = []
+    for rate in rates:
+        for side, figures in (("before", before[rate]), ("now", now[rate])):
+            rows.append({"rate": rate, "side": side, **figures, "total": sum(figures.values())})
+        rows.append(
+            {
+                "rate": rate,
+                "side": "now/before",
+                **{
+                    part: now[rate][part] / before[rate][part]
+                    for _, part in parts
+                    if part in now[rate] and before[rate].get(part)
+                },
+                "total": sum(now[rate].values()) / sum(before[rate].values()),
+            }
+        )
+    columns: list[Column] = [
+        ("orders/s", "rate"),
+        ("", "side"),
+        *((header, figure(part)) for header, part in (*parts, ("total", "total"))),
+    ]
+    return table(
+        before_and_after_title("CPU per order by part (ms of one core)", baseline),
+        columns,
+        rows,
+    )
+
+
+def consumer_before_and_after(baseline: dict[str, Any], consumer: Sequence[Row]) -> str:
+    """Consumer rates before and now, for each backlog, queue type and worker count both ran."""
+
+    def key(row: Row) -> tuple[int, str, int]:
+        return row["size"], row["queue_type"], row["workers"]
+
+    before = {key(row): row for row in baseline.get("consumer", [])}
+    rows = [{"before": before[key(row)], "now": row} for row in consumer if key(row) in before]
+    if not rows:
+        return ""
+    columns: list[Column] = [
+        ("backlog", lambda r: r["now"]["size"]),
+        ("queue", lambda r: r["now"]["queue_type"]),
+        ("workers", lambda r: r["now"]["workers"]),
+        ("events/s before", lambda r: r["before"]["eps"]),
+        ("events/s now", lambda r: r["now"]["eps"]),
+        ("now/before", lambda r: r["now"]["eps"] / r["before"]["eps"]),
+        ("worker/client before", lambda r: r["before"]["ratio"]),
+        ("worker/client now", lambda r: r["now"]["ratio"]),
+    ]
+    return table(
+        before_and_after_title("consumer (events/s; worker/client as above)", baseline),
+        columns,
+        rows,
+    )
+
+
+def figure(key: str) -> Callable[[Row], Any]:
+    return lambda row: row.get(key)
 
 
 def table(title: str, columns: Sequence[Column], rows: Sequence[Row]) -> str:
@@ -133,7 +227,7 @@ def table(title: str, columns: Sequence[Column], rows: Sequence[Row]) -> str:
             [cell(row[value] if isinstance(value, str) else value(row)) for _, value in columns]
         )
     widths = [max(len(line[index]) for line in cells) for index in range(len(columns))]
-    lines = [title, "-" * len(title)]
+    lines = [title, "-" * max(len(line) for line in title.splitlines())]
     for index, line in enumerate(cells):
         lines.append("  ".join(text.rjust(width) for text, width in zip(line, widths, strict=True)))
         if index == 0:

@@ -1,6 +1,6 @@
 """Run the benchmarks against the local PostgreSQL and RabbitMQ; print tables, write JSON.
 
-    python -m bench.run                          # what `make bench` runs: a few minutes
+    python -m bench.run                          # what `make bench` runs: about 15 minutes
     BENCH_SIZES=10000,100000,1000000 python -m bench.run --only relay,consumer   # growth
     python -m bench.run --smoke                  # a few hundred events: the harness works
     python -m bench.run --only relay --sizes 10000 --repeat 5
@@ -13,20 +13,66 @@ emptied as each measurement starts. See docs/performance.md.
 """
 
 import argparse
+import dataclasses
+import importlib
 import json
 import os
+import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import django
 
+from bench import baseline
 from bench.environment import PROJECT_DIR, BenchEnvironment
 
-SCENARIOS = ("relay", "consumer", "plan", "latency", "telemetry")
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """A scenario in a module of its own. `measure` and `render` are "module:function" names,
+    imported only when the scenario runs: `measure(environment, **options(arguments))` returns
+    its rows, kept in the results under the scenario's name, and `render(rows)` their table."""
+
+    name: str
+    measure: str
+    render: str
+    options: Callable[[argparse.Namespace], dict[str, Any]] = lambda arguments: {}
+
+    def run(self, environment: BenchEnvironment, arguments: argparse.Namespace) -> list[dict]:
+        return function(self.measure)(environment, **self.options(arguments))
+
+
+def function(name: str) -> Callable[..., Any]:
+    """`bench.telemetry:measure_telemetry` -> that function."""
+    module, _, attribute = name.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+# Measured after the built-in scenarios, in this order. Adding a scenario is adding an entry here
+# (its options to parse_arguments, if it takes any; its name to DEFAULT_SCENARIOS, if `make
+# bench` should run it).
+MODULE_SCENARIOS = (
+    Scenario(
+        "telemetry",
+        measure="bench.telemetry:measure_telemetry",
+        render="bench.report:render_telemetry",
+        options=lambda arguments: {
+            "relay_size": arguments.telemetry_relay_size,
+            "consumer_size": arguments.telemetry_consumer_size,
+            "repeat": arguments.telemetry_repeat,
+        },
+    ),
+)
+SCENARIOS = ("relay", "consumer", "plan", "latency", *(s.name for s in MODULE_SCENARIOS))
+# `make bench`: what the before-and-after needs in about 15 minutes. The telemetry scenario
+# (6 minutes) and the relay at 100k pending run when asked for.
+DEFAULT_SCENARIOS = ("relay", "consumer", "plan", "latency")
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
-DEFAULT_SIZES = "10000,100000"
+DEFAULT_SIZES = "10000"
+DEFAULT_RATES = "50,100,150,200"
 # A worker handles a few hundred events per second: 100k would take several minutes.
 DEFAULT_CONSUMER_SIZES = "10000"
 
@@ -47,7 +93,11 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     option = parser.add_argument
     option("--smoke", action="store_true", help="a few hundred events, short phases")
-    option("--only", default=",".join(SCENARIOS), help=f"subset of {','.join(SCENARIOS)}")
+    option(
+        "--only",
+        default=",".join(DEFAULT_SCENARIOS),
+        help=f"subset of {','.join(SCENARIOS)} (default {','.join(DEFAULT_SCENARIOS)})",
+    )
     option(
         "--sizes",
         type=numbers,
@@ -88,7 +138,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     option(
         "--rates",
         type=numbers,
-        default=env("BENCH_RATES", "50,200"),
+        default=env("BENCH_RATES", DEFAULT_RATES),
         help="orders per second of the latency phases (env BENCH_RATES)",
     )
     option(
@@ -118,6 +168,19 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     option("--database", default=env("BENCH_DATABASE", "bench_outbox"))
     option("--vhost", default=env("BENCH_VHOST", "bench_outbox"))
     option("--output", type=Path, help="JSON file (default bench/results/<time>.json)")
+    option(
+        "--plots-dir",
+        type=Path,
+        default=Path(env("BENCH_PLOTS_DIR", PROJECT_DIR / "docs")),
+        help="where the latency and consumer plots are written (env BENCH_PLOTS_DIR, docs/)",
+    )
+    option(
+        "--baseline",
+        type=Path,
+        default=baseline.BASELINE_FILE,
+        help="figures of the code before a change, compared with this run's (python -m"
+        " bench.baseline writes it; default bench/baseline.json)",
+    )
     arguments = parser.parse_args(argv)
     if arguments.smoke:
         arguments.sizes = arguments.consumer_sizes = [300]
@@ -144,31 +207,61 @@ def main(argv: list[str]) -> dict[str, Any]:
     environment.migrate()
     environment.use_in_this_process()
     django.setup()
-    from bench import machine, report
+    from bench import machine, plots
 
     results = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python -m bench.run", *argv]),
+        "commit": commit(),
+        "load_average_at_start": os.getloadavg(),
         "machine": machine.describe(environment),
         **measure(environment, arguments),
+        "load_average_at_end": os.getloadavg(),
     }
     output = arguments.output or RESULTS_DIR / f"{results['started_at'].replace(':', '')}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, default=str))
-    print(report.render(results))
+    before = baseline.load(arguments.baseline)
+    print(render(results, before))
+    if before is None:
+        print(f"\nNo baseline to compare with at {arguments.baseline} (python -m bench.baseline)")
     print(f"\nResults written to {output}")
+    for plot in plots.write(results, arguments.plots_dir, before):
+        print(f"Plot written to {plot}")
     return results
 
 
+def render(results: dict[str, Any], before: dict[str, Any] | None) -> str:
+    """The built-in scenarios' tables, the comparisons with the baseline, then the others'."""
+    from bench import report
+
+    sections = [report.render(results, before)]
+    sections += [
+        function(scenario.render)(results[scenario.name])
+        for scenario in MODULE_SCENARIOS
+        if results.get(scenario.name)
+    ]
+    return "\n\n".join(sections)
+
+
+def commit() -> str:
+    """The commit measured, `-dirty` if the working tree has changes."""
+    described = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=PROJECT_DIR, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return described.stdout.strip() or "unknown"
+
+
 def measure(environment: BenchEnvironment, arguments: argparse.Namespace) -> dict[str, Any]:
-    """Run the chosen scenarios in order: relay, consumer, claim plan, latency, telemetry."""
+    """Run the chosen scenarios in order: relay, consumer, claim plan, latency, then the
+    module scenarios."""
     from django.conf import settings
 
     from bench.claim_plan import check_claim_plan
     from bench.consumer_throughput import measure_consumer_backlog
     from bench.latency import measure_latency
     from bench.relay_throughput import measure_relay
-    from bench.telemetry import measure_telemetry
 
     batch_size, repeat = settings.OUTBOX["RELAY_BATCH_SIZE"], arguments.repeat
     results: dict[str, Any] = {
@@ -211,14 +304,9 @@ def measure(environment: BenchEnvironment, arguments: argparse.Namespace) -> dic
     if "latency" in arguments.only:
         phases = measure_latency(environment, rates=arguments.rates, seconds=arguments.seconds)
         results["latency"] = [progress(phase) for phase in phases]
-    if "telemetry" in arguments.only:
-        settings_measured = measure_telemetry(
-            environment,
-            relay_size=arguments.telemetry_relay_size,
-            consumer_size=arguments.telemetry_consumer_size,
-            repeat=arguments.telemetry_repeat,
-        )
-        results["telemetry"] = [progress(setting) for setting in settings_measured]
+    for scenario in MODULE_SCENARIOS:
+        if scenario.name in arguments.only:
+            results[scenario.name] = [progress(row) for row in scenario.run(environment, arguments)]
     return results
 
 

@@ -1,7 +1,8 @@
 """The benchmark harness end to end, with a few hundred events, so that it does not rot.
 
 It runs `python -m bench.run --smoke` in a database and a vhost of its own, named after the
-test run's, and checks what the run wrote: every scenario measured, with positive figures. The
+test run's, and checks what the run wrote: every scenario measured, with positive figures, the
+plots drawn, and the run turned into a baseline that the next run's report compares with. The
 telemetry scenario runs on its own, so that its settings can be checked one by one.
 """
 
@@ -14,10 +15,13 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from django.conf import settings
 
+from bench import baseline, report
+
 pytestmark = pytest.mark.e2e
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SMOKE_TIMEOUT_SECONDS = 600
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def bench_names() -> tuple[str, str]:
@@ -34,6 +38,7 @@ def smoke_run(output: Path, *scenarios: str) -> subprocess.CompletedProcess:
         [
             sys.executable, "-m", "bench.run", "--smoke", "--only", ",".join(scenarios),
             "--database", database, "--vhost", vhost, "--output", str(output),
+            "--plots-dir", str(output.parent / "plots"),
         ],
         cwd=PROJECT_DIR, capture_output=True, text=True, timeout=SMOKE_TIMEOUT_SECONDS,
     )  # fmt: skip
@@ -41,10 +46,15 @@ def smoke_run(output: Path, *scenarios: str) -> subprocess.CompletedProcess:
     return run
 
 
-def test_a_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
-    output = tmp_path / "results.json"
+@pytest.fixture(scope="module")
+def every_scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The results file and the printed report of a smoke run of the built-in scenarios."""
+    output = tmp_path_factory.mktemp("smoke") / "results.json"
+    return output, smoke_run(output, "relay", "consumer", "plan", "latency").stdout
 
-    run = smoke_run(output, "relay", "consumer", "plan", "latency")
+
+def test_a_smoke_run_measures_every_scenario(every_scenario: tuple[Path, str]) -> None:
+    output, stdout = every_scenario
 
     results = json.loads(output.read_text())
     assert results["machine"]["cpus"] >= 1
@@ -70,7 +80,37 @@ def test_a_smoke_run_measures_every_scenario(tmp_path: Path) -> None:
     assert 0 < phase["p50_ms"] <= phase["p95_ms"] <= phase["p99_ms"] <= phase["max_ms"]
     assert phase["cpu_ms_per_order"]["web"] > 0
     for title in ("Relay:", "Consumer:", "Relay claim query", "Latency:", "CPU per order"):
-        assert title in run.stdout
+        assert title in stdout
+    assert "worker/client" in stdout
+    for plot in ("latency-vs-rate.png", "throughput-vs-workers.png"):
+        path = output.parent / "plots" / plot
+        assert path.read_bytes().startswith(PNG_SIGNATURE), plot
+        assert f"Plot written to {path}" in stdout
+
+
+def test_a_run_turned_into_the_baseline_compares_with_the_next(
+    every_scenario: tuple[Path, str], tmp_path: Path
+) -> None:
+    output, _ = every_scenario
+    baseline_file = tmp_path / "baseline.json"
+
+    subprocess.run(
+        [sys.executable, "-m", "bench.baseline", str(output), "--output", str(baseline_file)],
+        cwd=PROJECT_DIR, check=True, capture_output=True,
+    )  # fmt: skip
+
+    results = json.loads(output.read_text())
+    before = baseline.load(baseline_file)
+    assert before["commit"] == results["commit"]
+    assert before["latency"] == results["latency"] and before["consumer"] == results["consumer"]
+    assert "at the start" in before["load_average"]
+    # Compared with itself, every part of every rate costs the same now as before.
+    comparison = report.cpu_before_and_after(before, results["latency"])
+    [ratio_line] = [line for line in comparison.splitlines() if "now/before" in line]
+    ratios = set(ratio_line.split()[2:])
+    # A part that spent no CPU before has no ratio ("-").
+    assert "1.00" in ratios and ratios <= {"1.00", "-"}
+    assert "events/s before" in report.consumer_before_and_after(before, results["consumer"])
 
 
 def test_a_smoke_run_measures_telemetry_on_against_off(tmp_path: Path) -> None:
