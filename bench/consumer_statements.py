@@ -3,8 +3,9 @@
 This is the consumer benchmark's ceiling: PostgreSQL's own rate for the worker's statements.
 They were captured from a worker handling ProductCreatedEvents for the inventory consumer
 (`outbox.consumer.handle_batch` -> `inventory.handlers.create_inventory`, then the audit
-trail's after-commit records): per batch, one transaction holding each event in a savepoint,
-then one transaction holding each audit record in a savepoint. A batch of one is what a
+trail's after-commit records): per batch, one transaction holding the inbox records of the
+whole batch in one statement, then each event's handling in a savepoint; then one transaction
+holding the batch's audit records in one statement, in a savepoint. A batch of one is what a
 consumer that commits each event alone would send. The ids the worker reads from the messages
 are drawn first, outside the transactions.
 """
@@ -18,16 +19,15 @@ IDS = (
 EVENT_DATA = (
     '{"productId": "0c65cf3cbdec40c19fdd1475a054bcd6", "productName": "Product 1", "remaining": 0}'
 )
+RECORD_BATCH = """INSERT INTO outbox_processedevent (consumer, event_id, event_type, processed_at)
+VALUES {rows}
+ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id;"""
+RECORD_ROW = "('inventory', ':event_id_{n}', 'ProductCreatedEvent', now())"
 HANDLE_EVENT = f"""SAVEPOINT message_{{n}};
-INSERT INTO outbox_processedevent (consumer, event_id, event_type, processed_at)
-VALUES ('inventory', ':event_id_{{n}}', 'ProductCreatedEvent', now())
-ON CONFLICT (consumer, event_id) DO NOTHING RETURNING id;
-SELECT version, id, product_id, product_name, product_version, remaining, updated_at
-FROM inventory_inventory WHERE product_id = ':product_id_{{n}}'::uuid
-ORDER BY product_name ASC LIMIT 1;
 INSERT INTO inventory_inventory
 (version, id, product_id, product_name, product_version, remaining, updated_at)
-VALUES (1, ':inventory_id_{{n}}'::uuid, ':product_id_{{n}}'::uuid, 'Product 1', 1, 0, now());
+VALUES (1, ':inventory_id_{{n}}'::uuid, ':product_id_{{n}}'::uuid, 'Product 1', 1, 0, now())
+ON CONFLICT DO NOTHING RETURNING id;
 INSERT INTO outbox_outboxevent (event_id, event_type, service, aggregate_type, aggregate_id,
 aggregate_version, payload, created_at, published_at, attempts, last_error)
 VALUES (':outbox_event_id_{{n}}'::uuid, 'InventoryCreatedEvent', 'inventory', 'Inventory',
@@ -38,13 +38,14 @@ replace(':inventory_id_{{n}}', '-', ''), 1, '{{"specversion": "1.0",
 "aggregatetype": "Inventory", "aggregateversion": 1, "data": {EVENT_DATA}}}'::jsonb,
 now(), NULL, 0, '') RETURNING id;
 RELEASE SAVEPOINT message_{{n}};"""
-AUDIT_EVENT = f"""SAVEPOINT audit_{{n}};
+AUDIT_BATCH = """SAVEPOINT audit;
 INSERT INTO outbox_auditrecord (event_id, event_type, aggregate_type, aggregate_id,
 aggregate_version, data, outcome, occurred_at, recorded_at)
-VALUES (':outbox_event_id_{{n}}'::uuid, 'InventoryCreatedEvent', 'Inventory',
-replace(':inventory_id_{{n}}', '-', ''), 1, '{EVENT_DATA}'::jsonb, 'committed', now(), now())
+VALUES {rows}
 RETURNING id;
-RELEASE SAVEPOINT audit_{{n}};"""
+RELEASE SAVEPOINT audit;"""
+AUDIT_ROW = f"""(':outbox_event_id_{{n}}'::uuid, 'InventoryCreatedEvent', 'Inventory',
+replace(':inventory_id_{{n}}', '-', ''), 1, '{EVENT_DATA}'::jsonb, 'committed', now(), now())"""
 
 
 def pgbench_script(batch_size: int) -> str:
@@ -54,10 +55,11 @@ def pgbench_script(batch_size: int) -> str:
         [
             *(for_event(IDS, n) for n in events),
             "BEGIN;",
+            RECORD_BATCH.replace("{rows}", ",\n".join(for_event(RECORD_ROW, n) for n in events)),
             *(for_event(HANDLE_EVENT, n) for n in events),
             "COMMIT;",
             "BEGIN;",
-            *(for_event(AUDIT_EVENT, n) for n in events),
+            AUDIT_BATCH.replace("{rows}", ",\n".join(for_event(AUDIT_ROW, n) for n in events)),
             "COMMIT;",
             "",
         ]

@@ -14,14 +14,13 @@ DATABASE = router.db_for_write(Inventory)
 def inventory_create_for_product(
     *, product_id: str, product_name: str, product_version: int
 ) -> Inventory:
-    """Create the empty inventory of a new product (once: a product has one inventory)."""
-    existing = Inventory.objects.filter(product_id=product_id).first()
-    if existing is not None:
-        return existing
+    """Create the empty inventory of a new product (once: a product has one inventory, and a
+    second creation returns it unchanged)."""
     inventory = Inventory.create_for_product(
         product_id=product_id, product_name=product_name, product_version=product_version
     )
-    store.save(inventory)
+    if not store.save_new(inventory):
+        return Inventory.objects.get(product_id=product_id)
     return inventory
 
 
@@ -52,17 +51,20 @@ def inventory_sync_product_name(*, product_id: str, name: str, product_version: 
 
 @transaction.atomic(using=DATABASE)
 def stock_reserve_for_order(*, order_id: str, items: Iterable[tuple[str, int]]) -> StockReservation:
-    """Take every item of an order out of stock, or refuse the order; once per order."""
-    existing = StockReservation.objects.filter(pk=order_id).first()
-    if existing is not None:
-        return existing
+    """Take every item of an order out of stock, or refuse the order; once per order.
+
+    The reservation is inserted unless the order has its answer already (a redelivered
+    creation, or a cancellation that outran it); then the inventories' changes, made only in
+    memory so far, are dropped, and the existing answer is returned.
+    """
     wanted = _units_by_product(items)
     inventories = _locked_inventories(wanted)
     reservation = StockReservation.for_order(
         order_id=order_id, wanted=wanted, inventories=inventories
     )
+    if not store.save_new(reservation):
+        return StockReservation.objects.get(pk=order_id)
     _save_changed(inventories.values())
-    store.save(reservation)
     return reservation
 
 

@@ -2,7 +2,8 @@
 
 Seed 004's "operation records" and its alert on failure: the audit record of a committed event
 is written after the commit, in its own transaction, so a failing audit never undoes business
-work; an event whose transaction rolled back is logged as an error and recorded too.
+work; the records of one commit are written together, in one multi-row insert (a batch
+listener). An event whose transaction rolled back is logged as an error and recorded too.
 Registered by `OutboxConfig.ready` when the OUTBOX setting AUDIT_TRAIL is on.
 """
 
@@ -16,10 +17,10 @@ from outbox.models import AuditRecord
 logger = logging.getLogger(__name__)
 
 
-@listen(DomainEvent, phase=Phase.AFTER_COMMIT, fallback_execution=True)
-def record_committed_event(event: DomainEvent) -> None:
-    """Add a committed event to the audit trail."""
-    _record(event, AuditRecord.Outcome.COMMITTED)
+@listen(DomainEvent, phase=Phase.AFTER_COMMIT, fallback_execution=True, batch=True)
+def record_committed_events(events: list[DomainEvent]) -> None:
+    """Add the events of one commit to the audit trail."""
+    _record(events, AuditRecord.Outcome.COMMITTED)
 
 
 @listen(DomainEvent, phase=Phase.AFTER_ROLLBACK)
@@ -32,17 +33,23 @@ def alert_rolled_back_command(event: DomainEvent) -> None:
         event.aggregate_id,
         event.event_id.hex,
     )
-    _record(event, AuditRecord.Outcome.ROLLED_BACK)
+    _record([event], AuditRecord.Outcome.ROLLED_BACK)
 
 
-def _record(event: DomainEvent, outcome: AuditRecord.Outcome) -> None:
-    AuditRecord.objects.using(registry.service_database(event.service)).create(
-        event_id=event.event_id,
-        event_type=event.event_type(),
-        aggregate_type=event.aggregate_type,
-        aggregate_id=event.aggregate_id,
-        aggregate_version=event.aggregate_version,
-        data=event.data(),
-        outcome=outcome,
-        occurred_at=event.occurred_at,
-    )
+def _record(events: list[DomainEvent], outcome: AuditRecord.Outcome) -> None:
+    records: dict[str, list[AuditRecord]] = {}
+    for event in events:
+        records.setdefault(registry.service_database(event.service), []).append(
+            AuditRecord(
+                event_id=event.event_id,
+                event_type=event.event_type(),
+                aggregate_type=event.aggregate_type,
+                aggregate_id=event.aggregate_id,
+                aggregate_version=event.aggregate_version,
+                data=event.data(),
+                outcome=outcome,
+                occurred_at=event.occurred_at,
+            )
+        )
+    for database, rows in records.items():
+        AuditRecord.objects.using(database).bulk_create(rows)

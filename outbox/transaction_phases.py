@@ -21,13 +21,19 @@ The callbacks follow `on_commit`'s rules, so that all phases agree:
   transaction run together in one new transaction, each inside a savepoint of its own: one
   that raises is logged, its writes roll back, and the others' writes still commit. A dozen
   audit records after a commit therefore cost one more commit, not a dozen.
+- An after-commit callback may also gather items (`after_commit_together`): every item
+  registered for the same function during the transaction (and not dropped with a savepoint)
+  reaches it in one call, `function(items)`, in one savepoint, at the place of the first one.
+  A dozen audit records after a commit are then one multi-row insert; if it raises, all of
+  them roll back together, and the failure is logged naming every item.
 - Django's `TestCase` rolls back the transaction wrapping each test as its cleanup: that is
   not the outcome of the code under test, so callbacks bound to it never run (as Django
   never runs `on_commit` callbacks there). A connection lost mid-transaction drops them too.
 """
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -37,7 +43,51 @@ from django.db.transaction import TransactionManagementError
 logger = logging.getLogger(__name__)
 
 Callback = Callable[[], None]
+GatheringCallback = Callable[[list[Any]], None]
 SavepointIds = set[str | None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Gathered:
+    """An item for an after-commit function that runs once with all the items of a commit."""
+
+    function: GatheringCallback
+    item: Any
+    label: str  # names the item when the function's failure is logged
+
+
+@dataclasses.dataclass(frozen=True)
+class GatheredCall:
+    """One call of a gathering function on the items of one commit."""
+
+    function: GatheringCallback
+    items: list[Any]
+    labels: list[str]
+
+    def __call__(self) -> None:
+        self.function(self.items)
+
+    def __str__(self) -> str:
+        return f"{self.function} on {', '.join(self.labels)}"
+
+
+def gathered_calls(entries: Iterable[Callback | Gathered]) -> list[Callback]:
+    """The callbacks to run, each gathering function called once with its items, in the place
+    of its first item."""
+    calls: list[Callback] = []
+    gathering: dict[GatheringCallback, GatheredCall] = {}
+    for entry in entries:
+        if not isinstance(entry, Gathered):
+            calls.append(entry)
+            continue
+        call = gathering.get(entry.function)
+        if call is None:
+            call = gathering[entry.function] = GatheredCall(entry.function, [], [])
+            calls.append(call)
+        call.items.append(entry.item)
+        call.labels.append(entry.label)
+    return calls
+
 
 PHASE_AWARE_ENGINE = "outbox.postgresql"
 
@@ -48,7 +98,7 @@ class TransactionPhasesMixin:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.run_before_commit: list[tuple[SavepointIds, Callback]] = []
-        self.run_after_commit: list[tuple[SavepointIds, Callback]] = []
+        self.run_after_commit: list[tuple[SavepointIds, Callback | Gathered]] = []
         # Each entry also says whether the transaction is a test case's wrapper.
         self.run_on_rollback: list[tuple[SavepointIds, Callback, bool]] = []
         # Callbacks of the transaction that just ended, run when autocommit is back on.
@@ -63,6 +113,12 @@ class TransactionPhasesMixin:
         """Run `func` after the current transaction commits, in a savepoint of a new one."""
         self.validate_in_atomic_block("after_commit")
         self.run_after_commit.append((set(self.savepoint_ids), func))
+
+    def after_commit_together(self, function: GatheringCallback, item: Any, label: str) -> None:
+        """Add `item` to those `function` receives in one call after the current transaction
+        commits, in a savepoint of a new one."""
+        self.validate_in_atomic_block("after_commit_together")
+        self.run_after_commit.append((set(self.savepoint_ids), Gathered(function, item, label)))
 
     def after_rollback(self, func: Callback) -> None:
         """Run `func` after the current transaction rolls back, in a savepoint of a new one."""
@@ -92,7 +148,7 @@ class TransactionPhasesMixin:
                 raise
         super().commit()
         committed, self.run_after_commit = self.run_after_commit, []
-        self.run_after_end += [func for _, func in committed]
+        self.run_after_end += gathered_calls(func for _, func in committed)
         self.run_on_rollback = []
 
     def run_and_clear_before_commit_hooks(self) -> None:
@@ -167,6 +223,14 @@ def before_commit(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:
 def after_commit(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:
     """Run `func` after the current transaction commits, in a savepoint of a new one."""
     phase_aware_connection(using).after_commit(func)
+
+
+def after_commit_together(
+    function: GatheringCallback, item: Any, label: str, using: str = DEFAULT_DB_ALIAS
+) -> None:
+    """Add `item` to those `function` receives, all in one call, after the current transaction
+    commits, in a savepoint of a new one; `label` names the item if the call fails."""
+    phase_aware_connection(using).after_commit_together(function, item, label)
 
 
 def after_rollback(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:

@@ -397,6 +397,8 @@ def test_the_rollback_that_ends_a_test_case_is_no_outcome_for_listeners(
     [
         ({"phase": Phase.BEFORE_COMMIT, "asynchronous": True}, "after commit only"),
         ({"phase": Phase.AFTER_ROLLBACK, "fallback_execution": True}, "nothing rolls back"),
+        ({"phase": Phase.AFTER_ROLLBACK, "batch": True}, "batch listener runs after commit"),
+        ({"asynchronous": True, "batch": True}, "batch listener runs after commit, in process"),
     ],
 )
 def test_contradictory_listeners_are_refused(options: dict[str, Any], complaint: str) -> None:
@@ -407,3 +409,77 @@ def test_contradictory_listeners_are_refused(options: dict[str, Any], complaint:
 def test_an_asynchronous_listener_must_be_importable_by_the_worker() -> None:
     with pytest.raises(ValueError, match="module-level function"):
         Listener(TicketEvent, recorder("nested function"), asynchronous=True)
+
+
+def batch_recorder(who: str, calls: list[list[str]]) -> Callable[[list[DomainEvent]], None]:
+    """A batch listener that notes each call's event ids and writes one row per event."""
+
+    def record(events: list[DomainEvent]) -> None:
+        calls.append([event.event_id.hex for event in events])
+        for event in events:
+            write(who, event)
+
+    return record
+
+
+def test_a_batch_listener_hears_the_events_of_one_commit_in_one_call_after_it(
+    listen_to: Callable[..., Listener],
+) -> None:
+    calls: list[list[str]] = []
+    listen_to(TicketEvent, batch_recorder("batch", calls), batch=True)
+    listen_to(TicketEvent, recorder("one by one"))
+
+    with transaction.atomic():
+        listeners.publish(first := opened())
+        with pytest.raises(Boom), transaction.atomic():
+            listeners.publish(opened())
+            raise Boom
+        listeners.publish(second := TicketClosed(aggregate_id=first.aggregate_id))
+        assert calls == [], "a batch listener ran before the commit"
+
+    assert calls == [[first.event_id.hex, second.event_id.hex]]
+    assert work_done() == [
+        "batch TicketClosed",
+        "batch TicketOpened",
+        "one by one TicketClosed",
+        "one by one TicketOpened",
+    ]
+
+
+def test_a_failing_batch_listener_undoes_its_writes_for_the_whole_commit_and_names_each_event(
+    listen_to: Callable[..., Listener], caplog: pytest.LogCaptureFixture
+) -> None:
+    def fail_halfway(events: list[DomainEvent]) -> None:
+        write("failing batch", events[0])
+        raise Boom("audit store down")
+
+    failing = listen_to(TicketEvent, fail_halfway, batch=True)
+    listen_to(TicketEvent, recorder("next listener"))
+
+    with transaction.atomic():
+        write("caller", first := opened())
+        listeners.publish(first)
+        listeners.publish(second := opened())
+
+    assert work_done() == [
+        "caller TicketOpened",
+        "next listener TicketOpened",
+        "next listener TicketOpened",
+    ]
+    [failure] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert failure.exc_info[0] is Boom
+    message = failure.getMessage()
+    assert failing.name in message
+    assert first.event_id.hex in message and second.event_id.hex in message
+
+
+def test_outside_a_transaction_a_fallback_batch_listener_hears_each_event_alone(
+    listen_to: Callable[..., Listener],
+) -> None:
+    calls: list[list[str]] = []
+    listen_to(TicketEvent, batch_recorder("batch", calls), batch=True, fallback_execution=True)
+
+    listeners.publish(first := opened())
+    listeners.publish(second := opened())
+
+    assert calls == [[first.event_id.hex], [second.event_id.hex]]

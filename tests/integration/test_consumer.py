@@ -7,12 +7,13 @@ from decimal import Decimal
 import pytest
 
 from inventory.models import Inventory
+from inventory.services import inventory_create_for_product
 from orders.models import CatalogProduct
 from outbox.cloudevents import MalformedEvent
 from outbox.consumer import Outcome, UnknownEvent, handle_batch, handle_message
 from outbox.models import OutboxEvent, ProcessedEvent
 from outbox.registry import get_service
-from products.services import product_create
+from products.services import product_create, product_rename
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,3 +84,49 @@ def test_in_a_batch_a_failing_message_rolls_back_alone_and_the_others_commit() -
     assert sorted(ProcessedEvent.objects.values_list("event_id", flat=True)) == sorted(
         json.loads(body)["id"] for body in (first, second)
     )
+
+
+def test_an_event_that_failed_in_a_batch_is_handled_when_it_comes_again() -> None:
+    product = product_create(name="Apple", description="", price=Decimal("10"))
+    product_rename(product_id=product.id.hex, new_name="Red apple")
+    created, renamed = (
+        json.dumps(row.payload).encode()
+        for row in OutboxEvent.objects.filter(aggregate_id=product.id.hex).order_by("id")
+    )
+    inventory = get_service("inventory")
+
+    # The rename outruns the creation: it fails (no inventory yet) and its inbox record goes.
+    first = handle_batch(inventory, [renamed, created])
+    again = handle_batch(inventory, [renamed])
+
+    assert isinstance(first[0], Inventory.DoesNotExist)
+    assert first[1] is Outcome.HANDLED
+    assert again == [Outcome.HANDLED]
+    assert Inventory.objects.get().product_name == "Red apple"
+    assert ProcessedEvent.objects.filter(consumer="inventory").count() == 2
+
+
+def test_an_event_twice_in_one_batch_is_handled_once() -> None:
+    body = product_created_body()
+
+    outcomes = handle_batch(get_service("inventory"), [body, body])
+
+    assert outcomes == [Outcome.HANDLED, Outcome.DUPLICATE]
+    assert Inventory.objects.count() == 1
+    assert OutboxEvent.objects.filter(event_type="InventoryCreatedEvent").count() == 1
+
+
+def test_a_second_creation_of_one_products_inventory_keeps_the_first_and_raises_nothing() -> None:
+    product_id = uuid.uuid4().hex
+    first = inventory_create_for_product(
+        product_id=product_id, product_name="Apple", product_version=1
+    )
+
+    again = inventory_create_for_product(
+        product_id=product_id, product_name="Pear", product_version=2
+    )
+
+    assert again == first
+    assert again.product_name == "Apple"
+    assert Inventory.objects.count() == 1
+    assert OutboxEvent.objects.filter(event_type="InventoryCreatedEvent").count() == 1

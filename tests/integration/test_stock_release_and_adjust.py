@@ -54,6 +54,21 @@ def test_a_release_puts_the_stock_back_once_however_often_it_comes() -> None:
     assert [(change["change"], change["remaining"]) for change in changes] == [(-3, 7), (3, 10)]
 
 
+def test_a_reservation_coming_twice_takes_the_stock_once() -> None:
+    apple = stocked(10)
+    order_id = uuid.uuid4().hex
+    first = stock_reserve_for_order(order_id=order_id, items=[(apple, 3)])
+
+    again = stock_reserve_for_order(order_id=order_id, items=[(apple, 3)])
+
+    assert again == first
+    assert again.status == ReservationStatus.RESERVED
+    assert remaining(apple) == 7
+    assert len(events("StockReservedEvent", order_id)) == 1
+    inventory_id = Inventory.objects.get(product_id=apple).id.hex
+    assert len(events("InventoryChangedEvent", inventory_id)) == 1
+
+
 def test_a_release_before_the_reservation_makes_the_order_reserve_nothing() -> None:
     apple = stocked(10)
     order_id = uuid.uuid4().hex
