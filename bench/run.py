@@ -65,11 +65,28 @@ MODULE_SCENARIOS = (
             "repeat": arguments.telemetry_repeat,
         },
     ),
+    Scenario(
+        "peer",
+        measure="bench.peer_relay:measure_peer_relay",
+        render="bench.peer_relay:render",
+        options=lambda arguments: {
+            "size": arguments.peer_size,
+            "repeat": arguments.peer_repeat,
+            "queue_types": arguments.queue_types,
+        },
+    ),
+    Scenario(
+        "web",
+        measure="bench.web_config:measure_web_configs",
+        render="bench.web_config:render_configs",
+        options=lambda arguments: {"rate": max(arguments.rates), "seconds": arguments.seconds},
+    ),
 )
 SCENARIOS = ("relay", "consumer", "plan", "latency", *(s.name for s in MODULE_SCENARIOS))
-# `make bench`: what the before-and-after needs in about 15 minutes. The telemetry scenario
-# (6 minutes) and the relay at 100k pending run when asked for.
-DEFAULT_SCENARIOS = ("relay", "consumer", "plan", "latency")
+# `make bench`: the before-and-after and the peer in about 20 minutes. The telemetry scenario
+# (6 minutes), gunicorn's configurations (`web`, 16 of them, 5 minutes) and the relay at 100k
+# pending run when asked for.
+DEFAULT_SCENARIOS = ("relay", "consumer", "plan", "latency", "peer")
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 DEFAULT_SIZES = "10000"
 DEFAULT_RATES = "50,100,150,200"
@@ -165,6 +182,18 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         default=int(env("BENCH_TELEMETRY_REPEAT", "2")),
         help="runs of each telemetry setting, in alternating order (env BENCH_TELEMETRY_REPEAT)",
     )
+    option(
+        "--peer-size",
+        type=int,
+        default=int(env("BENCH_PEER_SIZE", "3000")),
+        help="pending events drained by our relay and by django-outbox-pattern (peer scenario)",
+    )
+    option(
+        "--peer-repeat",
+        type=int,
+        default=int(env("BENCH_PEER_REPEAT", "1")),
+        help="drains of each relay per queue type, first one then the other going first",
+    )
     option("--database", default=env("BENCH_DATABASE", "bench_outbox"))
     option("--vhost", default=env("BENCH_VHOST", "bench_outbox"))
     option("--output", type=Path, help="JSON file (default bench/results/<time>.json)")
@@ -189,6 +218,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         arguments.rates, arguments.seconds = [20], 3.0
         arguments.telemetry_relay_size = arguments.telemetry_consumer_size = 300
         arguments.telemetry_repeat = 1
+        arguments.peer_size, arguments.peer_repeat = 300, 1
     arguments.only = [name for name in arguments.only.split(",") if name]
     if unknown := set(arguments.only) - set(SCENARIOS):
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")

@@ -278,7 +278,6 @@ WEB_CONFIGS = (
 
 def render(results: dict[str, Any]) -> str:
     """The run's table of configurations, after the statements and CPU of one order."""
-    from bench.report import table
 
     profile = results.get("profile")
     lines = []
@@ -289,9 +288,16 @@ def render(results: dict[str, Any]) -> str:
             *(f"  {sql[:110]}" for sql in profile["sql"]),
             "",
         ]
-    title, columns = WEB_CONFIGS
-    lines.append(table(title, columns, results.get("web_configs", [])))
+    lines.append(render_configs(results.get("web_configs", [])))
     return "\n".join(lines)
+
+
+def render_configs(rows: Sequence[dict[str, Any]]) -> str:
+    """The table of gunicorn configurations measured."""
+    from bench.report import table
+
+    title, columns = WEB_CONFIGS
+    return table(title, columns, list(rows))
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
