@@ -3,13 +3,13 @@
 from collections.abc import Sequence
 
 from django.db import connections
-from psycopg2.extras import execute_values
 
 from outbox.cloudevents import ReceivedEvent
+from outbox.sql import multi_row
 
 RECORD_SQL = """
 INSERT INTO outbox_processedevent (consumer, event_id, event_type, processed_at)
-VALUES %s
+VALUES {rows}
 ON CONFLICT (consumer, event_id) DO NOTHING
 RETURNING event_id
 """
@@ -31,10 +31,8 @@ def record_processed(consumer: str, events: Sequence[ReceivedEvent], *, using: s
         return set()
     rows = sorted({(consumer, event.id, event.type) for event in events})
     with connections[using].cursor() as cursor:
-        recorded = execute_values(
-            cursor.cursor, RECORD_SQL, rows, template=RECORD_ROW, page_size=len(rows), fetch=True
-        )
-    return {event_id for (event_id,) in recorded}
+        cursor.execute(*multi_row(RECORD_SQL, RECORD_ROW, rows))
+        return {event_id for (event_id,) in cursor.fetchall()}
 
 
 def forget_processed(consumer: str, event_id: str, *, using: str) -> None:

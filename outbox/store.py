@@ -2,7 +2,7 @@
 
 This is the only way business code emits an integration event. The outbox rows go to the
 aggregate's own database (the one the router gives its model), so no transaction ever spans
-two databases. They are written in one plain-SQL statement (`execute_values`), not through
+two databases. They are written in one plain-SQL statement (`outbox.sql.multi_row`), not through
 the ORM: on a consumer's hot path, Django building the model instances and the statement
 cost more than PostgreSQL inserting the rows; `outbox_row` is the same row as a model.
 """
@@ -11,13 +11,14 @@ from collections.abc import Mapping
 
 from django.db import connections, models, router, transaction
 from django.utils import timezone
-from psycopg2.extras import Json, execute_values
+from psycopg2.extras import Json
 
 from outbox import faults, listeners, tracing
 from outbox.aggregates import AggregateRoot
 from outbox.cloudevents import to_cloudevent
 from outbox.events import DomainEvent
 from outbox.models import OutboxEvent
+from outbox.sql import multi_row
 
 
 def save(aggregate: AggregateRoot) -> None:
@@ -92,7 +93,7 @@ OUTBOX_COLUMNS = (
     "payload", "created_at", "published_at", "attempts", "last_error",
 )  # fmt: skip
 INSERT_OUTBOX_SQL = (
-    f"INSERT INTO {OutboxEvent._meta.db_table} ({', '.join(OUTBOX_COLUMNS)}) VALUES %s"
+    f"INSERT INTO {OutboxEvent._meta.db_table} ({', '.join(OUTBOX_COLUMNS)}) VALUES {{rows}}"
 )
 # A new row: not published, no attempt yet.
 OUTBOX_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, NULL, 0, '')"
@@ -117,7 +118,7 @@ def insert_outbox_rows(
         for event in events
     ]
     with connections[using].cursor() as cursor:
-        execute_values(cursor.cursor, INSERT_OUTBOX_SQL, rows, OUTBOX_ROW, page_size=len(rows))
+        cursor.execute(*multi_row(INSERT_OUTBOX_SQL, OUTBOX_ROW, rows))
 
 
 def outbox_row(event: DomainEvent, trace_context: Mapping[str, str] | None = None) -> OutboxEvent:

@@ -1,0 +1,15 @@
+"""Multi-row statements through Django's cursor: many rows in one statement and one round trip."""
+
+from collections.abc import Sequence
+
+
+def multi_row(sql: str, row: str, rows: Sequence[Sequence[object]]) -> tuple[str, list[object]]:
+    """`sql` with its `{rows}` written out as one `row` template per row, and the parameters of
+    every row in order, for `cursor.execute`.
+
+        multi_row("INSERT INTO t (a, b) VALUES {rows}", "(%s, %s)", [(1, 2), (3, 4)])
+        -> ("INSERT INTO t (a, b) VALUES (%s, %s), (%s, %s)", [1, 2, 3, 4])
+    """
+    return sql.format(rows=", ".join([row] * len(rows))), [
+        value for values in rows for value in values
+    ]
