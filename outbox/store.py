@@ -14,6 +14,7 @@ from outbox.aggregates import AggregateRoot
 from outbox.cloudevents import to_cloudevent
 from outbox.events import DomainEvent
 from outbox.models import OutboxEvent
+from outbox.relay_wakeup import wake_relay_after_commit
 
 
 def save(aggregate: AggregateRoot) -> None:
@@ -27,11 +28,11 @@ def save(aggregate: AggregateRoot) -> None:
         aggregate.save(using=database)
         events = aggregate.collect_events()
         if events:
-            # The table's trigger wakes the relay once this transaction commits.
             trace_context = tracing.current_trace_context()
             OutboxEvent.objects.using(database).bulk_create(
                 [outbox_row(event, trace_context) for event in events]
             )
+            wake_relay_after_commit(database)
             faults.crash_after_commit(
                 faults.CrashPoint.SAVE_AFTER_COMMIT,
                 (event.event_type() for event in events),
