@@ -9,17 +9,17 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from outbox.publisher import PublishFailed
 from outbox.relay import Relay
+from outbox.relay_wakeup import RELAY_WAKEUP_CHANNEL
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 30.0
-# PostgreSQL notification channel on which a committed outbox row wakes the relay (the
-# trigger of migration outbox 0004).
-RELAY_WAKEUP_CHANNEL = "outbox_relay_wakeup"
 
 
 class RelayProcess:
     """Runs a relay until stopped: drain, then sleep until a commit wakes it or time passes.
+
+    A transaction that saved events wakes it once committed (`outbox.relay_wakeup`).
 
     It listens for wake-ups on the connection to the relay's database, in the thread that
     calls `run`: one RelayProcess per database, each in its own thread.

@@ -18,6 +18,7 @@ from outbox.aggregates import AggregateRoot
 from outbox.cloudevents import to_cloudevent
 from outbox.events import DomainEvent
 from outbox.models import OutboxEvent
+from outbox.relay_wakeup import wake_relay_after_commit
 from outbox.sql import multi_row
 
 
@@ -37,9 +38,9 @@ def _add_events(aggregate: AggregateRoot, database: str) -> None:
     """The aggregate's events to the outbox and to the listeners, in the current transaction."""
     events = aggregate.collect_events()
     if events:
-        # The table's trigger wakes the relay once this transaction commits.
         trace_context = tracing.current_trace_context()
         insert_outbox_rows(events, trace_context, using=database)
+        wake_relay_after_commit(database)
         faults.crash_after_commit(
             faults.CrashPoint.SAVE_AFTER_COMMIT,
             (event.event_type() for event in events),

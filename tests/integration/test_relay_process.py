@@ -5,7 +5,8 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from outbox.relay_process import RELAY_WAKEUP_CHANNEL, RelayProcess
+from outbox.relay_process import RelayProcess
+from outbox.relay_wakeup import RELAY_WAKEUP_CHANNEL, wake_relay_after_commit
 from outbox.tests.rows import saved_outbox_event
 from tests.waiting import wait_until
 
@@ -32,8 +33,10 @@ class CountingRelay:
 
 
 def commit_an_outbox_row() -> None:
-    """What wakes relays: an outbox row committed (the table's trigger notifies)."""
-    saved_outbox_event()
+    """What wakes relays: an outbox row committed as `outbox.store.save` commits one."""
+    with transaction.atomic():
+        saved_outbox_event()
+        wake_relay_after_commit("default")
 
 
 def run_in_thread(process: RelayProcess) -> threading.Thread:
