@@ -9,9 +9,11 @@ crash costs at most the relay's sweep (`OUTBOX["RELAY_IDLE_SECONDS"]`), never an
 Measured in docs/performance.md ("PostgreSQL: group commit and NOTIFY").
 """
 
-import functools
+import dataclasses
 
-from django.db import connections, transaction
+from django.db import connections
+
+from outbox import transaction_phases
 
 # The PostgreSQL notification channel on which the relay listens.
 RELAY_WAKEUP_CHANNEL = "outbox_relay_wakeup"
@@ -26,20 +28,19 @@ def wake_relay_after_commit(using: str) -> None:
     """Wake the relay of database `using` once the current transaction commits.
 
     Once per transaction, however many rows or aggregates it saves. Nothing is sent if the
-    transaction rolls back.
+    transaction rolls back, nor for the writes of a savepoint rolled back. A failed wake-up is
+    logged, not raised: the transaction has committed, and the sweep publishes the rows.
     """
-    if any(is_wakeup(callback) for _, callback, _ in connections[using].run_on_commit):
-        return
-    # Robust: the transaction has committed, so a failed wake-up must not reach its caller as
-    # an error (Django logs it; the sweep publishes the rows).
-    transaction.on_commit(functools.partial(wake_relay, using), using=using, robust=True)
+    transaction_phases.once_after_commit(WakeRelay(using), using)
 
 
-def wake_relay(using: str) -> None:
-    """Notify the relay of database `using` now, in a transaction of its own."""
-    with connections[using].cursor() as cursor:
-        cursor.execute(WAKE_RELAY_SQL)
+@dataclasses.dataclass(frozen=True)
+class WakeRelay:
+    """Notify the relay of a database now, in a transaction of its own. Equal for one
+    database, so that a transaction registers it once."""
 
+    using: str
 
-def is_wakeup(callback: object) -> bool:
-    return isinstance(callback, functools.partial) and callback.func is wake_relay
+    def __call__(self) -> None:
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(WAKE_RELAY_SQL)

@@ -26,6 +26,10 @@ The callbacks follow `on_commit`'s rules, so that all phases agree:
   reaches it in one call, `function(items)`, in one savepoint, at the place of the first one.
   A dozen audit records after a commit are then one multi-row insert; if it raises, all of
   them roll back together, and the failure is logged naming every item.
+- A once-after-commit callback (`once_after_commit`) runs after the commit in autocommit,
+  outside any transaction, before the after-commit callbacks; equal callbacks registered in
+  one transaction run once. The relay's wake-up is one: a notification that must not be sent
+  inside a writing transaction (`outbox.relay_wakeup`).
 - Django's `TestCase` rolls back the transaction wrapping each test as its cleanup: that is
   not the outcome of the code under test, so callbacks bound to it never run (as Django
   never runs `on_commit` callbacks there). A connection lost mid-transaction drops them too.
@@ -103,6 +107,9 @@ class TransactionPhasesMixin:
         self.run_on_rollback: list[tuple[SavepointIds, Callback, bool]] = []
         # Callbacks of the transaction that just ended, run when autocommit is back on.
         self.run_after_end: list[Callback] = []
+        # Callbacks to run once after the commit, outside any transaction (`once_after_commit`).
+        self.run_once_after_commit: list[tuple[SavepointIds, Callback]] = []
+        self.run_outside_transaction: list[Callback] = []
 
     def before_commit(self, func: Callback) -> None:
         """Run `func` inside the current transaction, just before it commits."""
@@ -119,6 +126,14 @@ class TransactionPhasesMixin:
         commits, in a savepoint of a new one."""
         self.validate_in_atomic_block("after_commit_together")
         self.run_after_commit.append((set(self.savepoint_ids), Gathered(function, item, label)))
+
+    def once_after_commit(self, func: Callback) -> None:
+        """Run `func` after the current transaction commits, in autocommit and outside any
+        transaction, before the after-commit callbacks; once, however often an equal callback
+        is registered in this transaction. If it raises, the error is logged, not raised."""
+        self.validate_in_atomic_block("once_after_commit")
+        if all(registered != func for _, registered in self.run_once_after_commit):
+            self.run_once_after_commit.append((set(self.savepoint_ids), func))
 
     def after_rollback(self, func: Callback) -> None:
         """Run `func` after the current transaction rolls back, in a savepoint of a new one."""
@@ -137,6 +152,9 @@ class TransactionPhasesMixin:
         self.run_before_commit = [entry for entry in self.run_before_commit if sid not in entry[0]]
         self.run_after_commit = [entry for entry in self.run_after_commit if sid not in entry[0]]
         self.run_on_rollback = [entry for entry in self.run_on_rollback if sid not in entry[0]]
+        self.run_once_after_commit = [
+            entry for entry in self.run_once_after_commit if sid not in entry[0]
+        ]
 
     def commit(self) -> None:
         if self.run_before_commit:
@@ -147,6 +165,8 @@ class TransactionPhasesMixin:
                 self.rollback()
                 raise
         super().commit()
+        once, self.run_once_after_commit = self.run_once_after_commit, []
+        self.run_outside_transaction += [func for _, func in once]
         committed, self.run_after_commit = self.run_after_commit, []
         self.run_after_end += gathered_calls(func for _, func in committed)
         self.run_on_rollback = []
@@ -163,6 +183,7 @@ class TransactionPhasesMixin:
         super().rollback()
         self.run_before_commit = []
         self.run_after_commit = []
+        self.run_once_after_commit = []
         rolled_back, self.run_on_rollback = self.run_on_rollback, []
         self.run_after_end += [func for _, func, in_test in rolled_back if not in_test]
 
@@ -170,8 +191,18 @@ class TransactionPhasesMixin:
         self, autocommit: bool, force_begin_transaction_with_broken_autocommit: bool = False
     ) -> None:
         super().set_autocommit(autocommit, force_begin_transaction_with_broken_autocommit)
+        if autocommit and self.run_outside_transaction:
+            self.run_and_clear_outside_transaction_hooks()
         if autocommit and self.run_after_end:
             self.run_and_clear_after_end_hooks()
+
+    def run_and_clear_outside_transaction_hooks(self) -> None:
+        pending, self.run_outside_transaction = self.run_outside_transaction, []
+        for func in pending:
+            try:
+                func()
+            except Exception:
+                logger.exception("%s failed after the commit", func)
 
     def run_and_clear_after_end_hooks(self) -> None:
         pending, self.run_after_end = self.run_after_end, []
@@ -190,6 +221,7 @@ class TransactionPhasesMixin:
             logger.warning("connection closed: %d after-transaction callbacks dropped", dropped)
         self.run_before_commit, self.run_after_commit = [], []
         self.run_on_rollback, self.run_after_end = [], []
+        self.run_once_after_commit, self.run_outside_transaction = [], []
 
 
 def run_isolated(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -231,6 +263,11 @@ def after_commit_together(
     """Add `item` to those `function` receives, all in one call, after the current transaction
     commits, in a savepoint of a new one; `label` names the item if the call fails."""
     phase_aware_connection(using).after_commit_together(function, item, label)
+
+
+def once_after_commit(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Run `func` once after the current transaction commits, outside any transaction."""
+    phase_aware_connection(using).once_after_commit(func)
 
 
 def after_rollback(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:

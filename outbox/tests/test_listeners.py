@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import pytest
 from django.db import connection, transaction
 
-from outbox import listeners, store
+from outbox import listeners, store, transaction_phases
 from outbox.events import DomainEvent
 from outbox.listeners import Listener, Outcome, Phase
 from outbox.models import OutboxEvent, ProcessedEvent
@@ -483,3 +483,35 @@ def test_outside_a_transaction_a_fallback_batch_listener_hears_each_event_alone(
     listeners.publish(second := opened())
 
     assert calls == [[first.event_id.hex], [second.event_id.hex]]
+
+
+def test_a_once_after_commit_callback_runs_once_per_commit_outside_any_transaction() -> None:
+    calls: list[bool] = []
+
+    @dataclasses.dataclass(frozen=True)
+    class Note:
+        name: str
+
+        def __call__(self) -> None:
+            calls.append(transaction.get_connection().in_atomic_block)
+
+    with transaction.atomic():
+        transaction_phases.once_after_commit(Note("wake"))
+        transaction_phases.once_after_commit(Note("wake"))
+        with transaction.atomic():
+            transaction_phases.once_after_commit(Note("wake"))
+        assert calls == []
+
+    assert calls == [False]
+
+
+def test_a_once_after_commit_callback_of_a_rolled_back_savepoint_is_dropped() -> None:
+    calls: list[str] = []
+
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            transaction_phases.once_after_commit(lambda: calls.append("rolled back"))
+            raise RuntimeError("undo the savepoint")
+        transaction_phases.once_after_commit(lambda: calls.append("committed"))
+
+    assert calls == ["committed"]
