@@ -76,6 +76,12 @@ MODULE_SCENARIOS = (
         },
     ),
     Scenario(
+        "commit",
+        measure="bench.commit_scaling:measure_commit_scaling",
+        render="bench.commit_scaling:render",
+        options=lambda arguments: {"seconds": arguments.pgbench_seconds},
+    ),
+    Scenario(
         "web",
         measure="bench.web_config:measure_web_configs",
         render="bench.web_config:render_configs",
@@ -84,8 +90,8 @@ MODULE_SCENARIOS = (
 )
 SCENARIOS = ("relay", "consumer", "plan", "latency", *(s.name for s in MODULE_SCENARIOS))
 # `make bench`: the before-and-after and the peer in about 20 minutes. The telemetry scenario
-# (6 minutes), gunicorn's configurations (`web`, 16 of them, 5 minutes) and the relay at 100k
-# pending run when asked for.
+# (6 minutes), PostgreSQL's commits with 1-64 writers (`commit`, 5 minutes), gunicorn's
+# configurations (`web`, 16 of them, 5 minutes) and the relay at 100k pending run when asked for.
 DEFAULT_SCENARIOS = ("relay", "consumer", "plan", "latency", "peer")
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 DEFAULT_SIZES = "10000"
