@@ -76,7 +76,7 @@ MODULE_SCENARIOS = (
         },
     ),
     Scenario(
-        "commit",
+        "commits",
         measure="bench.commit_scaling:measure_commit_scaling",
         render="bench.commit_scaling:render",
         options=lambda arguments: {"seconds": arguments.pgbench_seconds},
@@ -90,7 +90,7 @@ MODULE_SCENARIOS = (
 )
 SCENARIOS = ("relay", "consumer", "plan", "latency", *(s.name for s in MODULE_SCENARIOS))
 # `make bench`: the before-and-after and the peer in about 20 minutes. The telemetry scenario
-# (6 minutes), PostgreSQL's commits with 1-64 writers (`commit`, 5 minutes), gunicorn's
+# (6 minutes), PostgreSQL's commits with 1-64 writers (`commits`, 5 minutes), gunicorn's
 # configurations (`web`, 16 of them, 5 minutes) and the relay at 100k pending run when asked for.
 DEFAULT_SCENARIOS = ("relay", "consumer", "plan", "latency", "peer")
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
