@@ -317,7 +317,6 @@ def cell(value: object) -> str:
 
 def main(argv: list[str]) -> list[dict[str, Any]]:
     """Recreate and migrate the bench database, measure, print the table and the JSON path."""
-    import django
 
     env = os.environ.get
     parser = argparse.ArgumentParser(
@@ -344,13 +343,7 @@ def main(argv: list[str]) -> list[dict[str, Any]]:
     parser.add_argument("--seconds", type=int, default=int(env("BENCH_COMMIT_SECONDS", "10")))
     parser.add_argument("--output", help="write the rows as JSON to this file too")
     arguments = parser.parse_args(argv)
-    environment = BenchEnvironment.from_environment(
-        database=arguments.database, vhost=arguments.vhost
-    )
-    environment.recreate_database()
-    environment.migrate()
-    environment.use_in_this_process()
-    django.setup()
+    environment = BenchEnvironment.fresh(database=arguments.database, vhost=arguments.vhost)
     rows = measure_commit_scaling(
         environment,
         clients=arguments.clients,

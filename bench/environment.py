@@ -50,6 +50,19 @@ class BenchEnvironment:
             management_url=os.environ.get("RABBITMQ_MANAGEMENT_URL", DEFAULT_MANAGEMENT_URL),
         )
 
+    @classmethod
+    def fresh(cls, *, database: str, vhost: str) -> "BenchEnvironment":
+        """The environment of a run: its database created afresh and migrated, and this process
+        set up with Django against it."""
+        import django
+
+        environment = cls.from_environment(database=database, vhost=vhost)
+        environment.recreate_database()
+        environment.migrate()
+        environment.use_in_this_process()
+        django.setup()
+        return environment
+
     @property
     def database(self) -> str:
         return urlsplit(self.database_url).path.lstrip("/")

@@ -33,8 +33,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-import django
-
 from bench.environment import PROJECT_DIR, BenchEnvironment, log_file
 
 PEER_VENV = PROJECT_DIR / ".run" / "bench-peer-venv"
@@ -422,13 +420,7 @@ def main(argv: list[str]) -> list[dict[str, Any]]:
     option("--queue-types", default="classic,quorum", help="types of the routed queue")
     option("--output", type=Path, help="write the results there as JSON")
     arguments = parser.parse_args(argv)
-    environment = BenchEnvironment.from_environment(
-        database=arguments.database, vhost=arguments.vhost
-    )
-    environment.recreate_database()
-    environment.migrate()
-    environment.use_in_this_process()
-    django.setup()
+    environment = BenchEnvironment.fresh(database=arguments.database, vhost=arguments.vhost)
     rows = measure_peer_relay(
         environment,
         size=arguments.size,

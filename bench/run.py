@@ -24,8 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import django
-
 from bench import baseline
 from bench.environment import PROJECT_DIR, BenchEnvironment
 
@@ -236,13 +234,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> dict[str, Any]:
     """Measure the chosen scenarios; return the results, also printed and written as JSON."""
     arguments = parse_arguments(argv)
-    environment = BenchEnvironment.from_environment(
-        database=arguments.database, vhost=arguments.vhost
-    )
-    environment.recreate_database()
-    environment.migrate()
-    environment.use_in_this_process()
-    django.setup()
+    environment = BenchEnvironment.fresh(database=arguments.database, vhost=arguments.vhost)
     from bench import machine, plots
 
     results = {

@@ -24,8 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import django
-
 from bench.environment import PROJECT_DIR, BenchEnvironment
 
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
@@ -330,14 +328,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> dict[str, Any]:
     """Profile one order, then measure each configuration; print the table, write JSON."""
     arguments = parse_arguments(argv)
-    environment = BenchEnvironment.from_environment(
-        database=arguments.database, vhost=arguments.vhost
-    )
-    environment.recreate_database()
-    environment.migrate()
+    environment = BenchEnvironment.fresh(database=arguments.database, vhost=arguments.vhost)
     environment.reset_vhost()
-    environment.use_in_this_process()
-    django.setup()
     from bench import machine
 
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
