@@ -13,7 +13,7 @@ settings, each measured at every client count in the same run:
   transaction has committed, as `outbox.store.save` does now;
 - group commit: `commit_delay` (µs) with `commit_siblings` 5, set on the bench database.
 
-Run by hand (the lead wires it into `make bench`):
+Run on its own, or as the `commits` scenario of `python -m bench.run --only commits`:
 
     python -m bench.commit_scaling --database bench_commit --vhost bench_commit
 
