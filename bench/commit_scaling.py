@@ -289,30 +289,13 @@ COLUMNS = (
 
 def render(rows: Sequence[dict[str, Any]]) -> str:
     """The run as a titled table, one line per setting and client count."""
-    title = "Commit scaling: order transactions per second (pgbench, synchronous_commit on)"
-    cells = [[header for header, _ in COLUMNS]]
-    for row in rows:
-        cells.append([cell(row[key]) for _, key in COLUMNS])
-    widths = [max(len(line[index]) for line in cells) for index in range(len(COLUMNS))]
-    lines = [title, "-" * len(title)]
-    for index, line in enumerate(cells):
-        lines.append(
-            "  ".join(
-                text.ljust(width) if column == 0 else text.rjust(width)
-                for column, (text, width) in enumerate(zip(line, widths, strict=True))
-            )
-        )
-        if index == 0:
-            lines.append("  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    from bench.report import table
 
-
-def cell(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.2f}" if value < 10 else f"{value:,.0f}"
-    return str(value)
+    return table(
+        "Commit scaling: order transactions per second (pgbench, synchronous_commit on)",
+        COLUMNS,
+        rows,
+    )
 
 
 def main(argv: list[str]) -> list[dict[str, Any]]:

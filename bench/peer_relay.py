@@ -65,6 +65,7 @@ def measure_peer_relay(
     from django.conf import settings
     from kombu import Connection
 
+    from bench.relay_throughput import routed_queue
     from outbox import topology
 
     batch_size = batch_size or settings.OUTBOX["RELAY_BATCH_SIZE"]
@@ -81,12 +82,7 @@ def measure_peer_relay(
         for index in range(repeat):
             order = PUBLISHERS if index % 2 == 0 else tuple(reversed(PUBLISHERS))
             for queue_type in queue_types:
-                channel.queue_delete(ROUTED_QUEUE)
-                channel.queue_declare(
-                    ROUTED_QUEUE, durable=True, auto_delete=False,
-                    arguments={"x-queue-type": queue_type},
-                )  # fmt: skip
-                channel.queue_bind(ROUTED_QUEUE, exchange, "#")
+                routed_queue(channel, ROUTED_QUEUE, exchange, queue_type)
                 for publisher in order:
                     expected = fill_backlogs(size)
                     if publisher == "ours":

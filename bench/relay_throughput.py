@@ -47,12 +47,7 @@ def measure_relay(
         channel.exchange_declare(exchange, "topic", durable=True, auto_delete=False)
         for _ in range(repeat):
             for queue_type in queue_types:
-                channel.queue_delete(ROUTED_QUEUE)
-                channel.queue_declare(
-                    ROUTED_QUEUE, durable=True, auto_delete=False,
-                    arguments={"x-queue-type": queue_type},
-                )  # fmt: skip
-                channel.queue_bind(ROUTED_QUEUE, exchange, "#")
+                routed_queue(channel, ROUTED_QUEUE, exchange, queue_type)
                 for name, mode, processes in RUNS:
                     if pending_count() != size:
                         backlog.truncate_tables()
@@ -136,3 +131,13 @@ def pending_count() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM outbox_outboxevent WHERE published_at IS NULL")
         return cursor.fetchone()[0]
+
+
+def routed_queue(channel: Any, name: str, exchange: str, queue_type: str) -> None:
+    """An empty durable queue of `queue_type` bound to every routing key of `exchange`: where
+    the messages a relay publishes end up, with nothing consuming them."""
+    channel.queue_delete(name)
+    channel.queue_declare(
+        name, durable=True, auto_delete=False, arguments={"x-queue-type": queue_type}
+    )
+    channel.queue_bind(name, exchange, "#")

@@ -216,7 +216,16 @@ class TransactionPhasesMixin:
 
     def close(self) -> None:
         super().close()
-        dropped = len(self.run_after_commit) + len(self.run_on_rollback) + len(self.run_after_end)
+        dropped = sum(
+            len(callbacks)
+            for callbacks in (
+                self.run_after_commit,
+                self.run_on_rollback,
+                self.run_after_end,
+                self.run_once_after_commit,
+                self.run_outside_transaction,
+            )
+        )
         if dropped:
             logger.warning("connection closed: %d after-transaction callbacks dropped", dropped)
         self.run_before_commit, self.run_after_commit = [], []
