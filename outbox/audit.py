@@ -3,16 +3,21 @@
 Seed 004's "operation records" and its alert on failure: the audit record of a committed event
 is written after the commit, in its own transaction, so a failing audit never undoes business
 work; the records of one commit are written together, in one multi-row insert (a batch
-listener). An event whose transaction rolled back is logged as an error and recorded too.
+listener, in plain SQL as `outbox.store` writes outbox rows). An event whose transaction
+rolled back is logged as an error and recorded too.
 Registered by `OutboxConfig.ready` when the OUTBOX setting AUDIT_TRAIL is on.
 """
 
 import logging
 
+from django.db import connections
+from psycopg2.extras import Json
+
 from outbox import registry
 from outbox.events import DomainEvent
 from outbox.listeners import Phase, listen
 from outbox.models import AuditRecord
+from outbox.sql import multi_row
 
 logger = logging.getLogger(__name__)
 
@@ -36,20 +41,33 @@ def alert_rolled_back_command(event: DomainEvent) -> None:
     _record([event], AuditRecord.Outcome.ROLLED_BACK)
 
 
+AUDIT_COLUMNS = (
+    "event_id", "event_type", "aggregate_type", "aggregate_id", "aggregate_version", "data",
+    "outcome", "occurred_at", "recorded_at",
+)  # fmt: skip
+INSERT_AUDIT_SQL = (
+    f"INSERT INTO {AuditRecord._meta.db_table} ({', '.join(AUDIT_COLUMNS)}) VALUES {{rows}}"
+)
+AUDIT_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, now())"
+
+
 def _record(events: list[DomainEvent], outcome: AuditRecord.Outcome) -> None:
-    records: dict[str, list[AuditRecord]] = {}
+    """The audit records of `events` (the columns of `AuditRecord`), one statement per
+    database."""
+    rows: dict[str, list[tuple[object, ...]]] = {}
     for event in events:
-        records.setdefault(registry.service_database(event.service), []).append(
-            AuditRecord(
-                event_id=event.event_id,
-                event_type=event.event_type(),
-                aggregate_type=event.aggregate_type,
-                aggregate_id=event.aggregate_id,
-                aggregate_version=event.aggregate_version,
-                data=event.data(),
-                outcome=outcome,
-                occurred_at=event.occurred_at,
+        rows.setdefault(registry.service_database(event.service), []).append(
+            (
+                event.event_id,
+                event.event_type(),
+                event.aggregate_type,
+                event.aggregate_id,
+                event.aggregate_version,
+                Json(event.data()),
+                outcome.value,
+                event.occurred_at,
             )
         )
-    for database, rows in records.items():
-        AuditRecord.objects.using(database).bulk_create(rows)
+    for database, database_rows in rows.items():
+        with connections[database].cursor() as cursor:
+            cursor.execute(*multi_row(INSERT_AUDIT_SQL, AUDIT_ROW, database_rows))

@@ -1,5 +1,6 @@
 """Handling received messages: each once per consumer, a batch of them per transaction."""
 
+import dataclasses
 import enum
 import logging
 import time
@@ -10,7 +11,7 @@ from django.db import connections, transaction
 from outbox import faults, log_context, metrics, tracing
 from outbox.cloudevents import MalformedEvent, ReceivedEvent, parse_cloudevent
 from outbox.inbox import forget_processed, record_processed
-from outbox.registry import Service
+from outbox.registry import EventHandler, Service
 from outbox.versions import upcast
 
 logger = logging.getLogger(__name__)
@@ -34,13 +35,16 @@ def handle_message(
     handler raises commit together, so redelivery after a crash finds the record and skips.
     An event of a former version reaches the handler upcast to the shape it reads. While it
     runs, logs name the event and the consumer, and a span traces it (`outbox.tracing`).
-    Raises `MalformedEvent` for a message no retry can fix, and whatever the handler raises.
-    A `tally` notes the outcome and the handler's time, for the metrics.
+    Raises `MalformedEvent` for a message no retry can fix, and whatever the handler raises;
+    then nothing of it commits. A `tally` notes the outcome and the handler's time, for the
+    metrics.
     """
     event = read_message(service, body)
     with transaction.atomic(using=service.database):
         recorded = record_known(service, [event])
-        return handle_event(service, event, recorded_now=event.id in recorded, tally=tally)
+        return handle_event(
+            service, event, recorded_now=event.id in recorded, alone=False, tally=tally
+        )
 
 
 def read_message(service: Service, body: bytes) -> ReceivedEvent:
@@ -60,17 +64,20 @@ def handle_event(
     event: ReceivedEvent,
     *,
     recorded_now: bool,
+    alone: bool,
     tally: metrics.HandlingTally | None = None,
 ) -> Outcome:
     """Run the service's handler for an event whose inbox record this transaction has just
     written (`recorded_now`), or skip it as a duplicate; logs and a span name the event.
 
-    The handler runs in a savepoint: if it raises, its writes and the event's inbox record
-    are taken back, so the event is handled when it comes again, and the error is raised.
+    If the handler raises, the error is logged and raised. `alone` runs the handler in a
+    savepoint of its own, so that a failure takes back its writes and the event's inbox record
+    and leaves the rest of the transaction to commit: the event is handled when it comes again.
+    Otherwise the caller's transaction, or a savepoint of it, must roll back on the error.
     """
     with log_context.Handling(service.name, event), tracing.consuming(service.name, event) as span:
         try:
-            outcome = _handle_recorded(service, event, recorded_now, tally)
+            outcome = _handle_recorded(service, event, recorded_now, alone, tally)
         except Exception as error:
             logger.warning(
                 "%s failed to handle %s %s: %r", service.name, event.type, event.id, error
@@ -84,6 +91,7 @@ def _handle_recorded(
     service: Service,
     event: ReceivedEvent,
     recorded_now: bool,
+    alone: bool,
     tally: metrics.HandlingTally | None,
 ) -> Outcome:
     handler = service.handler_for(event.service, event.type)
@@ -95,32 +103,47 @@ def _handle_recorded(
             tally.duplicate(event.type)
         return Outcome.DUPLICATE
     started = time.perf_counter()
+    if alone:
+        _run_in_savepoint(service, event, handler)
+    else:
+        _run(service, event, handler)
+    if tally:
+        tally.handled(event.type, time.perf_counter() - started)
+    return Outcome.HANDLED
+
+
+def _run(service: Service, event: ReceivedEvent, handler: EventHandler) -> None:
+    handler(event)
+    faults.crash_after_commit(
+        faults.CrashPoint.WORKER_AFTER_COMMIT, (event.type,), using=service.database
+    )
+
+
+def _run_in_savepoint(service: Service, event: ReceivedEvent, handler: EventHandler) -> None:
     try:
         with transaction.atomic(using=service.database):
-            handler(event)
-            faults.crash_after_commit(
-                faults.CrashPoint.WORKER_AFTER_COMMIT, (event.type,), using=service.database
-            )
+            _run(service, event, handler)
     except Exception:
         # The record was written before the savepoint, by the batch's one inbox statement.
         if connection_is_usable(service.database):
             forget_processed(service.name, event.id, using=service.database)
         raise
-    if tally:
-        tally.handled(event.type, time.perf_counter() - started)
-    return Outcome.HANDLED
 
 
 def handle_batch(service: Service, bodies: Sequence[bytes]) -> list[Outcome | Exception]:
     """Handle messages in order, in one transaction: one commit for the whole batch.
 
     The inbox records of the whole batch are written first, in one statement; an event the
-    consumer had handled before, or that came earlier in the same batch, is a duplicate. Each
-    event is then handled in a savepoint of its own: if it fails, its writes and its inbox
-    record roll back, the exception takes its place in the result, and the others still
-    commit. If the database connection is lost, the error is raised: nothing of the batch has
-    committed. The transaction is on the service's own database. The metrics count the batch
-    once it has committed.
+    consumer had handled before, or that came earlier in the same batch, is a duplicate. The
+    events are then handled together, in one savepoint. If a handler raises, that savepoint
+    rolls back, the failing event's inbox record is deleted and its exception takes its place
+    in the result; the other events are handled again, each in a savepoint of its own, so that
+    a second failure rolls back alone, and they commit. A batch without failure thus costs no
+    statement per event for its isolation. A failing handler runs once; the handlers of the
+    events before it run twice, the first time rolled back (with its logs and spans). A message
+    that cannot be read fails without touching the database. If the database connection is
+    lost, the error is raised: nothing of the batch has committed. The transaction is on the
+    service's own database. The metrics count the batch once it has committed.
     """
     tally = metrics.HandlingTally(service.name) if metrics.enabled() else None
     events = [_read_or_error(service, body) for body in bodies]
@@ -128,10 +151,23 @@ def handle_batch(service: Service, bodies: Sequence[bytes]) -> list[Outcome | Ex
         recorded = record_known(
             service, [event for event in events if isinstance(event, ReceivedEvent)]
         )
-        outcomes = [
-            _outcome(service, body, event, recorded, tally)
-            for body, event in zip(bodies, events, strict=True)
-        ]
+        outcome = _handle_together(service, bodies, events, recorded, tally)
+        if isinstance(outcome, FirstFailure):
+            logger.info(
+                "%s handles the %d other events of the batch again, each alone",
+                service.name,
+                len(bodies) - 1,
+            )
+            if tally:
+                tally.forget_outcomes()
+            outcomes = [
+                _failed(service, body, event, outcome.error, recorded, tally)
+                if index == outcome.index
+                else _outcome_alone(service, body, event, recorded, tally)
+                for index, (body, event) in enumerate(zip(bodies, events, strict=True))
+            ]
+        else:
+            outcomes = outcome
     if tally:
         tally.count()
     return outcomes
@@ -144,7 +180,69 @@ def _read_or_error(service: Service, body: bytes) -> ReceivedEvent | Exception:
         return error
 
 
-def _outcome(
+@dataclasses.dataclass(frozen=True)
+class FirstFailure:
+    """The event of a batch whose handler raised, which rolled the batch's savepoint back."""
+
+    index: int
+    error: Exception
+
+
+def _handle_together(
+    service: Service,
+    bodies: Sequence[bytes],
+    events: Sequence[ReceivedEvent | Exception],
+    recorded: set[str],
+    tally: metrics.HandlingTally | None,
+) -> list[Outcome | Exception] | FirstFailure:
+    """The outcomes of the batch handled in one savepoint, or the first failure, after which
+    the savepoint rolled back."""
+    first_copies = set(recorded)
+    outcomes: list[Outcome | Exception] = []
+    failure: FirstFailure | None = None
+    try:
+        with transaction.atomic(using=service.database):
+            for index, (body, event) in enumerate(zip(bodies, events, strict=True)):
+                if isinstance(event, Exception):
+                    if tally:
+                        tally.failed(body)
+                    outcomes.append(event)
+                    continue
+                recorded_now = _is_first_copy(event, first_copies)
+                try:
+                    outcomes.append(
+                        handle_event(
+                            service, event, recorded_now=recorded_now, alone=False, tally=tally
+                        )
+                    )
+                except Exception as error:
+                    failure = FirstFailure(index, error)
+                    raise
+    except Exception:
+        if failure is None or not connection_is_usable(service.database):
+            raise
+        return failure
+    return outcomes
+
+
+def _failed(
+    service: Service,
+    body: bytes,
+    event: ReceivedEvent | Exception,
+    error: Exception,
+    recorded: set[str],
+    tally: metrics.HandlingTally | None,
+) -> Exception:
+    """The outcome of the event whose handler failed in the batch's savepoint: it is not run
+    again, and its inbox record goes, so that it is handled when it comes again."""
+    if isinstance(event, ReceivedEvent) and _is_first_copy(event, recorded):
+        forget_processed(service.name, event.id, using=service.database)
+    if tally:
+        tally.failed(body)
+    return error
+
+
+def _outcome_alone(
     service: Service,
     body: bytes,
     event: ReceivedEvent | Exception,
@@ -154,16 +252,24 @@ def _outcome(
     try:
         if isinstance(event, Exception):
             raise event
-        recorded_now = event.id in recorded
-        # Only the first copy of an event in the batch is handled; the next ones are duplicates.
-        recorded.discard(event.id)
-        return handle_event(service, event, recorded_now=recorded_now, tally=tally)
+        return handle_event(
+            service, event, recorded_now=_is_first_copy(event, recorded), alone=True, tally=tally
+        )
     except Exception as error:
         if not connection_is_usable(service.database):
             raise
         if tally:
             tally.failed(body)
         return error
+
+
+def _is_first_copy(event: ReceivedEvent, recorded: set[str]) -> bool:
+    """Whether this transaction recorded the event and no earlier copy in the batch took it;
+    only the first copy of an event in a batch is handled, the next ones are duplicates."""
+    if event.id not in recorded:
+        return False
+    recorded.discard(event.id)
+    return True
 
 
 def connection_is_usable(database: str) -> bool:

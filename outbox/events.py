@@ -1,6 +1,7 @@
 """Domain events: immutable facts that an aggregate raises, and their wire names."""
 
 import dataclasses
+import functools
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -34,14 +35,17 @@ class DomainEvent:
 
     def data(self) -> dict[str, Any]:
         """The event's own fields as JSON-ready values with camelCase keys."""
-        envelope = {field.name for field in dataclasses.fields(DomainEvent)}
         return {
             to_camel_case(field.name): to_json_value(getattr(self, field.name))
             for field in dataclasses.fields(self)
-            if field.name not in envelope
+            if field.name not in ENVELOPE_FIELDS
         }
 
 
+ENVELOPE_FIELDS = frozenset(field.name for field in dataclasses.fields(DomainEvent))
+
+
+@functools.lru_cache(maxsize=1024)
 def to_camel_case(name: str) -> str:
     """`old_name` -> `oldName`."""
     head, *rest = name.split("_")
@@ -61,5 +65,9 @@ def to_json_value(value: Any) -> Any:
     if isinstance(value, dict):
         return {to_camel_case(key): to_json_value(item) for key, item in value.items()}
     if dataclasses.is_dataclass(value):
-        return to_json_value(dataclasses.asdict(value))
+        # Field by field: `dataclasses.asdict` deep-copies every value first.
+        return {
+            to_camel_case(field.name): to_json_value(getattr(value, field.name))
+            for field in dataclasses.fields(value)
+        }
     return value

@@ -138,6 +138,11 @@ class HandlingTally:
     def failed(self, body: bytes) -> None:
         self.outcomes.append((event_type_of(body), "failed"))
 
+    def forget_outcomes(self) -> None:
+        """Drop what was noted so far: it rolled back, and the batch is handled again."""
+        self.outcomes.clear()
+        self.handler_seconds.clear()
+
     def count(self) -> None:
         """Add the batch to the metrics: call after its commit."""
         for (event_type, outcome), count in Tally(self.outcomes).items():

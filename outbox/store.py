@@ -4,9 +4,13 @@ This is the only way business code emits an integration event. The outbox rows g
 aggregate's own database (the one the router gives its model), so no transaction ever spans
 two databases. They are written in one plain-SQL statement (`outbox.sql.multi_row`), not through
 the ORM: on a consumer's hot path, Django building the model instances and the statement
-cost more than PostgreSQL inserting the rows; `outbox_row` is the same row as a model.
+cost more than PostgreSQL inserting the rows; `outbox_row` is the same row as a model. The
+aggregate's own row is written the same way: the `INSERT` or `UPDATE` that `Model.save` would
+send, its text built once per model from the model's fields (`RowStatements`).
 """
 
+import dataclasses
+import functools
 from collections.abc import Mapping
 
 from django.db import connections, models, router, transaction
@@ -30,7 +34,7 @@ def save(aggregate: AggregateRoot) -> None:
     """
     database = router.db_for_write(type(aggregate))
     with transaction.atomic(using=database, savepoint=False):
-        aggregate.save(using=database)
+        write_row(aggregate, using=database)
         _add_events(aggregate, database)
 
 
@@ -66,23 +70,77 @@ def save_new(aggregate: AggregateRoot) -> bool:
     return True
 
 
+@dataclasses.dataclass(frozen=True)
+class RowStatements:
+    """The statements that write one row of a model, with `%s` for the values of `fields`."""
+
+    fields: tuple[models.Field, ...]  # every concrete field, the primary key first
+    insert: str
+    insert_unless_exists: str  # returns the primary key if the row was inserted
+    update: str  # sets every field but the primary key, then matches it
+
+
+@functools.cache
+def row_statements(model: type[models.Model], using: str) -> RowStatements:
+    """The row statements of `model` on database `using`, built once."""
+    meta = model._meta
+    quote = connections[using].ops.quote_name
+    pk = meta.pk
+    fields = (pk, *(field for field in meta.local_concrete_fields if field is not pk))
+    table = quote(meta.db_table)
+    insert = (
+        f"INSERT INTO {table} ({', '.join(quote(field.column) for field in fields)})"
+        f" VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields[1:])
+    return RowStatements(
+        fields=fields,
+        insert=insert,
+        insert_unless_exists=f"{insert} ON CONFLICT DO NOTHING RETURNING {quote(pk.column)}",
+        update=f"UPDATE {table} SET {assignments} WHERE {quote(pk.column)} = %s",
+    )
+
+
+def row_values(
+    instance: models.Model, fields: tuple[models.Field, ...], *, add: bool, using: str
+) -> list[object]:
+    """The values `Model.save` would write for `fields` (an `auto_now` field is set first)."""
+    connection = connections[using]
+    return [
+        field.get_db_prep_save(field.pre_save(instance, add=add), connection) for field in fields
+    ]
+
+
+def write_row(instance: models.Model, *, using: str) -> None:
+    """Write a model instance's row as `Model.save` does, in one plain statement: an `INSERT`
+    for a new instance, else an `UPDATE` by primary key (an instance whose row is gone, or one
+    without a primary key yet, is left to `Model.save`)."""
+    if instance.pk is None:
+        instance.save(using=using)
+        return
+    statements = row_statements(type(instance), using)
+    add = instance._state.adding
+    values = row_values(instance, statements.fields, add=add, using=using)
+    with connections[using].cursor() as cursor:
+        if add:
+            cursor.execute(statements.insert, values)
+            written = True
+        else:
+            cursor.execute(statements.update, [*values[1:], values[0]])
+            written = cursor.rowcount == 1
+    if not written:
+        instance.save(using=using)
+        return
+    instance._state.adding, instance._state.db = False, using
+
+
 def insert_unless_exists(instance: models.Model, *, using: str) -> bool:
     """Insert a new model instance unless a row with one of its unique keys exists; whether it
     was inserted."""
-    meta = instance._meta
-    connection = connections[using]
-    fields = meta.local_concrete_fields
-    values = [
-        field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields
-    ]
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
-        f" VALUES ({', '.join(['%s'] * len(fields))})"
-        f" ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+    statements = row_statements(type(instance), using)
+    values = row_values(instance, statements.fields, add=True, using=using)
+    with connections[using].cursor() as cursor:
+        cursor.execute(statements.insert_unless_exists, values)
         inserted = cursor.fetchone() is not None
     if inserted:
         instance._state.adding, instance._state.db = False, using

@@ -20,7 +20,8 @@ The callbacks follow `on_commit`'s rules, so that all phases agree:
   is back in autocommit (after Django's own `on_commit` callbacks). The callbacks of one ended
   transaction run together in one new transaction, each inside a savepoint of its own: one
   that raises is logged, its writes roll back, and the others' writes still commit. A dozen
-  audit records after a commit therefore cost one more commit, not a dozen.
+  audit records after a commit therefore cost one more commit, not a dozen. A callback alone
+  after its transaction has the new transaction to itself, without a savepoint.
 - An after-commit callback may also gather items (`after_commit_together`): every item
   registered for the same function during the transaction (and not dropped with a savepoint)
   reaches it in one call, `function(items)`, in one savepoint, at the place of the first one.
@@ -117,13 +118,13 @@ class TransactionPhasesMixin:
         self.run_before_commit.append((set(self.savepoint_ids), func))
 
     def after_commit(self, func: Callback) -> None:
-        """Run `func` after the current transaction commits, in a savepoint of a new one."""
+        """Run `func` after the current transaction commits, in a new transaction."""
         self.validate_in_atomic_block("after_commit")
         self.run_after_commit.append((set(self.savepoint_ids), func))
 
     def after_commit_together(self, function: GatheringCallback, item: Any, label: str) -> None:
         """Add `item` to those `function` receives in one call after the current transaction
-        commits, in a savepoint of a new one."""
+        commits, in a new transaction."""
         self.validate_in_atomic_block("after_commit_together")
         self.run_after_commit.append((set(self.savepoint_ids), Gathered(function, item, label)))
 
@@ -136,7 +137,7 @@ class TransactionPhasesMixin:
             self.run_once_after_commit.append((set(self.savepoint_ids), func))
 
     def after_rollback(self, func: Callback) -> None:
-        """Run `func` after the current transaction rolls back, in a savepoint of a new one."""
+        """Run `func` after the current transaction rolls back, in a new transaction."""
         self.validate_in_atomic_block("after_rollback")
         wraps_a_test = bool(self.atomic_blocks) and getattr(
             self.atomic_blocks[0], "_from_testcase", False
@@ -206,6 +207,10 @@ class TransactionPhasesMixin:
 
     def run_and_clear_after_end_hooks(self) -> None:
         pending, self.run_after_end = self.run_after_end, []
+        if len(pending) == 1:
+            # Alone in its transaction, a callback needs no savepoint to fail on its own.
+            run_isolated(pending[0], self.alias)
+            return
         try:
             with transaction.atomic(using=self.alias):
                 for func in pending:
@@ -262,7 +267,7 @@ def before_commit(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 def after_commit(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Run `func` after the current transaction commits, in a savepoint of a new one."""
+    """Run `func` after the current transaction commits, in a new transaction."""
     phase_aware_connection(using).after_commit(func)
 
 
@@ -270,7 +275,7 @@ def after_commit_together(
     function: GatheringCallback, item: Any, label: str, using: str = DEFAULT_DB_ALIAS
 ) -> None:
     """Add `item` to those `function` receives, all in one call, after the current transaction
-    commits, in a savepoint of a new one; `label` names the item if the call fails."""
+    commits, in a new transaction; `label` names the item if the call fails."""
     phase_aware_connection(using).after_commit_together(function, item, label)
 
 
@@ -280,5 +285,5 @@ def once_after_commit(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 def after_rollback(func: Callback, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Run `func` after the current transaction rolls back, in a savepoint of a new one."""
+    """Run `func` after the current transaction rolls back, in a new transaction."""
     phase_aware_connection(using).after_rollback(func)

@@ -74,6 +74,8 @@ class Aggregate:
 
     # All the router reads to choose the database: an app of no context, so `default`.
     _meta = types.SimpleNamespace(app_label="outbox")
+    # No primary key: `store.save` leaves the row to `save`, which has nothing to store.
+    pk = None
 
     def __init__(self, *events: DomainEvent) -> None:
         self.pending_events = list(events)

@@ -5,6 +5,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
 from inventory.models import Inventory
 from inventory.services import inventory_create_for_product
@@ -81,6 +83,8 @@ def test_in_a_batch_a_failing_message_rolls_back_alone_and_the_others_commit() -
     assert isinstance(outcomes[1], MalformedEvent)
     assert outcomes[2:] == [Outcome.HANDLED, Outcome.DUPLICATE]
     assert Inventory.objects.count() == 2
+    # The batch was handled twice; only the second attempt's writes committed.
+    assert OutboxEvent.objects.filter(event_type="InventoryCreatedEvent").count() == 2
     assert sorted(ProcessedEvent.objects.values_list("event_id", flat=True)) == sorted(
         json.loads(body)["id"] for body in (first, second)
     )
@@ -104,6 +108,19 @@ def test_an_event_that_failed_in_a_batch_is_handled_when_it_comes_again() -> Non
     assert again == [Outcome.HANDLED]
     assert Inventory.objects.get().product_name == "Red apple"
     assert ProcessedEvent.objects.filter(consumer="inventory").count() == 2
+
+
+def test_a_batch_without_failure_takes_no_savepoint_per_event() -> None:
+    inventory = get_service("inventory")
+
+    def savepoints_to_handle(size: int) -> int:
+        bodies = [product_created_body() for _ in range(size)]
+        with CaptureQueriesContext(connections[inventory.database]) as queries:
+            outcomes = handle_batch(inventory, bodies)
+        assert outcomes == [Outcome.HANDLED] * size
+        return sum(query["sql"].startswith("SAVEPOINT") for query in queries.captured_queries)
+
+    assert savepoints_to_handle(2) == savepoints_to_handle(8)
 
 
 def test_an_event_twice_in_one_batch_is_handled_once() -> None:

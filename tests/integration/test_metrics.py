@@ -88,6 +88,28 @@ def test_a_consumer_batch_counts_each_outcome_by_consumer_and_event_type(client:
     assert moved(before, "outbox_consumer_batch_duration_seconds_count", consumer="inventory") == 1
 
 
+def test_a_batch_handled_again_after_a_failure_counts_each_event_once(client: Client) -> None:
+    before = metrics(client)
+    handled_first, broken, handled_last = (product_created_body() for _ in range(3))
+    document = json.loads(broken)
+    del document["data"]["name"]
+
+    outcomes = handle_batch(
+        get_service("inventory"), [handled_first, json.dumps(document).encode(), handled_last]
+    )
+
+    assert [type(outcome).__name__ for outcome in outcomes] == [
+        "Outcome",
+        "MalformedEvent",
+        "Outcome",
+    ]
+    moved = metrics(client).moved
+    labels = {"consumer": "inventory", "event_type": "ProductCreatedEvent"}
+    assert moved(before, "outbox_events_handled_total", **labels, outcome="handled") == 2
+    assert moved(before, "outbox_events_handled_total", **labels, outcome="failed") == 1
+    assert moved(before, "outbox_handler_duration_seconds_count", **labels) == 2
+
+
 @pytest.mark.events_written_by_hand
 def test_metrics_show_the_outbox_backlog_dead_letters_and_queue_depths(
     client: Client, broker: Connection

@@ -1,10 +1,13 @@
 """Integration tests of saving aggregates with their events, on real PostgreSQL."""
 
+import uuid
 from decimal import Decimal
 
 import pytest
 from django.db import transaction
 
+from inventory.models import Inventory
+from outbox import store
 from outbox.models import OutboxEvent
 from products.models import Product
 from products.services import product_create, product_rename
@@ -48,3 +51,37 @@ def test_events_of_one_aggregate_are_stored_in_the_order_raised() -> None:
         "Red apple",
         "Green apple",
     ]
+
+
+def test_saving_writes_every_field_of_the_row_as_the_orm_would() -> None:
+    product = product_create(name="Apple", description="Crisp", price=Decimal("10"))
+    product_rename(product_id=product.id.hex, new_name="Red apple")
+
+    stored = Product.objects.get(pk=product.pk)
+    assert (stored.name, stored.description, stored.price) == ("Red apple", "Crisp", 10)
+    assert (stored.version, stored.created_at) == (2, product.created_at)
+
+
+def test_an_auto_now_field_is_set_on_each_save() -> None:
+    inventory = Inventory.create_for_product(
+        product_id=uuid.uuid4().hex, product_name="Apple", product_version=1
+    )
+    store.save(inventory)
+    first = Inventory.objects.get(pk=inventory.pk).updated_at
+
+    inventory.increase(3)
+    store.save(inventory)
+
+    stored = Inventory.objects.get(pk=inventory.pk)
+    assert (stored.remaining, stored.version) == (3, inventory.version)
+    assert stored.updated_at > first
+
+
+def test_an_aggregate_whose_row_is_gone_is_written_again_as_model_save_does() -> None:
+    product = product_create(name="Apple", description="", price=Decimal("10"))
+    Product.objects.filter(pk=product.pk).delete()
+
+    product.rename("Red apple")
+    store.save(product)
+
+    assert Product.objects.get(pk=product.pk).name == "Red apple"
