@@ -140,7 +140,7 @@ def handle_batch(service: Service, bodies: Sequence[bytes]) -> list[Outcome | Ex
     in the result; the other events are handled again, each in a savepoint of its own, so that
     a second failure rolls back alone, and they commit. A batch without failure thus costs no
     statement per event for its isolation. A failing handler runs once; the handlers of the
-    events before it run twice, the first time rolled back (with its logs and spans). A message
+    events before it run twice, the first run rolled back (its logs and spans stay). A message
     that cannot be read fails without touching the database. If the database connection is
     lost, the error is raised: nothing of the batch has committed. The transaction is on the
     service's own database. The metrics count the batch once it has committed.

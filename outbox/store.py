@@ -114,7 +114,11 @@ def row_values(
 def write_row(instance: models.Model, *, using: str) -> None:
     """Write a model instance's row as `Model.save` does, in one plain statement: an `INSERT`
     for a new instance, else an `UPDATE` by primary key (an instance whose row is gone, or one
-    without a primary key yet, is left to `Model.save`)."""
+    without a primary key yet, is left to `Model.save`).
+
+    The model's own `save()` and the `pre_save` and `post_save` signals are not called: an
+    aggregate keeps its rules in its commands, which run before this.
+    """
     if instance.pk is None:
         instance.save(using=using)
         return
