@@ -17,7 +17,7 @@ from outbox import registry
 from outbox.events import DomainEvent
 from outbox.listeners import Phase, listen
 from outbox.models import AuditRecord
-from outbox.sql import multi_row
+from outbox.sql import insert_sql, multi_row
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +45,7 @@ AUDIT_COLUMNS = (
     "event_id", "event_type", "aggregate_type", "aggregate_id", "aggregate_version", "data",
     "outcome", "occurred_at", "recorded_at",
 )  # fmt: skip
-INSERT_AUDIT_SQL = (
-    f"INSERT INTO {AuditRecord._meta.db_table} ({', '.join(AUDIT_COLUMNS)}) VALUES {{rows}}"
-)
+INSERT_AUDIT_SQL = insert_sql(AuditRecord._meta.db_table, AUDIT_COLUMNS)
 AUDIT_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, now())"
 
 

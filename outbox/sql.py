@@ -13,3 +13,8 @@ def multi_row(sql: str, row: str, rows: Sequence[Sequence[object]]) -> tuple[str
     return sql.format(rows=", ".join([row] * len(rows))), [
         value for values in rows for value in values
     ]
+
+
+def insert_sql(table: str, columns: Sequence[str]) -> str:
+    """`INSERT INTO table (columns) VALUES {rows}`, the `sql` of `multi_row` for new rows."""
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {{rows}}"

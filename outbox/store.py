@@ -23,7 +23,7 @@ from outbox.cloudevents import to_cloudevent
 from outbox.events import DomainEvent
 from outbox.models import OutboxEvent
 from outbox.relay_wakeup import wake_relay_after_commit
-from outbox.sql import multi_row
+from outbox.sql import insert_sql, multi_row
 
 
 def save(aggregate: AggregateRoot) -> None:
@@ -128,10 +128,9 @@ def write_row(instance: models.Model, *, using: str) -> None:
     with connections[using].cursor() as cursor:
         if add:
             cursor.execute(statements.insert, values)
-            written = True
         else:
             cursor.execute(statements.update, [*values[1:], values[0]])
-            written = cursor.rowcount == 1
+        written = add or cursor.rowcount == 1
     if not written:
         instance.save(using=using)
         return
@@ -151,48 +150,50 @@ def insert_unless_exists(instance: models.Model, *, using: str) -> bool:
     return inserted
 
 
-OUTBOX_COLUMNS = (
+# The columns an event fills (`outbox_fields`), then those of every new row: the time it was
+# written, not published, no attempt yet.
+EVENT_COLUMNS = (
     "event_id", "event_type", "service", "aggregate_type", "aggregate_id", "aggregate_version",
-    "payload", "created_at", "published_at", "attempts", "last_error",
+    "payload",
 )  # fmt: skip
-INSERT_OUTBOX_SQL = (
-    f"INSERT INTO {OutboxEvent._meta.db_table} ({', '.join(OUTBOX_COLUMNS)}) VALUES {{rows}}"
+INSERT_OUTBOX_SQL = insert_sql(
+    OutboxEvent._meta.db_table,
+    (*EVENT_COLUMNS, "created_at", "published_at", "attempts", "last_error"),
 )
-# A new row: not published, no attempt yet.
 OUTBOX_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, NULL, 0, '')"
 
 
 def insert_outbox_rows(
     events: list[DomainEvent], trace_context: Mapping[str, str] | None, *, using: str
 ) -> None:
-    """The outbox rows of `events` (the columns of `outbox_row`), in one statement."""
+    """The outbox rows of `events` (those `outbox_row` makes), in one statement."""
     created_at = timezone.now()
-    rows = [
-        (
-            event.event_id,
-            event.event_type(),
-            event.service,
-            event.aggregate_type,
-            event.aggregate_id,
-            event.aggregate_version,
-            Json(to_cloudevent(event, trace_context=trace_context)),
-            created_at,
-        )
-        for event in events
-    ]
+    rows = []
+    for event in events:
+        fields = outbox_fields(event, trace_context)
+        fields["payload"] = Json(fields["payload"])
+        rows.append((*(fields[column] for column in EVENT_COLUMNS), created_at))
     with connections[using].cursor() as cursor:
         cursor.execute(*multi_row(INSERT_OUTBOX_SQL, OUTBOX_ROW, rows))
+
+
+def outbox_fields(
+    event: DomainEvent, trace_context: Mapping[str, str] | None = None
+) -> dict[str, object]:
+    """The fields of an event's outbox row that the event fills (`EVENT_COLUMNS`), its payload
+    the CloudEvent with the trace context of the span that raised it."""
+    return {
+        "event_id": event.event_id,
+        "event_type": event.event_type(),
+        "service": event.service,
+        "aggregate_type": event.aggregate_type,
+        "aggregate_id": event.aggregate_id,
+        "aggregate_version": event.aggregate_version,
+        "payload": to_cloudevent(event, trace_context=trace_context),
+    }
 
 
 def outbox_row(event: DomainEvent, trace_context: Mapping[str, str] | None = None) -> OutboxEvent:
     """The outbox row that will carry an event to the broker, with the trace context of the
     span that raised it."""
-    return OutboxEvent(
-        event_id=event.event_id,
-        event_type=event.event_type(),
-        service=event.service,
-        aggregate_type=event.aggregate_type,
-        aggregate_id=event.aggregate_id,
-        aggregate_version=event.aggregate_version,
-        payload=to_cloudevent(event, trace_context=trace_context),
-    )
+    return OutboxEvent(**outbox_fields(event, trace_context))
