@@ -1,16 +1,38 @@
 # One command starts everything (make up), one runs every test (make test). See README.md.
 SHELL := /bin/bash
 BIN := .venv/bin
-MANAGE := $(BIN)/python manage.py
-TEST_CELERY_BROKER_URL ?= amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce_test
-# The split layout has a vhost of its own: its events never meet those of `make up`.
-SERVICES_BROKER_URL ?= amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce_services
-# Every process started from here gets this clone's secret key (made once into .run/), unless
-# the environment gives one, and serves plain http: the machine is 127.0.0.1, without TLS.
+# Every process started from here gets this clone's own secrets, made once into .run/secrets/
+# by scripts/secret.sh, unless the environment gives them: the Django secret key, the local
+# PostgreSQL role's password and the local RabbitMQ users' (docs/operations.md). The local
+# servers listen on 127.0.0.1 only and serve plain http.
+secret = $(shell scripts/secret.sh $(1))
+local_broker = amqp://$(1):$(call secret,$(if $(filter admin,$(1)),rabbitmq-admin,broker-$(1)))@127.0.0.1:5672/$(2)
 ifndef DJANGO_SECRET_KEY
-export DJANGO_SECRET_KEY := $(shell scripts/secret_key.sh)
+export DJANGO_SECRET_KEY := $(call secret,secret_key)
 endif
 export DJANGO_SECURE_SSL ?= false
+# Given to the commands that need them, not exported: scripts/services.sh starts no local server
+# of a kind whose URL the environment names.
+APP_DATABASE_URL = $(or $(DATABASE_URL),postgres://ecommerce:$(call secret,postgres)@127.0.0.1:5432/ecommerce)
+APP_BROKER_URL = $(or $(CELERY_BROKER_URL),$(call local_broker,ecommerce,ecommerce))
+APP_BROKER_ADMIN_URL = $(or $(BROKER_ADMIN_URL),$(call local_broker,admin,ecommerce))
+APP_ENV = DATABASE_URL='$(APP_DATABASE_URL)' CELERY_BROKER_URL='$(APP_BROKER_URL)' \
+	BROKER_ADMIN_URL='$(APP_BROKER_ADMIN_URL)'
+# The tests set up and inspect their vhost as its administrator; the processes they start
+# connect with the same URL.
+TEST_CELERY_BROKER_URL ?= $(call local_broker,admin,ecommerce_test)
+TEST_ENV = DATABASE_URL='$(APP_DATABASE_URL)' CELERY_BROKER_URL='$(TEST_CELERY_BROKER_URL)' \
+	BROKER_ADMIN_URL='$(TEST_CELERY_BROKER_URL)'
+# The split layout has a vhost of its own: its events never meet those of `make up`. Each
+# service connects as its own user (scripts/service.sh), beat as `beat`.
+SERVICES_VHOST ?= ecommerce_services
+SERVICES_ENV = DATABASE_URL='$(APP_DATABASE_URL)' SERVICES_VHOST='$(SERVICES_VHOST)' \
+	BROKER_ADMIN_URL='$(or $(BROKER_ADMIN_URL),$(call local_broker,admin,$(SERVICES_VHOST)))' \
+	CELERY_BROKER_URL='$(call local_broker,beat,$(SERVICES_VHOST))'
+MANAGE = env $(APP_ENV) $(BIN)/python manage.py
+DEMO_ENV = DEMO_PASSWORD='$(call secret,demo-user)'
+# As root, the Procfiles' workers run as nobody (celery worker --uid/--gid).
+WORKER_USER = $(if $(filter 0,$(shell id -u)),WORKER_PRIVILEGES='--uid=nobody --gid=nogroup')
 
 .PHONY: up demo test asyncapi asyncapi-check event-schemas services down migrate check bench up-services migrate-services demo-services cluster cluster-down
 
@@ -23,31 +45,35 @@ services:
 migrate: .venv/.installed services
 	$(MANAGE) migrate --noinput
 	$(MANAGE) declare_topology
-	$(MANAGE) ensure_demo_user
 
 ## Start PostgreSQL and RabbitMQ, migrate, then run web, relay, worker and beat until Ctrl-C.
+## Started as root, the worker drops to the unprivileged user nobody.
 up: migrate
-	@echo "API http://127.0.0.1:8000/products  admin http://127.0.0.1:8000/admin (demo/demo)"
-	PATH="$(CURDIR)/.venv/bin:$$PATH" $(BIN)/honcho start
+	@echo "API http://127.0.0.1:8000/products  admin http://127.0.0.1:8000/admin (make demo creates its demo user)"
+	env $(APP_ENV) PATH="$(CURDIR)/.venv/bin:$$PATH" $(WORKER_USER) $(BIN)/honcho start
 
-## Play seed 000's demo against a running `make up`.
+## Play seed 000's demo against a running `make up`, as the demo user: made here, with DEBUG on
+## for that command only and this clone's own password (scripts/secret.sh demo-user).
 demo: .venv/.installed
-	$(BIN)/python scripts/demo.py
+	env $(APP_ENV) $(DEMO_ENV) DJANGO_DEBUG=true $(BIN)/python manage.py ensure_demo_user
+	env $(DEMO_ENV) $(BIN)/python scripts/demo.py
 
 ## The split layout: a database and a role per service, the identity database as its owner,
 ## then each service's database as the service's role.
 migrate-services: .venv/.installed services
 	scripts/services.sh split-databases
-	CELERY_BROKER_URL=$(SERVICES_BROKER_URL) scripts/migrate_services.sh
+	env $(SERVICES_ENV) scripts/migrate_services.sh
 
 ## Seed 000's three services apart, until Ctrl-C: order :8080, product :8082, inventory :8083.
 up-services: migrate-services
 	@echo "order http://127.0.0.1:8080/orders  product http://127.0.0.1:8082/products  inventory http://127.0.0.1:8083/inventories"
-	CELERY_BROKER_URL=$(SERVICES_BROKER_URL) PATH="$(CURDIR)/.venv/bin:$$PATH" $(BIN)/honcho -f Procfile.services start
+	env $(SERVICES_ENV) PATH="$(CURDIR)/.venv/bin:$$PATH" $(WORKER_USER) \
+		$(BIN)/honcho -f Procfile.services start
 
 ## Play seed 000's demo against a running `make up-services`, each request on its service.
 demo-services: .venv/.installed
-	DEMO_PRODUCTS_URL=http://127.0.0.1:8082 DEMO_INVENTORY_URL=http://127.0.0.1:8083 \
+	env $(SERVICES_ENV) $(DEMO_ENV) DJANGO_DEBUG=true $(BIN)/python manage.py ensure_demo_user
+	env $(DEMO_ENV) DEMO_PRODUCTS_URL=http://127.0.0.1:8082 DEMO_INVENTORY_URL=http://127.0.0.1:8083 \
 		DEMO_ORDERS_URL=http://127.0.0.1:8080 $(BIN)/python scripts/demo.py
 
 ## Architecture contracts, then every test against real PostgreSQL, RabbitMQ and workers; the
@@ -58,7 +84,7 @@ test: .venv/.installed services
 	scripts/browser.sh
 	$(BIN)/lint-imports
 	$(MAKE) asyncapi-check
-	CELERY_BROKER_URL=$(TEST_CELERY_BROKER_URL) $(BIN)/pytest
+	env $(TEST_ENV) $(BIN)/pytest
 
 ## Write the events' AsyncAPI document again after changing an event or a subscription.
 asyncapi: .venv/.installed
@@ -85,7 +111,7 @@ check: .venv/.installed
 
 ## Throughput and latency figures (docs/performance.md); e.g. BENCH_SIZES=10000,100000,1000000.
 bench: .venv/.installed services
-	$(BIN)/python -m bench.run
+	env $(TEST_ENV) $(BIN)/python -m bench.run
 
 ## Grow the RabbitMQ node of `make up` into a three-node cluster: AMQP 5672-5674, management
 ## 15672-15674. It prints the broker URL list to give CELERY_BROKER_URL.

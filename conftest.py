@@ -16,7 +16,8 @@ from kombu import Connection
 from rest_framework.test import APIClient
 
 import tests.probe  # noqa: F401 - registers the probe service, as the test worker does
-from outbox import registry, topology
+from ecommerce.staff import catalog_manager_create
+from outbox import registry, senders, topology
 from tests.waiting import wait_until
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -29,9 +30,10 @@ TEST_DELIVERY_LIMIT = 3
 
 
 @pytest.fixture
-def staff_client(django_user_model: type) -> APIClient:
-    """An API client signed in as staff: manages products and inventory, and may order."""
-    user = django_user_model.objects.create_user(username="staff", is_staff=True)
+def staff_client() -> APIClient:
+    """An API client signed in as a catalog manager: staff with the permissions to manage
+    products and inventory, who may also order."""
+    user = catalog_manager_create(username="staff")
     client = APIClient()
     client.force_authenticate(user)
     return client
@@ -162,6 +164,14 @@ def wait_or_kill(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def local_secret(name: str) -> str:
+    """One of this clone's local secrets (scripts/secret.sh), e.g. a broker user's password."""
+    return subprocess.run(
+        [str(PROJECT_DIR / "scripts" / "secret.sh"), name],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+
+
 def free_port() -> int:
     """A local TCP port that nothing listens on, for a web process of a test."""
     with socket.socket() as probe:
@@ -194,6 +204,12 @@ def processes(django_db_setup: None, broker: Connection, probe_dir: Path) -> Ite
         "OUTBOX_QUEUE_TYPE": queue_shape_for_tests().queue_type,
         "OUTBOX_DELIVERY_LIMIT": str(queue_shape_for_tests().delivery_limit),
         "PROBE_DIR": str(probe_dir),
+        # Every service sends as the test session's broker user, also in a process that
+        # serves one of them (ECOMMERCE_SERVICES), where the default would be the user named
+        # after each other service.
+        "BROKER_USERS": ",".join(
+            f"{service.name}={senders.own_broker_user()}" for service in registry.all_services()
+        ),
     }
     running = Processes(env)
     try:

@@ -101,9 +101,10 @@ def order_script(wakeup: str) -> str:
     statements = [
         "BEGIN;",
         "INSERT INTO orders_order (version, id, status, total_price, province, city, detail,"
-        " created_at, rejection_reason, customer_id, change_refusal_reason)"
+        " created_at, rejection_reason, customer_id, change_refusal_reason,"
+        " cancellation_reason)"
         " VALUES (1, gen_random_uuid(), 'CREATED', 20.00, 'Zhejiang', 'Hangzhou',"
-        " 'No. 1 West Lake Road', now(), '', 1, '') RETURNING id AS order_id \\gset",
+        " 'No. 1 West Lake Road', now(), '', 1, '', '') RETURNING id AS order_id \\gset",
         "INSERT INTO orders_orderitem (product_id, count, item_price, order_id)"
         " VALUES (gen_random_uuid(), 2, 10.00, ':order_id');",
         "INSERT INTO outbox_outboxevent (event_id, event_type, service, aggregate_type,"

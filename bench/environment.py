@@ -1,8 +1,9 @@
 """Where a benchmark runs: its own database and its own RabbitMQ vhost, reset between runs.
 
 The harness never touches the development or test database and vhost. It derives its URLs
-from `DATABASE_URL` and `CELERY_BROKER_URL` (or their local defaults) with the database name
-and vhost replaced, so that nothing else consumes from its queues or writes to its tables.
+from `DATABASE_URL` and `CELERY_BROKER_URL` (or the local servers' of scripts/services.sh, with
+this clone's passwords, as the broker's administrator) with the database name and vhost
+replaced, so that nothing else consumes from its queues or writes to its tables.
 This module is imported before Django is set up: it must not import Django models.
 """
 
@@ -20,15 +21,29 @@ from psycopg2 import sql
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LOG_DIR = PROJECT_DIR / ".run" / "log"
-DEFAULT_DATABASE_URL = "postgres://ecommerce:ecommerce@127.0.0.1:5432/ecommerce"
-DEFAULT_BROKER_URL = "amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce"
 DEFAULT_MANAGEMENT_URL = "http://127.0.0.1:15672"
 # A run's processes share a key that signs nothing outside it, unless the environment has one;
-# they serve plain http on 127.0.0.1.
+# they serve plain http on 127.0.0.1. One customer sends thousands of orders, never paid: the
+# throttles count them at rates no run reaches, and no cap stops them.
 DJANGO_ENV = {
     "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
     "DJANGO_SECURE_SSL": "false",
+    "API_THROTTLE_ANON": "100000/second",
+    "API_THROTTLE_USER": "100000/second",
+    "API_THROTTLE_ORDER_CREATE": "100000/second",
+    "ORDER_MAX_UNPAID_PER_CUSTOMER": "0",
 }
+
+
+BENCH_SERVICES = ("product", "inventory", "order")
+
+
+def local_secret(name: str) -> str:
+    """One of this clone's local passwords (scripts/secret.sh)."""
+    return subprocess.run(
+        [str(PROJECT_DIR / "scripts" / "secret.sh"), name],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,8 +57,14 @@ class BenchEnvironment:
     @classmethod
     def from_environment(cls, *, database: str, vhost: str) -> "BenchEnvironment":
         """URLs of the server in DATABASE_URL / CELERY_BROKER_URL, with our database and vhost."""
-        database_url = urlsplit(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
-        broker_url = urlsplit(os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER_URL))
+        database_url = urlsplit(
+            os.environ.get("DATABASE_URL")
+            or f"postgres://ecommerce:{local_secret('postgres')}@127.0.0.1:5432/ecommerce"
+        )
+        broker_url = urlsplit(
+            os.environ.get("CELERY_BROKER_URL")
+            or f"amqp://admin:{local_secret('rabbitmq-admin')}@127.0.0.1:5672/ecommerce"
+        )
         return cls(
             database_url=urlunsplit(database_url._replace(path=f"/{database}")),
             broker_url=urlunsplit(broker_url._replace(path=f"/{quote(vhost, safe='')}")),
@@ -71,6 +92,16 @@ class BenchEnvironment:
     def vhost(self) -> str:
         return unquote(urlsplit(self.broker_url).path.lstrip("/"))
 
+    @property
+    def broker_env(self) -> dict[str, str]:
+        """The run's broker user administers its vhost, and every service sends as it, also in
+        a worker that serves one of them."""
+        user = unquote(urlsplit(self.broker_url).username or "")
+        return {
+            "BROKER_ADMIN_URL": self.broker_url,
+            "BROKER_USERS": ",".join(f"{service}={user}" for service in BENCH_SERVICES),
+        }
+
     def child_env(self, **extra: str) -> dict[str, str]:
         """Environment of a process (relay, worker, web, pgbench) that works on this run."""
         url = urlsplit(self.database_url)
@@ -80,6 +111,7 @@ class BenchEnvironment:
             "DJANGO_SETTINGS_MODULE": "ecommerce.settings",
             "DATABASE_URL": self.database_url,
             "CELERY_BROKER_URL": self.broker_url,
+            **self.broker_env,
             "PGHOST": url.hostname or "127.0.0.1",
             "PGPORT": str(url.port or 5432),
             "PGUSER": url.username or "",
@@ -97,6 +129,7 @@ class BenchEnvironment:
                 "DJANGO_SETTINGS_MODULE": "ecommerce.settings",
                 "DATABASE_URL": self.database_url,
                 "CELERY_BROKER_URL": self.broker_url,
+                **self.broker_env,
             }
         )
 

@@ -17,13 +17,14 @@ import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
+from knox.models import AuthToken
 from kombu.exceptions import OperationalError
-from rest_framework.authtoken.models import Token
 
 from bench import backlog, cpu
 from bench.environment import BenchEnvironment
 from bench.load import PacedOrders
 from bench.processes import Children, free_port
+from ecommerce.staff import catalog_managers
 from inventory.models import Inventory
 from orders.models import CatalogProduct
 from outbox import registry, topology
@@ -102,11 +103,12 @@ def measure_latency(
 
 
 def api_tokens() -> tuple[str, str]:
-    """API tokens of a staff user, who manages products and stock, and of a customer."""
+    """New API tokens of a staff user, who manages products and stock, and of a customer."""
     users = get_user_model()
     staff, _ = users.objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
+    staff.groups.add(catalog_managers())
     customer, _ = users.objects.get_or_create(username="bench-customer")
-    return tuple(Token.objects.get_or_create(user=user)[0].key for user in (staff, customer))
+    return tuple(AuthToken.objects.create(user=user)[1] for user in (staff, customer))
 
 
 def responds(api: str) -> bool:

@@ -17,20 +17,18 @@ INSTALLED_APPS = ["django_outbox_pattern"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", "postgres://ecommerce:ecommerce@127.0.0.1:5432/ecommerce")
+        os.environ["DATABASE_URL"]
     )
 }
 
-_broker = urlsplit(
-    os.environ.get("CELERY_BROKER_URL", "amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce")
-)
+_broker = urlsplit(os.environ["CELERY_BROKER_URL"])
 DJANGO_OUTBOX_PATTERN = {
     "DEFAULT_STOMP_HOST_AND_PORTS": [
         (_broker.hostname or "127.0.0.1", int(os.environ.get("BENCH_STOMP_PORT", "61613")))
     ],
     "DEFAULT_STOMP_VHOST": unquote(_broker.path.lstrip("/")) or "/",
-    "DEFAULT_STOMP_USERNAME": unquote(_broker.username or "guest"),
-    "DEFAULT_STOMP_PASSCODE": unquote(_broker.password or "guest"),
+    "DEFAULT_STOMP_USERNAME": unquote(_broker.username or ""),
+    "DEFAULT_STOMP_PASSCODE": unquote(_broker.password or ""),
     # Rows read per fetch of its cursor: the harness sets it to our relay's batch size.
     "DEFAULT_PUBLISHED_CHUNK_SIZE": int(os.environ.get("BENCH_PEER_CHUNK_SIZE", "200")),
     # The pause after each drain is its polling interval between drains (1 s by default); the

@@ -17,7 +17,8 @@ from typing import Any
 
 import kombu.exceptions
 from django import db
-from django.core.exceptions import ObjectDoesNotExist
+from django.conf import settings
+from django.core.exceptions import DisallowedHost, ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, JsonResponse
 from djangorestframework_camel_case.util import camelize
@@ -69,6 +70,20 @@ def server_error(request: HttpRequest) -> JsonResponse:
     return response
 
 
+def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:
+    """Django's handler400 (a request refused before any view: a Host header not in
+    ALLOWED_HOSTS, a body over DATA_UPLOAD_MAX_MEMORY_SIZE), in the API's error shape. The
+    message is fixed, as Django's own page is: the refused header is not echoed back."""
+    if isinstance(exception, DisallowedHost):
+        message = "The Host header names no host this server answers to."
+    elif isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = f"The request body is larger than the {limit} bytes this server accepts."
+    else:
+        message = "Bad request."
+    return JsonResponse({"message": message, "errors": {}}, status=400)
+
+
 def page_not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
     """Django's handler404 (a path that no URL matches, such as an id that is no UUID), in the
     API's error shape."""
@@ -83,7 +98,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if isinstance(exc, tuple(UNAVAILABLE)):
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    if isinstance(response.data, dict) and set(response.data) == {"detail"}:
+    # DRF's own errors carry one text under `detail`; a field named `detail` (an address's)
+    # carries a list of them.
+    if (
+        isinstance(response.data, dict)
+        and set(response.data) == {"detail"}
+        and isinstance(response.data["detail"], str)
+    ):
         response.data = {"message": str(response.data["detail"]), "errors": {}}
         return response
     errors = dict(flatten(camelize(response.data)))

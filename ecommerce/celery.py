@@ -6,11 +6,15 @@ from celery import Celery, signals
 from django.conf import settings
 from django.utils.log import configure_logging
 
+from outbox.failover import FailoverConnection
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecommerce.settings")
 
 app = Celery("ecommerce")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Celery's broker connections check each node's TLS certificate as the outbox's own do.
+app.amqp.Connection = FailoverConnection
 
 # Domain events are consumed by a bootstep inside the worker, not as Celery tasks.
 app.steps["consumer"].add("outbox.worker:EventConsumerStep")

@@ -5,8 +5,9 @@ number where a name is due becomes "5", "5" where a count is due becomes 5). The
 schema promises less: a request body has the declared fields only, each of its JSON type. So
 the parser refuses, with a 400 naming each field, whatever the view's `InputSerializer`
 (nested serializers included) does not declare or types otherwise. A decimal may be a JSON
-number or a string (`10.5`, `"10.50"`), as the schema says. Views without an
-`InputSerializer` get the body as parsed.
+number or a string (`10.5`, `"10.50"`), as the schema says. Text with a control character is
+refused too, naming the field and the character (`ecommerce.plain_text` says which). Views
+without an `InputSerializer` get the body as parsed.
 """
 
 import functools
@@ -14,6 +15,8 @@ from typing import Any
 
 from djangorestframework_camel_case.parser import CamelCaseJSONParser
 from rest_framework import exceptions, serializers
+
+from ecommerce.plain_text import control_character_error
 
 # The JSON types a field accepts, by field class (the first match wins); a field of another
 # class is left to its own validation, and null to `allow_null`.
@@ -68,12 +71,16 @@ def undeclared(serializer: serializers.Serializer, data: dict[str, Any]) -> dict
 
 
 def wrong_type(field: serializers.Field, value: Any) -> Any:
-    """What is wrong with the JSON type of `value` for `field` (or inside it), or None."""
+    """What is wrong with the JSON type of `value` for `field` (or inside it), or with the
+    characters of a text, or None."""
     if value is None:
         return None
     accepted, expected = json_types_of(field)
     if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted):
         return [f"Expected {expected}, got {json_type(value)}."]
+    if isinstance(field, serializers.CharField):
+        error = control_character_error(field, value)
+        return [error] if error else None
     if isinstance(field, serializers.Serializer):
         return undeclared(field, value) or None
     if isinstance(field, serializers.ListSerializer) and isinstance(

@@ -29,15 +29,9 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
 from ecommerce.api_errors import ErrorSerializer
+from ecommerce.plain_text import refused_characters
 
 SERVICE_OF_APP = {app: service for service, app in settings.CONTEXT_APPS.items()}
-
-# What a DRF CharField accepts: no NUL character and one character that is not whitespace (it
-# strips the rest), or without stripping any one character; drf-spectacular adds the empty
-# string where blank is allowed. Python's `\s` is the whitespace that `str.strip` removes, and
-# Schemathesis generates from the pattern as Python reads it.
-NOT_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
-NOT_EMPTY = r"^[^\u0000]+$"
 
 RETRY_AFTER = {
     "Retry-After": {
@@ -129,6 +123,8 @@ class ContextAutoSchema(AutoSchema):
             errors[404] = "Nothing with that id (or not the caller's)."
         if "requestBody" in operation:
             errors[415] = "The body is not JSON."
+        if self.view.get_throttles():
+            errors[429] = "Too many requests from this client; try again after `Retry-After`."
         errors[503] = "The database or the message broker cannot be reached; try again."
         return errors
 
@@ -180,11 +176,27 @@ def signed_in_customer() -> Any:
 def request_field_schema(field: serializers.Field, schema: dict[str, Any]) -> dict[str, Any]:
     """What the field accepts in a request body, where DRF accepts less than the type says."""
     if isinstance(field, serializers.CharField):
-        pattern = NOT_BLANK if field.trim_whitespace and not field.allow_blank else NOT_EMPTY
-        return {**schema, "pattern": pattern}
+        return {**schema, "pattern": text_pattern(field)}
     if isinstance(field, serializers.DecimalField):
         return decimal_schema(field, schema)
+    if isinstance(field, serializers.ListSerializer):
+        bounds = {"minItems": field.min_length or (0 if field.allow_empty else 1)}
+        if field.max_length is not None:
+            bounds["maxItems"] = field.max_length
+        return {**schema, **bounds}
     return schema
+
+
+def text_pattern(field: serializers.CharField) -> str:
+    """What a DRF CharField accepts: none of the characters it refuses (`ecommerce.plain_text`)
+    and one character that is not whitespace (it strips the rest), or without stripping any one
+    character; drf-spectacular adds the empty string where blank is allowed. Python's `\\s` is
+    the whitespace that `str.strip` removes, and Schemathesis generates from the pattern as
+    Python reads it."""
+    refused = refused_characters(field)
+    if field.trim_whitespace and not field.allow_blank:
+        return rf"^[^{refused}]*[^\s{refused}][^{refused}]*$"
+    return rf"^[^{refused}]+$"
 
 
 def decimal_schema(field: serializers.DecimalField, schema: dict[str, Any]) -> dict[str, Any]:

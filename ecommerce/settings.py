@@ -6,13 +6,18 @@ are safe for a local development machine started with `make up`.
 
 import logging
 import os
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+from outbox.failover import broker_tls_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,6 +49,23 @@ def env_positive_int(name: str, default: str) -> int:
     return int(value)
 
 
+def env_whole_number(name: str, default: str) -> int:
+    """Read an environment variable that must be a whole number of at least 0."""
+    value = os.environ.get(name, default).strip()
+    if not value.isdigit():
+        raise ImproperlyConfigured(f"{name}={value!r}: expected a whole number of at least 0")
+    return int(value)
+
+
+def env_throttle_rate(name: str, default: str) -> str:
+    """Read a rate of requests in DRF's form `<number>/<second|minute|hour|day>`, e.g.
+    `30/minute`: a typo stops the process here rather than failing every request."""
+    value = os.environ.get(name, default).strip()
+    if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", value):
+        raise ImproperlyConfigured(f"{name}={value!r}: expected e.g. 30/minute")
+    return value
+
+
 def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
     """Read `Header-Name=value` (e.g. `X-Forwarded-Proto=https`) as Django's
     SECURE_PROXY_SSL_HEADER, or None when unset."""
@@ -68,6 +90,9 @@ if not SECRET_KEY:
             " (make up makes one for this clone: scripts/secret_key.sh)."
         )
     SECRET_KEY = "debug-only-not-secret"
+# Former keys, still accepted for what they signed while a new key rolls out
+# (docs/operations.md, "Rotating passwords").
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", "")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
@@ -110,11 +135,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "csp",
     "ecommerce",
     "outbox",
     *SERVED_APPS,
@@ -122,6 +148,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header of every answer (CONTENT_SECURITY_POLICY).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -137,7 +165,8 @@ MIDDLEWARE = [
 
 # Failed sign-ins (the API's /auth/token and the admin's) are counted per username and client
 # address in the `default` database; after the limit, that pair is refused until the cool-off
-# has passed without another try (ecommerce/sign_in.py).
+# has passed without another try. After a higher limit of failures from one address, whatever
+# the usernames, the address is refused too (ecommerce/sign_in.py).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -146,6 +175,8 @@ AXES_FAILURE_LIMIT = env_positive_int("SIGN_IN_FAILURE_LIMIT", "5")
 AXES_COOLOFF_TIME = timedelta(minutes=env_positive_int("SIGN_IN_COOL_OFF_MINUTES", "15"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "ecommerce.sign_in.SignInFailureHandler"
+SIGN_IN_ADDRESS_FAILURE_LIMIT = env_positive_int("SIGN_IN_ADDRESS_FAILURE_LIMIT", "30")
 # No row per successful sign-in: only failures are kept, and only until their cool-off ends.
 AXES_DISABLE_ACCESS_LOG = True
 # The client's address is the connection's, unless SIGN_IN_TRUSTED_PROXIES proxies in front
@@ -154,6 +185,34 @@ AXES_IPWARE_PROXY_COUNT = int(os.environ.get("SIGN_IN_TRUSTED_PROXIES", "0")) or
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
     ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
 )
+
+# What a page may load and run: only this server's own scripts, styles, images and fonts, and
+# no inline script. The admin needs nothing more; ReDoc's page adds what its styles need
+# (ecommerce.urls). data: images are the icons inside Swagger UI's and the admin's stylesheets.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Django's four checks on every password set through it: not like the user's name or email,
+# long enough, not a common password, not all digits.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_positive_int("PASSWORD_MIN_LENGTH", "12")},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 ROOT_URLCONF = "ecommerce.urls"
 WSGI_APPLICATION = "ecommerce.wsgi.application"
@@ -185,13 +244,40 @@ def database(url: str) -> dict:
     return config
 
 
+# Passwords that this project's local servers or the servers' own images once came with: a URL
+# that carries one of them, or none, would let in anyone who has read this repository.
+KNOWN_PASSWORDS = frozenset({"", "ecommerce", "guest", "postgres", "password", "demo"})
+
+
+def credentialed_url(variable: str, debug_default: str) -> str:
+    """The URL in `variable`. Outside DEBUG it must be set, and each of its hosts must be given
+    a password of its own: not empty, not a known one, not the user's name."""
+    url = os.environ.get(variable, "").strip()
+    if DEBUG:
+        return url or debug_default
+    if not url:
+        raise ImproperlyConfigured(
+            f"{variable} is not set. Outside DJANGO_DEBUG every database and broker URL is "
+            "given, with a password of its own (make up gives this clone's: scripts/secret.sh)."
+        )
+    for node in url.split(";"):
+        parts = urlsplit(node)
+        password = unquote(parts.password or "")
+        if password in KNOWN_PASSWORDS or password == unquote(parts.username or ""):
+            said = "no password" if not password else "a default password"
+            raise ImproperlyConfigured(
+                f"{variable} gives {said} for {parts.username or 'its user'}@{parts.hostname}. "
+                "Outside DJANGO_DEBUG every database and broker URL needs a password of its "
+                "own (docs/operations.md, \"Credentials\")."
+            )
+    return url
+
+
 # `default` holds identity (users, tokens, sessions, the admin's log) and beat's schedule, and
 # every context that has no database of its own. A context whose <APP>_DATABASE_URL names
 # another database gets it, with its outbox, inbox, dead letters and audit trail; its tables
 # live there only (ecommerce.routers).
-DATABASE_URL = os.environ.get(
-    "DATABASE_URL", "postgres://ecommerce:ecommerce@127.0.0.1:5432/ecommerce"
-)
+DATABASE_URL = credentialed_url("DATABASE_URL", "postgres://ecommerce@127.0.0.1:5432/ecommerce")
 DATABASES = {"default": database(DATABASE_URL)}
 if os.environ.get("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
@@ -200,8 +286,11 @@ if os.environ.get("TEST_DATABASE_NAME"):
 def own_database_url(app: str) -> str | None:
     """The URL of a context's own database, when <APP>_DATABASE_URL names one apart from
     `default`."""
-    url = os.environ.get(f"{app.upper()}_DATABASE_URL")
-    return url if url and url != DATABASE_URL else None
+    variable = f"{app.upper()}_DATABASE_URL"
+    if not os.environ.get(variable):
+        return None
+    url = credentialed_url(variable, "")
+    return url if url != DATABASE_URL else None
 
 
 # The database alias of each served context: its own (named like the app) or `default`.
@@ -237,14 +326,41 @@ REST_FRAMEWORK = {
         "ecommerce.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    # Products and inventory: anyone reads, staff changes. Orders ask for a customer.
-    "DEFAULT_PERMISSION_CLASSES": ["ecommerce.permissions.IsStaffOrReadOnly"],
+    # Products and inventory: anyone reads; a write needs the model permission its view names
+    # (`write_permission`), not just staff. Orders ask for a customer.
+    "DEFAULT_PERMISSION_CLASSES": ["ecommerce.permissions.ModelPermissionOrReadOnly"],
+    # Requests per client: per address when anonymous, per user when signed in, and a stricter
+    # rate for creating orders (orders.api). Each process counts on its own (CACHES `default`):
+    # docs/operations.md, "Limits on every door".
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_throttle_rate("API_THROTTLE_ANON", "120/minute"),
+        "user": env_throttle_rate("API_THROTTLE_USER", "1200/minute"),
+        "order-create": env_throttle_rate("API_THROTTLE_ORDER_CREATE", "30/minute"),
+    },
+    # The client's address is the connection's, unless that many proxies in front set
+    # X-Forwarded-For (the same proxies as sign-in's): a client could write any address there.
+    "NUM_PROXIES": int(os.environ.get("SIGN_IN_TRUSTED_PROXIES", "0")),
 }
+# The most items a page of a list holds (`?limit=`); PAGE_SIZE when not asked.
+API_MAX_PAGE_SIZE = env_positive_int("API_MAX_PAGE_SIZE", "100")
 # Seconds a web process remembers an API token it has verified, with its user, instead of
-# reading the token table on every request; also how long a deleted token or a deactivated
-# user may still be served by a process that remembers it. 0: read the table every time.
+# reading the token table on every request; also how long a token revoked on another process
+# (signed out, a password changed) or a deactivated user may still be served by a process that
+# remembers it. 0: read the table every time.
 API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "30"))
+# API tokens (django-rest-knox): stored as digests, one per sign-in, each working for
+# API_TOKEN_TTL_HOURS, sent as `Authorization: Token <token>` (ecommerce/tokens.py).
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env_positive_int("API_TOKEN_TTL_HOURS", "10")),
+    "AUTH_HEADER_PREFIX": "Token",
+}
 CACHES = {
+    # In each process's memory: the throttles' counts and the anonymous health answer are
+    # each process's own, which needs no cache server (docs/operations.md).
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     # In each process's memory on purpose: a shared cache would cost the round trip it saves.
     "api-tokens": {
@@ -276,9 +392,51 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery: the broker carries both Celery's own tasks and the domain events.
-CELERY_BROKER_URL = os.environ.get(
-    "CELERY_BROKER_URL", "amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce"
+CELERY_BROKER_URL = credentialed_url(
+    "CELERY_BROKER_URL", "amqp://ecommerce@127.0.0.1:5672/ecommerce"
 )
+# The broker's administrator: declares the topology and grants each service's broker user its
+# permissions (manage.py declare_topology), and migrates queues. Only those commands connect
+# with it.
+BROKER_ADMIN_URL = (
+    credentialed_url("BROKER_ADMIN_URL", "")
+    if os.environ.get("BROKER_ADMIN_URL")
+    else CELERY_BROKER_URL
+)
+# RabbitMQ's management HTTP API, through which declare_topology grants the permissions.
+BROKER_MANAGEMENT_URL = os.environ.get(
+    "BROKER_MANAGEMENT_URL",
+    f"http://{urlsplit(BROKER_ADMIN_URL.split(';')[0]).hostname or '127.0.0.1'}:15672",
+).rstrip("/")
+
+
+def broker_users() -> dict[str, str]:
+    """BROKER_USERS, `service=user,...`: the broker user a service publishes as, where it is
+    not the default (outbox.senders: this process's own user for a service it serves, and the
+    user named after the service for any other)."""
+    users = {}
+    for item in env_list("BROKER_USERS", ""):
+        service, separator, user = item.partition("=")
+        if not separator or not service.strip() or not user.strip():
+            raise ImproperlyConfigured(
+                f"BROKER_USERS={os.environ['BROKER_USERS']!r}: expected service=user,..."
+            )
+        users[service.strip()] = user.strip()
+    return users
+
+
+# TLS to the broker: `amqps://` URLs (port 5671) select it, for every node of a list. The
+# broker's certificate must be signed by the CA of BROKER_TLS_CA_FILE (without it, one the
+# system trusts) and name the URL's host; a client certificate is optional. Without TLS the
+# broker password travels in clear, so the TLS files with an `amqp://` URL are refused.
+BROKER_TLS = {
+    "CA_FILE": os.environ.get("BROKER_TLS_CA_FILE") or None,
+    "CERT_FILE": os.environ.get("BROKER_TLS_CERT_FILE") or None,
+    "KEY_FILE": os.environ.get("BROKER_TLS_KEY_FILE") or None,
+}
+# The same options as every connection the outbox opens itself (outbox.failover).
+CELERY_BROKER_USE_SSL = broker_tls_options(CELERY_BROKER_URL, BROKER_TLS)
+
 # The project's tasks go to their service's transient task queue (outbox.tasks says why); a
 # task without a service would go to this default queue, transient for the same reason. It has
 # a name of its own because RabbitMQ refuses to declare Celery's durable `celery` queue again
@@ -288,6 +446,9 @@ CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE, durable=False)]
 # While its node stops, that queue answers a declaration with 404 until the cluster has
 # dropped it: a worker then connects again and retries, instead of exiting.
 CELERY_BROKER_CHANNEL_ERROR_RETRY = True
+# No remote control: its broadcast queue would let any broker user that can write to it shut
+# every worker down, and nothing here uses it.
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -309,6 +470,14 @@ CELERY_BEAT_SCHEDULE = {
         ("purge-expired-records", "purge_expired_records", "OUTBOX_PURGE_SECONDS", "3600"),
     ]
 }
+# Orders left unpaid longer than ORDERS["UNPAID_EXPIRY_MINUTES"] are cancelled; the task runs
+# on the order service's task queue, like the outbox's upkeep.
+if "order" in SERVICES:
+    CELERY_BEAT_SCHEDULE["expire-unpaid-orders"] = {
+        "task": "orders.tasks.expire_unpaid_orders",
+        "schedule": float(os.environ.get("ORDER_EXPIRY_SWEEP_SECONDS", "60")),
+        "kwargs": {"service": "order"},
+    }
 
 # The outbox: how the relay publishes and how consumers receive. See docs/architecture.md.
 OUTBOX = {
@@ -343,8 +512,17 @@ OUTBOX = {
     # message a dying worker held is given back once, and so is every message a worker hands
     # back after an outage: keep it well above 1.
     "DELIVERY_LIMIT": env_positive_int("OUTBOX_DELIVERY_LIMIT", "10"),
+    # The broker user each service publishes as: a consumer refuses an event that another
+    # user sent in its source's name (outbox.senders).
+    "BROKER_USERS": broker_users(),
+    # The broker user Celery beat connects as, when it is none of the services' users (the
+    # split layout): declare_topology lets it send every service's tasks.
+    "BROKER_SCHEDULER_USER": os.environ.get("BROKER_SCHEDULER_USER", ""),
     # Record every domain event in the audit trail after its commit (and alert on rollbacks).
     "AUDIT_TRAIL": env_bool("OUTBOX_AUDIT_TRAIL", True),
+    # Seconds a web process answers anyone but staff from its last look at /health's databases
+    # and broker, instead of connecting to them on every request. 0: look every time.
+    "HEALTH_CACHE_SECONDS": float(os.environ.get("HEALTH_CACHE_SECONDS", "5")),
 }
 
 # Prometheus metrics (docs/architecture.md, "Metrics"). Off, nothing is timed or counted.
@@ -365,6 +543,16 @@ METRICS = {
 LOYALTY = {
     "COUPON_THRESHOLD": Decimal(os.environ.get("LOYALTY_COUPON_THRESHOLD", "100")),
     "COUPON_AMOUNT": Decimal(os.environ.get("LOYALTY_COUPON_AMOUNT", "10")),
+}
+
+# The order context's limits (docs/operations.md, "Limits on every door").
+ORDERS = {
+    # Lines (items) one order may have.
+    "MAX_LINES": env_positive_int("ORDER_MAX_LINES", "100"),
+    # Orders a customer may have created and not yet paid, cancelled or had rejected; 0: any.
+    "MAX_UNPAID_PER_CUSTOMER": env_whole_number("ORDER_MAX_UNPAID_PER_CUSTOMER", "10"),
+    # Minutes after which an unpaid order is cancelled, putting its stock back.
+    "UNPAID_EXPIRY_MINUTES": env_positive_int("ORDER_UNPAID_EXPIRY_MINUTES", "30"),
 }
 
 # LOG_FORMAT=json writes one JSON object per record, with the event id and type, the consumer

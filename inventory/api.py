@@ -42,6 +42,8 @@ class InventoryIncreaseApi(APIView):
     class InputSerializer(serializers.Serializer):
         increase_number = serializers.IntegerField(min_value=1, max_value=MAX_REMAINING)
 
+    write_permission = "inventory.change_inventory"
+
     @extend_schema(
         request=InputSerializer,
         responses={
@@ -61,6 +63,8 @@ class InventoryIncreaseApi(APIView):
 class InventoryDecreaseApi(APIView):
     class InputSerializer(serializers.Serializer):
         decrease_number = serializers.IntegerField(min_value=1, max_value=MAX_REMAINING)
+
+    write_permission = "inventory.change_inventory"
 
     @extend_schema(
         request=InputSerializer,

@@ -2,12 +2,14 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
 from orders import selectors, services
@@ -15,6 +17,10 @@ from orders.events import Address, OrderLine
 from orders.models import MAX_ITEM_COUNT
 
 MIN_PRICE = Decimal("0.01")
+CANCELLATION_REASON_HELP = (
+    "Why the order was cancelled: `CUSTOMER` (by its customer) or `EXPIRED` (not paid in "
+    "time); empty unless cancelled."
+)
 
 
 class AddressSerializer(serializers.Serializer):
@@ -42,6 +48,7 @@ class OrderOutputSerializer(serializers.Serializer):
     total_price = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=False)
     status = serializers.CharField()
     rejection_reason = serializers.CharField()
+    cancellation_reason = serializers.CharField(help_text=CANCELLATION_REASON_HELP)
     created_at = serializers.DateTimeField()
     pending_change = PendingItemCountChangeSerializer(allow_null=True)
     change_refusal_reason = serializers.CharField()
@@ -54,6 +61,8 @@ class CreatedSerializer(serializers.Serializer):
 
 class OrderListCreateApi(GenericAPIView):
     permission_classes = [IsAuthenticated]
+    # Creating an order has a stricter rate of its own (settings DEFAULT_THROTTLE_RATES).
+    throttle_scope = "order-create"
 
     class InputSerializer(serializers.Serializer):
         class ItemSerializer(serializers.Serializer):
@@ -63,10 +72,18 @@ class OrderListCreateApi(GenericAPIView):
                 max_digits=12, decimal_places=2, min_value=MIN_PRICE
             )
 
-        items = ItemSerializer(many=True, allow_empty=False)
+        items = ItemSerializer(
+            many=True, allow_empty=False, max_length=settings.ORDERS["MAX_LINES"]
+        )
         address = AddressSerializer()
 
     serializer_class = OrderOutputSerializer
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        throttles = super().get_throttles()
+        if self.request.method == "POST":
+            throttles.append(ScopedRateThrottle())
+        return throttles
 
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.order_list(customer_id=request.user.pk))
@@ -76,7 +93,10 @@ class OrderListCreateApi(GenericAPIView):
         request=InputSerializer,
         responses={
             201: CreatedSerializer,
-            409: OpenApiResponse(description="An `itemPrice` is not the catalog's price now."),
+            409: OpenApiResponse(
+                description="An `itemPrice` is not the catalog's price now, or the customer "
+                "has as many unpaid orders as they may have."
+            ),
         },
     )
     def post(self, request: Request) -> Response:
@@ -249,6 +269,7 @@ class OrderSummaryOutputSerializer(serializers.Serializer):
     total_price = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=False)
     item_count = serializers.IntegerField()
     address = serializers.CharField()
+    cancellation_reason = serializers.CharField(help_text=CANCELLATION_REASON_HELP)
     created_at = serializers.DateTimeField()
     order_version = serializers.IntegerField()
 

@@ -37,6 +37,18 @@ class OrderStatus(models.TextChoices):
     CANCELLED = "CANCELLED"
 
 
+# Orders that hold (or wait for) stock and may still be paid: they expire, and a customer may
+# have only so many.
+UNPAID_STATUSES = (OrderStatus.CREATED, OrderStatus.CONFIRMED)
+
+
+class CancellationReason(models.TextChoices):
+    """Why an order was cancelled: the customer gave it up, or it was not paid in time."""
+
+    CUSTOMER = "CUSTOMER"
+    EXPIRED = "EXPIRED"
+
+
 # Users live in the identity database that every service shares, which may not be this
 # context's: an order refers to its customer by id, with no foreign key across databases.
 CUSTOMER_ID_HELP = "The id of the customer's user account."
@@ -48,6 +60,10 @@ MAX_TOTAL_PRICE = Decimal("999999999999.99")
 
 class PriceChanged(StateConflict):
     """An order names a price other than the catalog's current one for an item."""
+
+
+class TooManyUnpaidOrders(StateConflict):
+    """The customer has as many unpaid orders as they may have."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +86,7 @@ class Order(AggregateRoot):
     city = models.CharField(max_length=100)
     detail = models.CharField(max_length=500)
     rejection_reason = models.TextField(blank=True)
+    cancellation_reason = models.CharField(max_length=20, choices=CancellationReason, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # At most one change of an item's count waits for the inventory at a time.
     pending_change_id = models.UUIDField(null=True, blank=True)
@@ -84,6 +101,19 @@ class Order(AggregateRoot):
 
     class Meta:
         ordering = ["-created_at"]
+        # Small: only the orders still unpaid, which a customer's cap counts and expiry finds.
+        indexes = [
+            models.Index(
+                fields=["customer_id"],
+                condition=Q(status__in=UNPAID_STATUSES),
+                name="order_unpaid_by_customer",
+            ),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status__in=UNPAID_STATUSES),
+                name="order_unpaid_by_age",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(total_price__gt=0), name="order_total_positive"),
             models.CheckConstraint(
@@ -196,8 +226,14 @@ class Order(AggregateRoot):
         self.status = OrderStatus.PAID
         self.raise_event(OrderPaidEvent(paid_price=paid_price))
 
-    def cancel(self, items: Sequence["OrderItem"]) -> None:
-        """The customer gives the order up before paying; the inventory puts its stock back.
+    def cancel(
+        self,
+        items: Sequence["OrderItem"],
+        *,
+        reason: CancellationReason = CancellationReason.CUSTOMER,
+    ) -> None:
+        """The order is given up before it is paid, by the customer or for not being paid in
+        time; the inventory puts its stock back.
 
         A change of an item's count still waiting is withdrawn with the order: whatever the
         inventory made of it, the cancellation puts back what it holds when it arrives.
@@ -207,7 +243,7 @@ class Order(AggregateRoot):
         if self.status == OrderStatus.PAID:
             raise StateConflict("The order is paid: it can no longer be cancelled.")
         self._require_not_rejected()
-        self.status = OrderStatus.CANCELLED
+        self.status, self.cancellation_reason = OrderStatus.CANCELLED, reason
         self._clear_pending_change()
         self.raise_event(OrderCancelledEvent(items=tuple(_line_of(item) for item in items)))
 
@@ -392,6 +428,7 @@ class OrderSummary(models.Model):
     total_price = models.DecimalField(max_digits=14, decimal_places=2)
     item_count = models.PositiveIntegerField()
     address = models.CharField(max_length=720)
+    cancellation_reason = models.CharField(max_length=20, choices=CancellationReason, blank=True)
     created_at = models.DateTimeField()
     order_version = models.PositiveIntegerField()
     refreshed_at = models.DateTimeField(auto_now=True)

@@ -1,13 +1,17 @@
 """Commands on orders, and the upkeep of the order read model and the catalog copy."""
 
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.db import connections, router, transaction
+from django.utils import timezone
 
 from orders.events import Address, OrderLine
 from orders.models import (
+    UNPAID_STATUSES,
+    CancellationReason,
     CatalogCategory,
     CatalogProduct,
     Coupon,
@@ -15,8 +19,10 @@ from orders.models import (
     Order,
     OrderItem,
     OrderSummary,
+    TooManyUnpaidOrders,
 )
 from outbox import store
+from outbox.aggregates import StateConflict
 
 # Every command runs in one transaction on the order context's own database.
 DATABASE = router.db_for_write(Order)
@@ -24,7 +30,13 @@ DATABASE = router.db_for_write(Order)
 
 @transaction.atomic(using=DATABASE)
 def order_create(*, customer_id: int, lines: Sequence[OrderLine], address: Address) -> Order:
-    """Take an order at the catalog copy's current prices (`Order.create` says why)."""
+    """Take an order at the catalog copy's current prices (`Order.create` says why), unless
+    the customer already has ORDERS["MAX_UNPAID_PER_CUSTOMER"] unpaid orders.
+
+    Two orders of one customer taken at the same moment may both pass the cap: it bounds what
+    one customer holds, and the order-create throttle bounds how fast they may ask.
+    """
+    _require_room_for_unpaid_order(customer_id)
     named = CatalogProduct.objects.filter(product_id__in=[line.product_id for line in lines])
     catalog = {product.product_id.hex: product for product in named}
     order = Order.create(customer_id=customer_id, lines=lines, address=address, catalog=catalog)
@@ -71,13 +83,48 @@ def order_reject(*, order_id: str, reason: str) -> None:
     store.save(order)
 
 
+def _require_room_for_unpaid_order(customer_id: int) -> None:
+    cap = settings.ORDERS["MAX_UNPAID_PER_CUSTOMER"]
+    if not cap:
+        return
+    # Counts no further than the cap: a customer with many open orders costs no more.
+    unpaid = Order.objects.filter(customer_id=customer_id, status__in=UNPAID_STATUSES)
+    if unpaid[:cap].count() >= cap:
+        raise TooManyUnpaidOrders(
+            f"You have {cap} unpaid orders, as many as a customer may have: "
+            "pay or cancel one before ordering again."
+        )
+
+
 @transaction.atomic(using=DATABASE)
-def order_cancel(*, order_id: str, customer_id: int) -> Order:
+def order_cancel(
+    *,
+    order_id: str,
+    customer_id: int,
+    reason: CancellationReason = CancellationReason.CUSTOMER,
+) -> Order:
     """Cancel an unpaid order; the inventory then puts back what it reserved for it."""
     order = Order.objects.select_for_update().get(pk=order_id, customer_id=customer_id)
-    order.cancel(list(order.items.all()))
+    order.cancel(list(order.items.all()), reason=reason)
     store.save(order)
     return order
+
+
+def order_expire_unpaid() -> int:
+    """Cancel every order left unpaid for ORDERS["UNPAID_EXPIRY_MINUTES"], as its customer
+    would, so that its stock goes back; how many. An order paid meanwhile stays paid."""
+    cutoff = timezone.now() - timedelta(minutes=settings.ORDERS["UNPAID_EXPIRY_MINUTES"])
+    expired = Order.objects.filter(status__in=UNPAID_STATUSES, created_at__lt=cutoff)
+    cancelled = 0
+    for order_id, customer_id in list(expired.values_list("id", "customer_id")):
+        try:
+            order_cancel(
+                order_id=order_id, customer_id=customer_id, reason=CancellationReason.EXPIRED
+            )
+        except StateConflict:
+            continue
+        cancelled += 1
+    return cancelled
 
 
 @transaction.atomic(using=DATABASE)
@@ -120,18 +167,20 @@ def order_record_stock_released(*, order_id: str) -> None:
 # read an older version of the order than the row shows (two refreshes racing) changes nothing.
 REFRESH_SUMMARY_SQL = f"""
 INSERT INTO {OrderSummary._meta.db_table} AS summary
-    (order_id, customer_id, status, total_price, item_count, address, created_at,
-     order_version, refreshed_at)
+    (order_id, customer_id, status, total_price, item_count, address, cancellation_reason,
+     created_at, order_version, refreshed_at)
 SELECT ord.id, ord.customer_id, ord.status, ord.total_price,
        (SELECT coalesce(sum(item.count), 0) FROM {OrderItem._meta.db_table} AS item
          WHERE item.order_id = ord.id),
-       concat_ws(' ', ord.province, ord.city, ord.detail), ord.created_at, ord.version, now()
+       concat_ws(' ', ord.province, ord.city, ord.detail), ord.cancellation_reason,
+       ord.created_at, ord.version, now()
   FROM {Order._meta.db_table} AS ord
  WHERE ord.id = %s
 ON CONFLICT (order_id) DO UPDATE SET
     customer_id = excluded.customer_id, status = excluded.status,
     total_price = excluded.total_price, item_count = excluded.item_count,
-    address = excluded.address, created_at = excluded.created_at,
+    address = excluded.address, cancellation_reason = excluded.cancellation_reason,
+    created_at = excluded.created_at,
     order_version = excluded.order_version, refreshed_at = excluded.refreshed_at
  WHERE summary.order_version <= excluded.order_version
 """

@@ -4,6 +4,10 @@ An action works on exactly the rows selected. A selection of more than BACKGROUN
 rows that goes to the broker (publish, replay) is handed to a worker of each service the rows
 belong to, on the service's task queue (outbox.tasks), and the page says so; a smaller one runs
 at once.
+
+The actions change the rows they act on, so each needs the change permission of its model
+(`outbox.change_outboxevent` to publish, `outbox.change_deadletter` to replay or discard):
+staff who may only view are neither offered an action nor allowed to post one.
 """
 
 import json
@@ -13,6 +17,7 @@ from collections import defaultdict
 from celery import Task
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -70,6 +75,12 @@ class ViewOnlyAdmin(admin.ModelAdmin):
 
 class OutboxRecordAdmin(ViewOnlyAdmin):
     """The outbox's records, on the outbox database of this process."""
+
+    def has_act_permission(self, request: HttpRequest) -> bool:
+        """Whether the user may run this page's actions (`@admin.action(permissions=["act"])`):
+        the model's change permission, though no row is ever edited by hand."""
+        codename = get_permission_codename("change", self.opts)
+        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
 
     def hand_to_workers(
         self, request: HttpRequest, task: Task, selected: dict[str, list[int]], started: str
@@ -138,7 +149,7 @@ class OutboxEventAdmin(OutboxRecordAdmin):
     def pretty_payload(self, event: OutboxEvent) -> str:
         return pretty_json(event.payload)
 
-    @admin.action(description="Publish selected pending events now")
+    @admin.action(description="Publish selected pending events now", permissions=["act"])
     def publish_now(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
         """Publish the selected pending events, oldest first. One whose aggregate has an
         earlier pending event that is not selected stays for the relay, which keeps the order
@@ -228,7 +239,7 @@ class DeadLetterAdmin(OutboxRecordAdmin):
     def pretty_properties(self, record: DeadLetter) -> str:
         return pretty_json(record.properties)
 
-    @admin.action(description="Replay selected dead letters")
+    @admin.action(description="Replay selected dead letters", permissions=["act"])
     def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
         pending = queryset.filter(status=DeadLetter.Status.PENDING)
         count = pending.count()
@@ -254,7 +265,9 @@ class DeadLetterAdmin(OutboxRecordAdmin):
             level,
         )
 
-    @admin.action(description="Discard selected dead letters (with a reason)")
+    @admin.action(
+        description="Discard selected dead letters (with a reason)", permissions=["act"]
+    )
     def discard(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> HttpResponse | None:
         form = DiscardForm(request.POST if "reason" in request.POST else None)
         if form.is_valid():

@@ -10,8 +10,10 @@ from django.db import connections, transaction
 
 from outbox import faults, log_context, metrics, tracing
 from outbox.cloudevents import MalformedEvent, ReceivedEvent, parse_cloudevent
+from outbox.containment import contained
 from outbox.inbox import forget_processed, record_processed
 from outbox.registry import EventHandler, Service
+from outbox.senders import Forged, check_sender
 from outbox.versions import upcast
 
 logger = logging.getLogger(__name__)
@@ -113,7 +115,8 @@ def _handle_recorded(
 
 
 def _run(service: Service, event: ReceivedEvent, handler: EventHandler) -> None:
-    handler(event)
+    # Contained: a handler's SystemExit fails its event (retry, then dead letter), not the worker.
+    contained(handler, event)
     faults.crash_after_commit(
         faults.CrashPoint.WORKER_AFTER_COMMIT, (event.type,), using=service.database
     )
@@ -130,8 +133,14 @@ def _run_in_savepoint(service: Service, event: ReceivedEvent, handler: EventHand
         raise
 
 
-def handle_batch(service: Service, bodies: Sequence[bytes]) -> list[Outcome | Exception]:
+def handle_batch(
+    service: Service, bodies: Sequence[bytes], *, senders: Sequence[str | None] | None = None
+) -> list[Outcome | Exception]:
     """Handle messages in order, in one transaction: one commit for the whole batch.
+
+    `senders` are the broker users that sent the messages (`outbox.senders`), as the worker
+    reads them; an event whose sender is not its source's user fails as `Forged`, unhandled.
+    Without them, the bodies come from this process itself and are not checked.
 
     The inbox records of the whole batch are written first, in one statement; an event the
     consumer had handled before, or that came earlier in the same batch, is a duplicate. The
@@ -146,7 +155,10 @@ def handle_batch(service: Service, bodies: Sequence[bytes]) -> list[Outcome | Ex
     service's own database. The metrics count the batch once it has committed.
     """
     tally = metrics.HandlingTally(service.name) if metrics.enabled() else None
-    events = [_read_or_error(service, body) for body in bodies]
+    events = [
+        _read_or_error(service, body, sender, checked=senders is not None)
+        for body, sender in zip(bodies, senders or [None] * len(bodies), strict=True)
+    ]
     with transaction.atomic(using=service.database):
         recorded = record_known(
             service, [event for event in events if isinstance(event, ReceivedEvent)]
@@ -173,9 +185,17 @@ def handle_batch(service: Service, bodies: Sequence[bytes]) -> list[Outcome | Ex
     return outcomes
 
 
-def _read_or_error(service: Service, body: bytes) -> ReceivedEvent | Exception:
+def _read_or_error(
+    service: Service, body: bytes, sender: str | None, *, checked: bool
+) -> ReceivedEvent | Exception:
     try:
-        return read_message(service, body)
+        event = read_message(service, body)
+        if checked:
+            check_sender(event, sender)
+        return event
+    except Forged as forged:
+        metrics.count_forged(service.name, forged.sender)
+        return forged
     except Exception as error:
         return error
 

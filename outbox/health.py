@@ -6,6 +6,7 @@ The databases are those of this process: `default` (identity) and each served se
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Count, Min
 from django.utils import timezone
@@ -15,14 +16,12 @@ from outbox.failover import broker_connection, connect_to_any_node
 from outbox.models import DeadLetter, OutboxEvent
 
 BROKER_TIMEOUT_SECONDS = 3
+HEALTHY_CACHE_KEY = "outbox.health.healthy"
 
 
 def health_report() -> dict[str, Any]:
     """A JSON-ready report; `healthy` is false when the database or the broker is down."""
-    databases = {
-        alias: _database_status(alias)
-        for alias in sorted({DEFAULT_DB_ALIAS, *registry.outbox_databases()})
-    }
+    databases = _databases_status()
     databases_ok = all(status["ok"] for status in databases.values())
     broker = _broker_status()
     report: dict[str, Any] = {
@@ -34,6 +33,27 @@ def health_report() -> dict[str, Any]:
         report["outbox"] = _outbox_backlog()
         report["dead_letters"] = _dead_letters(broker.get("queues", {}))
     return report
+
+
+def cached_healthy() -> bool:
+    """Whether the databases and the broker answer, as this process last saw them at most
+    OUTBOX["HEALTH_CACHE_SECONDS"] ago: a burst of probes costs one look, not one each."""
+    return cache.get_or_set(
+        HEALTHY_CACHE_KEY, _healthy, timeout=settings.OUTBOX["HEALTH_CACHE_SECONDS"]
+    )
+
+
+def _healthy() -> bool:
+    """The report's `healthy`, without counting the backlog and the dead letters."""
+    databases_ok = all(status["ok"] for status in _databases_status().values())
+    return databases_ok and _broker_status()["ok"]
+
+
+def _databases_status() -> dict[str, dict[str, Any]]:
+    return {
+        alias: _database_status(alias)
+        for alias in sorted({DEFAULT_DB_ALIAS, *registry.outbox_databases()})
+    }
 
 
 def _database_status(alias: str) -> dict[str, Any]:

@@ -50,16 +50,21 @@ otherwise skipped with a warning naming the listener and the event.
 Asynchronous listeners (`asynchronous=True`, AFTER_COMMIT only) run in a Celery worker after
 the commit, never before it. The event travels as on the wire: the task receives the CloudEvent
 JSON, and the listener receives an `outbox.cloudevents.ReceivedEvent`, not the Python event.
-The worker imports the listener by its path `module:function`, so an asynchronous listener
-must be a module-level function. A failure is logged with the event id and not retried; the
-task is sent once, after the commit: an effect that must not be lost belongs on the outbox and
-a consumer instead.
+The task names the listener by its path `module:function`, and the worker runs the listener
+registered under that name in its own process: a name it has not registered is refused, never
+imported, so that a task message cannot make a worker call anything else. An asynchronous
+listener is therefore a module-level function, registered when its app is ready, in the web
+and the worker alike. A failure is logged with the event id and not retried; the task is sent
+once, after the commit: an effect that must not be lost belongs on the outbox and a consumer
+instead.
+
+Every listener runs contained (`outbox.containment`): a `SystemExit` or other `BaseException`
+it raises is a failure like any other, as `HandlerAborted`, and never stops the process.
 """
 
 import dataclasses
 import enum
 import functools
-import importlib
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -70,6 +75,7 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 
 from outbox import registry, transaction_phases
 from outbox.cloudevents import parse_cloudevent, to_cloudevent
+from outbox.containment import contained
 from outbox.events import DomainEvent
 
 logger = logging.getLogger(__name__)
@@ -115,7 +121,7 @@ class Listener:
         if self.asynchronous and not self.function.__qualname__.isidentifier():
             raise ValueError(
                 f"{self.name}: an asynchronous listener must be a module-level function, "
-                "since the worker imports it by its path"
+                "since the worker finds it by its path"
             )
         if self.fallback_execution and self.phase is Phase.AFTER_ROLLBACK:
             raise ValueError(f"{self.name}: nothing rolls back outside a transaction")
@@ -177,6 +183,14 @@ def listening(
         unregister(listener)
 
 
+def registered_asynchronous(name: str) -> Listener | None:
+    """The asynchronous listener registered under `name` (`module:function`), if any."""
+    return next(
+        (listener for listener in _listeners if listener.asynchronous and listener.name == name),
+        None,
+    )
+
+
 def listeners_of(event: DomainEvent) -> list[Listener]:
     """The listeners that hear an event, in the order they were registered."""
     return [listener for listener in _listeners if isinstance(event, listener.event_class)]
@@ -193,7 +207,7 @@ def publish(event: DomainEvent, *, using: str = DEFAULT_DB_ALIAS) -> None:
     in_transaction = transaction.get_connection(using).in_atomic_block
     for listener in listeners_of(event):
         if listener.phase is Phase.IN_TRANSACTION:
-            listener.function(event)
+            contained(listener.function, event)
         elif listener.batch and in_transaction:
             transaction_phases.after_commit_together(
                 BatchListenerCall(listener.name, listener.function),
@@ -244,7 +258,7 @@ def bind(listener: Listener, event: DomainEvent) -> Hooks:
             )
         )
     if listener.phase is Phase.BEFORE_COMMIT:
-        return Hooks(before_commit=functools.partial(listener.function, event))
+        return Hooks(before_commit=functools.partial(contained, listener.function, event))
     if listener.phase is Phase.AFTER_COMMIT and listener.asynchronous:
         send = functools.partial(send_to_worker, listener, event, wire_form(event))
         return Hooks(after_commit=send)
@@ -270,7 +284,7 @@ class ListenerCall:
     arguments: tuple[object, ...]
 
     def __call__(self) -> None:
-        self.function(*self.arguments)
+        contained(self.function, *self.arguments)
 
     def __str__(self) -> str:
         return f"listener {self.listener_name} on event {self.event_id}"
@@ -285,7 +299,7 @@ class BatchListenerCall:
     function: Callable[[list[DomainEvent]], None]
 
     def __call__(self, events: list[DomainEvent]) -> None:
-        self.function(events)
+        contained(self.function, events)
 
     def __str__(self) -> str:
         return f"listener {self.listener_name} on events"
@@ -313,12 +327,21 @@ def send_to_worker(listener: Listener, event: DomainEvent, cloudevent: str) -> N
         logger.exception("listener %s was not sent event %s", listener.name, event.event_id.hex)
 
 
+class UnknownListener(Exception):
+    """A task named an asynchronous listener that this process has not registered."""
+
+
 def run_async_listener(*, listener_name: str, cloudevent: str) -> None:
-    """Run an asynchronous listener, in a transaction of its own, on an event off the wire."""
+    """Run a registered asynchronous listener, in a transaction of its own, on an event off the
+    wire; raises `UnknownListener` for a name that is not registered here."""
     event = parse_cloudevent(cloudevent)
-    module, _, function_name = listener_name.partition(":")
-    function = getattr(importlib.import_module(module), function_name)
+    listener = registered_asynchronous(listener_name)
+    if listener is None:
+        raise UnknownListener(
+            f"refused to run {listener_name!r} on event {event.id}: "
+            "no asynchronous listener of that name is registered in this process"
+        )
     transaction_phases.run_isolated(
-        ListenerCall(listener_name, function, event.id, (event,)),
+        ListenerCall(listener.name, listener.function, event.id, (event,)),
         registry.service_database(event.service),
     )

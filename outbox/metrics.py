@@ -81,6 +81,11 @@ EVENTS_DEAD_LETTERED = Counter(
     "Failed events a worker sent to the dead-letter queue, by consumer and event type.",
     ["consumer", "event_type"],
 )
+EVENTS_FORGED = Counter(
+    "outbox_events_forged_total",
+    "Events refused because their broker user is not their source's, by consumer and sender.",
+    ["consumer", "sender"],
+)
 DEAD_LETTERS_RECORDED = Counter(
     "outbox_dead_letters_recorded_total",
     "Messages taken from a dead-letter queue into the dead-letter table, by service and kind.",
@@ -160,6 +165,11 @@ def count_failure_routed(consumer: str, body: bytes, *, retried: bool) -> None:
         return
     counter = EVENTS_RETRIED if retried else EVENTS_DEAD_LETTERED
     counter.labels(consumer, event_type_of(body)).inc()
+
+
+def count_forged(consumer: str, sender: str | None) -> None:
+    if enabled():
+        EVENTS_FORGED.labels(consumer, sender or "none").inc()
 
 
 def count_dead_letter_recorded(service: str, kind: str) -> None:

@@ -86,9 +86,16 @@ class ConfirmingPublisher:
         with self._failures_closing_the_connection():
             channel = self._confirming_channel()
             first_tag = self._next_tag
+            # RabbitMQ checks that `user_id` is the connection's user: it signs each message
+            # with the credential that sent it (outbox.senders).
+            user_id = self._connection.userid
             for message in messages:
                 channel.basic_publish(
-                    amqp.Message(message.body, delivery_mode=PERSISTENT, **message.properties),
+                    amqp.Message(
+                        message.body,
+                        delivery_mode=PERSISTENT,
+                        **{**message.properties, "user_id": user_id},
+                    ),
                     exchange=message.exchange,
                     routing_key=message.routing_key,
                 )

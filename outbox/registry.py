@@ -74,6 +74,11 @@ def all_services() -> list[Service]:
     return [_services[name] for name in sorted(_services)]
 
 
+def is_registered(name: str) -> bool:
+    """Whether this process serves the service."""
+    return name in _services
+
+
 def get_service(name: str) -> Service:
     """A registered service; `LookupError` names the known ones if there is no such service."""
     try:

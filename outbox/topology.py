@@ -9,6 +9,8 @@ Per service `xxx`:
     xxx-receive-dlx        fanout; where messages whose handling failed for good are sent
     xxx-receive-dlq        queue of those dead letters
     xxx-receive-recover-x  fanout into xxx-receive-q; replaying a dead letter publishes here
+    xxx-receive-retry-x    direct; a failed message is sent here, routed by the name of the
+                           retry queue it should wait in
     xxx-receive-retry-Ns   one queue per retry delay: a failed message waits there N seconds
                            (its TTL), then dead-letters through xxx-receive-recover-x back
                            into xxx-receive-q. The name carries the delay, because a queue's
@@ -31,7 +33,8 @@ and `QueueMismatch` says what to do (outbox/queue_migration.py moves the message
 """
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import amqp
@@ -71,6 +74,8 @@ class Binding:
 class ExchangeDeclaration:
     name: str
     kind: str
+    # The service whose exchange it is: a receive queue binds to other services' exchanges.
+    owner: str
     arguments: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -142,6 +147,10 @@ def receive_recover_exchange(service: str) -> str:
     return f"{service}-receive-recover-x"
 
 
+def receive_retry_exchange(service: str) -> str:
+    return f"{service}-receive-retry-x"
+
+
 def receive_retry_queue(service: str, delay_seconds: float) -> str:
     return f"{service}-receive-retry-{delay_seconds:g}s"
 
@@ -157,9 +166,9 @@ def plan(services: Iterable[Service], retry_delays: Sequence[float], shape: Queu
 
     def publishing_side(service: str) -> None:
         dead_letters = publish_dead_letter_exchange(service)
-        exchanges[dead_letters] = ExchangeDeclaration(dead_letters, "fanout")
+        exchanges[dead_letters] = ExchangeDeclaration(dead_letters, "fanout", service)
         exchanges[publish_exchange(service)] = ExchangeDeclaration(
-            publish_exchange(service), "topic", {"alternate-exchange": dead_letters}
+            publish_exchange(service), "topic", service, {"alternate-exchange": dead_letters}
         )
 
     services = list(services)
@@ -177,8 +186,9 @@ def plan(services: Iterable[Service], retry_delays: Sequence[float], shape: Queu
         for exchange, kind in (
             (receive_dead_letter_exchange(name), "fanout"),
             (receive_recover_exchange(name), "fanout"),
+            (receive_retry_exchange(name), "direct"),
         ):
-            exchanges[exchange] = ExchangeDeclaration(exchange, kind)
+            exchanges[exchange] = ExchangeDeclaration(exchange, kind, name)
         queues.append(
             QueueDeclaration(
                 receive_dead_letter_queue(name),
@@ -214,9 +224,93 @@ def plan(services: Iterable[Service], retry_delays: Sequence[float], shape: Queu
                             "x-dead-letter-exchange": receive_recover_exchange(name),
                         },
                     ),
+                    (
+                        Binding(
+                            receive_retry_exchange(name), receive_retry_queue(name, delay)
+                        ),
+                    ),
                 )
             )
     return Topology(list(exchanges.values()), queues)
+
+
+@dataclasses.dataclass(frozen=True)
+class Permissions:
+    """What a broker user may do on a vhost: RabbitMQ's three regular expressions over the
+    names of exchanges and queues."""
+
+    configure: str
+    write: str
+    read: str
+
+
+def permissions(
+    services: Iterable[Service], retry_delays: Sequence[float], default_task_queue: str
+) -> Permissions:
+    """What the broker user of these services needs, and no more.
+
+    `default_task_queue` is Celery's queue for a task without a service, which every worker
+    declares and consumes.
+
+    It declares its own exchanges and queues (a worker declares them on every connection),
+    binds its receive queue to the publish exchanges it subscribes to, writes only to its own
+    publish exchange, its retry, dead-letter and recover paths and its task exchange, and
+    reads only its own queues. It may not write to the default exchange, which reaches every
+    queue by name, nor to another service's exchanges.
+    """
+    services = list(services)
+    own = [name for service in services for name in _own_names(service.name, retry_delays)]
+    subscribed = {
+        publish_exchange(subscription.source)
+        for service in services
+        for subscription in service.handlers
+    }
+    writes = [
+        name
+        for service in services
+        for name in (
+            publish_exchange(service.name),
+            receive_retry_exchange(service.name),
+            receive_dead_letter_exchange(service.name),
+            receive_recover_exchange(service.name),
+            task_queue(service.name),
+            # Binding a queue needs write on it.
+            receive_queue(service.name),
+            receive_dead_letter_queue(service.name),
+            publish_dead_letter_queue(service.name),
+            *(receive_retry_queue(service.name, delay) for delay in retry_delays),
+        )
+    ]
+    return Permissions(
+        configure=_any_of([*own, default_task_queue]),
+        write=_any_of([*writes, default_task_queue]),
+        read=_any_of([*own, *sorted(subscribed - set(own)), default_task_queue]),
+    )
+
+
+def task_permissions(services: Iterable[str], default_task_queue: str) -> Permissions:
+    """What a scheduler (Celery beat) needs to send the services' tasks, and no more."""
+    tasks = _any_of([*(task_queue(service) for service in services), default_task_queue])
+    return Permissions(configure=tasks, write=tasks, read=tasks)
+
+
+def _own_names(service: str, retry_delays: Sequence[float]) -> list[str]:
+    return [
+        publish_exchange(service),
+        publish_dead_letter_exchange(service),
+        publish_dead_letter_queue(service),
+        receive_queue(service),
+        receive_dead_letter_exchange(service),
+        receive_dead_letter_queue(service),
+        receive_recover_exchange(service),
+        receive_retry_exchange(service),
+        *(receive_retry_queue(service, delay) for delay in retry_delays),
+        task_queue(service),
+    ]
+
+
+def _any_of(names: Iterable[str]) -> str:
+    return "^(" + "|".join(re.escape(name) for name in dict.fromkeys(names)) + ")$"
 
 
 def declare(
@@ -224,14 +318,23 @@ def declare(
     services: Iterable[Service],
     retry_delays: Sequence[float],
     shape: QueueShape,
+    *,
+    others_passively: bool = False,
 ) -> None:
     """Declare the exchanges, queues and bindings of the services; safe to repeat.
 
+    `others_passively` only checks that the other services' exchanges that the receive queues
+    bind to exist, as a service's own broker user may not create them (`permissions`).
     Raises `QueueMismatch` when a queue exists with another type or other arguments.
     """
     services = list(services)
     wanted = plan(services, retry_delays, shape)
-    declare_exchanges(channel, wanted.exchanges)
+    own = {service.name for service in services}
+    declare_exchanges(
+        channel,
+        wanted.exchanges,
+        passively=lambda exchange: others_passively and exchange.owner not in own,
+    )
     for queue in wanted.queues:
         try:
             declare_queue(channel, queue)
@@ -243,11 +346,16 @@ def declare(
         bind(channel, queue.name, queue.bindings)
 
 
-def declare_exchanges(channel: amqp.Channel, exchanges: Iterable[ExchangeDeclaration]) -> None:
+def declare_exchanges(
+    channel: amqp.Channel,
+    exchanges: Iterable[ExchangeDeclaration],
+    *,
+    passively: Callable[[ExchangeDeclaration], bool] = lambda exchange: False,
+) -> None:
     for exchange in exchanges:
         channel.exchange_declare(
             exchange.name, exchange.kind, durable=True, auto_delete=False,
-            arguments=exchange.arguments,
+            arguments=exchange.arguments, passive=passively(exchange),
         )  # fmt: skip
 
 

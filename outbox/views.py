@@ -15,21 +15,23 @@ from rest_framework.views import APIView
 
 from outbox import metrics
 from outbox.asyncapi import asyncapi_document, render
-from outbox.health import health_report
+from outbox.health import cached_healthy, health_report
 
 
 class HealthApi(APIView):
     """Up or down, with 503 when something is down; staff also get the full report (databases,
-    broker, outbox backlog and dead letters), which names servers and queues."""
+    broker, outbox backlog and dead letters), which names servers and queues, looked at afresh.
+    Anyone else is answered from a short cache (outbox.health.cached_healthy)."""
 
     permission_classes = [AllowAny]
+    # A load balancer probes often from one address: a 429 would take the process out of
+    # service, and the cache already makes the probe cheap.
+    throttle_classes = []
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
-        report = health_report()
+        report = health_report() if request.user.is_staff else {"healthy": cached_healthy()}
         code = status.HTTP_200_OK if report["healthy"] else status.HTTP_503_SERVICE_UNAVAILABLE
-        if not request.user.is_staff:
-            report = {"healthy": report["healthy"]}
         return Response(report, status=code)
 
 
@@ -49,28 +51,38 @@ class AsyncApiDocument(View):
 
 class MetricsView(View):
     """Prometheus's scrape of the web processes: counts and gauges, no business data, but
-    each scrape queries the databases and the broker, so it is not for everyone: with
-    METRICS_TOKEN set it asks for that bearer token, and otherwise answers this machine only."""
+    each scrape queries the databases and the broker, so it is not for everyone: it asks for
+    the bearer token of METRICS_TOKEN, and without one it is closed (only this machine may
+    scrape, and only while DEBUG is on: a proxy on the same host makes every client local)."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if not metrics.enabled():
             raise Http404("metrics are off (METRICS_ENABLED=false)")
-        if not scrape_allowed(request):
-            return HttpResponse(
-                "/metrics answers requests from this machine, or with the bearer token of "
-                "METRICS_TOKEN when it is set.\n",
-                status=403,
-                content_type="text/plain; charset=utf-8",
-            )
+        if refusal := scrape_refusal(request):
+            return HttpResponse(refusal, status=403, content_type="text/plain; charset=utf-8")
         return HttpResponse(metrics.web_exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
-def scrape_allowed(request: HttpRequest) -> bool:
+def scrape_refusal(request: HttpRequest) -> str | None:
+    """Why `request` may not scrape /metrics, or None when it may."""
     token = settings.METRICS["TOKEN"]
     if token:
         sent = request.headers.get("Authorization", "")
-        return hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
+        if hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            return None
+        return "/metrics asks for METRICS_TOKEN as a bearer token: Authorization: Bearer <token>\n"
+    if not settings.DEBUG:
+        return (
+            "/metrics is closed: METRICS_TOKEN is not set. Set it, and have the scraper send it "
+            "as Authorization: Bearer <token>\n"
+        )
+    if is_loopback(request.META.get("REMOTE_ADDR", "")):
+        return None
+    return "/metrics answers this machine only while DEBUG is on and METRICS_TOKEN is unset.\n"
+
+
+def is_loopback(address: str) -> bool:
     try:
-        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+        return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False

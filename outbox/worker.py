@@ -29,14 +29,15 @@ from kombu.asynchronous import Hub
 from kombu.message import Message
 
 from outbox import metrics, registry, topology, tracing
-from outbox.broker import confirming_publisher, declare_topology
+from outbox.broker import confirming_publisher, declare_own_topology
 from outbox.cloudevents import MalformedEvent
 from outbox.consumer import handle_batch
 from outbox.databases import DatabaseUnreachable, require_databases
 from outbox.dead_letters import dead_letter_record
-from outbox.failures import FailureRouter
+from outbox.failures import FailureRouter, message_body
 from outbox.models import DeadLetter
 from outbox.publisher import PublishFailed
+from outbox.senders import sender_of
 from outbox.tasks import service_task_queue
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         super().start(c)
 
     def get_consumers(self, channel: object) -> list[Consumer]:
-        declare_topology(channel)
+        declare_own_topology(channel)
         self.batches = MessageBatches(
             settings.OUTBOX["CONSUMER_BATCH_SIZE"], self.frames_waiting, self.hub
         )
@@ -121,7 +122,14 @@ class EventConsumerStep(bootsteps.ConsumerStep):
     def _on_event(self, service: registry.Service) -> MessageCallback:
         def on_batch(messages: list[Message]) -> None:
             try:
-                outcomes = handle_batch(service, [message.body for message in messages])
+                outcomes = handle_batch(
+                    service,
+                    [message_body(message) for message in messages],
+                    senders=[
+                        sender_of(message.properties, message.headers, service.name)
+                        for message in messages
+                    ],
+                )
             except DATABASE_ERRORS as error:
                 give_back(messages, error, service.database)
                 return
@@ -154,7 +162,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
                 dead_letter_record(
                     service=service.name,
                     kind=kind,
-                    body=message.body,
+                    body=message_body(message),
                     properties=message.properties,
                     routing_key=message.delivery_info.get("routing_key", ""),
                     using=service.database,

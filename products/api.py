@@ -37,7 +37,10 @@ class CreatedSerializer(serializers.Serializer):
 class ProductListCreateApi(GenericAPIView):
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
-        description = serializers.CharField(allow_blank=True, default="")
+        # Several lines: tab, line feed and carriage return are its only control characters.
+        description = serializers.CharField(
+            allow_blank=True, default="", style={"base_template": "textarea.html"}
+        )
         price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=MIN_PRICE)
         category_id = serializers.UUIDField(required=False, allow_null=True)
 
@@ -45,6 +48,7 @@ class ProductListCreateApi(GenericAPIView):
         category_id = serializers.UUIDField(required=False)
 
     serializer_class = ProductOutputSerializer
+    write_permission = "products.add_product"
 
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
@@ -80,6 +84,8 @@ class ProductRenameApi(APIView):
     class InputSerializer(serializers.Serializer):
         new_name = serializers.CharField(max_length=200)
 
+    write_permission = "products.change_product"
+
     @extend_schema(request=InputSerializer, responses=ProductOutputSerializer)
     def post(self, request: Request, product_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
@@ -92,6 +98,8 @@ class ProductChangePriceApi(APIView):
     class InputSerializer(serializers.Serializer):
         new_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=MIN_PRICE)
 
+    write_permission = "products.change_product"
+
     @extend_schema(request=InputSerializer, responses=ProductOutputSerializer)
     def post(self, request: Request, product_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
@@ -103,6 +111,8 @@ class ProductChangePriceApi(APIView):
 class ProductMoveToCategoryApi(APIView):
     class InputSerializer(serializers.Serializer):
         category_id = serializers.UUIDField()
+
+    write_permission = "products.change_product"
 
     @extend_schema(request=InputSerializer, responses=ProductOutputSerializer)
     def post(self, request: Request, product_id: str) -> Response:
@@ -119,6 +129,7 @@ class CategoryListCreateApi(GenericAPIView):
         name = serializers.CharField(max_length=200)
 
     serializer_class = CategoryOutputSerializer
+    write_permission = "products.add_category"
 
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.category_list())

@@ -106,8 +106,12 @@ node_launch() {  # launch node I in the background unless it runs already
             die "cluster: port $port of ${NAMES[i]} is already in use; choose other ports with CLUSTER_AMQP_PORT_BASE, CLUSTER_MGMT_PORT_BASE, CLUSTER_DIST_PORT_BASE"
         fi
     done
-    printf '# Written by scripts/cluster.sh on every start.\nmanagement.tcp.port = %s\n' \
-        "${MGMT_PORTS[i]}" >"$dir/rabbitmq.conf"
+    cat >"$dir/rabbitmq.conf" <<CONF
+# Written by scripts/cluster.sh on every start: this machine only.
+listeners.tcp.default = 127.0.0.1:${AMQP_PORTS[i]}
+management.tcp.ip = 127.0.0.1
+management.tcp.port = ${MGMT_PORTS[i]}
+CONF
     printf '[rabbitmq_management].\n' >"$dir/enabled_plugins"
     if is_root; then chown rabbitmq: "$dir/rabbitmq.conf" "$dir/enabled_plugins"; fi
     rm -f "$dir/rabbit.pid"
@@ -175,21 +179,25 @@ node_stop() {
 
 # --------------------------------------------------------------------------- the cluster
 
-broker_urls() {  # broker_urls VHOST: the failover list for CELERY_BROKER_URL
-    local i sep="" urls=""
+broker_urls() {  # broker_urls VHOST: the failover list for CELERY_BROKER_URL, as make up's user
+    local i sep="" urls="" password
+    password=$(secret broker-ecommerce)
     for ((i = 1; i <= NODE_COUNT; i++)); do
-        urls+="${sep}amqp://$APP_USER:$APP_PASSWORD@127.0.0.1:${AMQP_PORTS[i]}/$1"
+        urls+="${sep}amqp://ecommerce:$password@127.0.0.1:${AMQP_PORTS[i]}/$1"
         sep=";"
     done
     printf '%s\n' "$urls"
 }
 
-ensure_objects() {  # idempotent: vhosts, user ecommerce (administrator), permissions
-    local defs="${DIRS[1]}/definitions.json"
-    rmq_definitions >"$defs"
+ensure_objects() {  # idempotent: vhosts, users, the administrator's permissions; no guest
+    local defs="${DIRS[1]}/definitions.json" out
+    (umask 077 && rmq_definitions >"$defs")
     if is_root; then chown rabbitmq: "$defs"; fi
     ctl 1 -q import_definitions "$defs" >>"$CLUSTER_LOG" 2>&1 \
-        || cluster_fail "could not create the vhosts and the user on ${NAMES[1]}"
+        || cluster_fail "could not create the vhosts and the users on ${NAMES[1]}"
+    rm -f "$defs"
+    out=$(ctl 1 -q delete_user guest 2>&1) || [[ $out == *"does not exist"* ]] \
+        || { echo "$out" >>"$CLUSTER_LOG"; cluster_fail "could not delete the guest user"; }
 }
 
 cmd_start() {

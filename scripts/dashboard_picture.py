@@ -142,7 +142,7 @@ class Shop:
         self.session = requests.Session()
         credentials = {
             "username": os.environ.get("DEMO_USERNAME", "demo"),
-            "password": os.environ.get("DEMO_PASSWORD", "demo"),
+            "password": os.environ["DEMO_PASSWORD"],
         }
         answer = self.session.post(f"{web}/auth/token", json=credentials, timeout=10)
         answer.raise_for_status()
@@ -183,11 +183,8 @@ def poison(count: int) -> None:
     """Unreadable messages on the inventory's receive queue: dead-lettered by the worker."""
     from kombu import Connection
 
-    # The broker of `make up` unless the environment names another, as in the settings.
-    broker_url = os.environ.get(
-        "CELERY_BROKER_URL", "amqp://ecommerce:ecommerce@127.0.0.1:5672/ecommerce"
-    )
-    with Connection(broker_url) as broker:
+    # The broker of `make up`, as the administrator: it writes to a queue by its name.
+    with Connection(os.environ["BROKER_ADMIN_URL"]) as broker:
         producer = broker.Producer()
         for number in range(count):
             producer.publish(

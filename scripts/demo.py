@@ -9,8 +9,9 @@ seed: products on 8082, inventories on 8083, orders on 8080 (`make demo-services
     DEMO_PRODUCTS_URL=http://127.0.0.1:8082 DEMO_INVENTORY_URL=http://127.0.0.1:8083 \
     DEMO_ORDERS_URL=http://127.0.0.1:8080 .venv/bin/python scripts/demo.py
 
-It signs in first as the demo user that `make up` creates (DEMO_USERNAME, DEMO_PASSWORD):
-products and inventory are managed by staff, and orders belong to a signed-in customer.
+It signs in first as the demo user that `make demo` creates (DEMO_USERNAME, DEMO_PASSWORD):
+products and inventory are managed by staff, and orders belong to a signed-in customer. It
+signs out at the end, which revokes its token.
 
 Every step prints its request and the JSON answer. A step that the events must bring about is
 polled until it holds or DEMO_TIMEOUT seconds pass; then the demo exits non-zero, naming it.
@@ -30,7 +31,7 @@ PRODUCTS_URL = os.environ.get("DEMO_PRODUCTS_URL", BASE_URL).rstrip("/")
 INVENTORY_URL = os.environ.get("DEMO_INVENTORY_URL", BASE_URL).rstrip("/")
 ORDERS_URL = os.environ.get("DEMO_ORDERS_URL", BASE_URL).rstrip("/")
 USERNAME = os.environ.get("DEMO_USERNAME", "demo")
-PASSWORD = os.environ.get("DEMO_PASSWORD", "demo")
+PASSWORD = os.environ.get("DEMO_PASSWORD", "")
 TIMEOUT = float(os.environ.get("DEMO_TIMEOUT", "15"))
 REQUEST_TIMEOUT = 10.0
 POLL_INTERVAL = 0.2
@@ -62,13 +63,14 @@ def request(
 
 
 def expect(response: requests.Response, status: int) -> Any:
-    """The JSON body of a response with the expected status, or the end of the demo."""
+    """The JSON body (None for an empty one) of a response with the expected status, or the
+    end of the demo."""
     if response.status_code != status:
         raise StepNotReached(
             f"{response.request.method} {response.url} answered {response.status_code}, "
             f"expected {status}: {response.text[:500]}"
         )
-    return response.json()
+    return response.json() if response.content else None
 
 
 def wait_for(step: str, probe: Callable[[], T | None]) -> T:
@@ -126,9 +128,16 @@ def sign_in() -> None:
     """
     announce(f"Sign in as {USERNAME}", "POST", "/auth/token")
     credentials = {"username": USERNAME, "password": PASSWORD}
-    token = expect(request("POST", ORDERS_URL, "/auth/token", credentials), 200)["token"]
-    session.headers["Authorization"] = f"Token {token}"
-    show({"token": token[:8] + "…"})
+    answer = expect(request("POST", ORDERS_URL, "/auth/token", credentials), 200)
+    session.headers["Authorization"] = f"Token {answer['token']}"
+    show({"token": answer["token"][:8] + "…", "expiry": answer["expiry"]})
+
+
+def sign_out() -> None:
+    """Revoke the demo's token: a new one is issued at each sign-in."""
+    announce("Sign out", "POST", "/auth/logout")
+    expect(request("POST", ORDERS_URL, "/auth/logout"), 204)
+    show({"status": 204})
 
 
 def play() -> None:
@@ -173,6 +182,8 @@ def play() -> None:
     path = f"/order-summaries/{order_id}"
     announce("The order read model, built from the order's events (waiting)", "GET", path)
     show(wait_for("the order read model has the order", lambda: order_summary(order_id)))
+
+    sign_out()
 
 
 def main() -> int:

@@ -9,9 +9,16 @@ PROJECT_DIR="$(cd -P "$SCRIPT_DIR/.." && pwd)"
 cd "$PROJECT_DIR"
 if [ -d .venv/bin ]; then PATH="$PROJECT_DIR/.venv/bin:$PATH"; fi
 
-python manage.py migrate_identity
+# shellcheck source=split_layout.sh
+. "$SCRIPT_DIR/split_layout.sh"
+# The identity database, migrated by its owner, who grants each service's role what it needs
+# there and no more.
+python manage.py migrate_identity --grant-to "$(split_role products)" "$(split_role inventory)" \
+    "$(split_role orders)"
 for service in product inventory order; do
     scripts/service.sh "$service" migrate
 done
-python manage.py declare_topology
-python manage.py ensure_demo_user
+# Each service publishes as the broker user named after it, and beat sends their tasks as
+# its own: declare_topology grants each what it needs, as the administrator (BROKER_ADMIN_URL).
+BROKER_USERS=product=product,inventory=inventory,order=order \
+    BROKER_SCHEDULER_USER="${BROKER_SCHEDULER_USER:-beat}" python manage.py declare_topology

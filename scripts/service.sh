@@ -17,8 +17,11 @@
 #                                INVENTORY, ORDERS)
 #   SPLIT_DATABASE_HOST, SPLIT_DATABASE_PORT
 #                                the PostgreSQL server of both (127.0.0.1, $PGPORT_LOCAL or 5432)
+#   CELERY_BROKER_URL            <SERVICE>_BROKER_URL, or the given CELERY_BROKER_URL with the
+#                                service's own broker user (named after the service) and this
+#                                clone's password for it (scripts/secret.sh broker-<service>)
 #   <SERVICE>_WEB_BIND           where its web process listens (SERVICE: PRODUCT, INVENTORY,
-#                                ORDER; default 0.0.0.0:<the seed's port>)
+#                                ORDER; default 127.0.0.1:<the seed's port>)
 #   WEB_WORKERS                  gunicorn worker processes (default 2)
 # Passwords go into the URLs as they are: characters like @ : / need the URL variables.
 set -euo pipefail
@@ -50,6 +53,8 @@ database_variable="${app^^}_DATABASE_URL"
 bind_variable="${service^^}_WEB_BIND"
 
 export ECOMMERCE_SERVICES="$service"
+CELERY_BROKER_URL=$(split_broker_url "$service")
+export CELERY_BROKER_URL
 export DATABASE_URL="${!identity_variable:-postgres://$role:$password@$server/$SPLIT_IDENTITY_DATABASE}"
 export "$database_variable=${!database_variable:-postgres://$role:$password@$server/$role}"
 
@@ -59,11 +64,17 @@ if [ -d .venv/bin ]; then PATH="$PROJECT_DIR/.venv/bin:$PATH"; fi
 case $process in
     # Without gunicorn's control socket: its one default path would be shared by the three.
     web)
-        exec gunicorn ecommerce.wsgi:application --bind "${!bind_variable:-0.0.0.0:$port}" \
+        exec gunicorn ecommerce.wsgi:application --bind "${!bind_variable:-127.0.0.1:$port}" \
             --access-logfile - --no-control-socket ;;
     relay) exec python manage.py run_relay ;;
-    # Named after the service: three workers on one host need three node names.
-    worker) exec celery -A ecommerce worker --loglevel=INFO --pool=solo --hostname="$service@%h" ;;
+    # Named after the service: three workers on one host need three node names. No mingle,
+    # gossip or heartbeats: they talk through broadcast exchanges no service's broker user may
+    # write to (docs/operations.md, "Broker users").
+    # WORKER_PRIVILEGES: e.g. --uid=nobody --gid=nogroup, which make up-services gives as root.
+    # shellcheck disable=SC2086
+    worker) exec celery -A ecommerce worker --loglevel=INFO --pool=solo --hostname="$service@%h" \
+        --without-mingle --without-gossip --without-heartbeat \
+        ${WORKER_PRIVILEGES:-} ;;
     migrate) exec python manage.py migrate --noinput --database "$app" ;;
     *) usage ;;
 esac

@@ -21,9 +21,12 @@
 #
 # Local servers:
 #   PostgreSQL  127.0.0.1:$PGPORT_LOCAL, socket dir .run/postgres, data .run/postgres/data,
-#               role/db ecommerce (password ecommerce)   log: .run/log/postgres.log
-#   RabbitMQ    node rabbit@localhost, amqp :5672, management http://127.0.0.1:15672,
-#               vhosts ecommerce + ecommerce_test, user ecommerce/ecommerce (administrator)
+#               role/db ecommerce (password: scripts/secret.sh postgres)   log: .run/log/postgres.log
+#   RabbitMQ    node rabbit@localhost, amqp 127.0.0.1:5672, amqps 127.0.0.1:5671 (CA:
+#               .run/rabbitmq/tls/ca_certificate.pem), management http://127.0.0.1:15672,
+#               vhosts ecommerce + ecommerce_test + ecommerce_services, users admin
+#               (administrator), ecommerce, product, inventory, order and beat, each with
+#               its own password in .run/secrets/ (scripts/secret.sh)
 #               logs: .run/log/rabbitmq.log (our commands), .run/rabbitmq/log/ (server)
 set -euo pipefail
 umask 022
@@ -34,8 +37,15 @@ RUN_DIR="${SERVICES_RUN_DIR:-$PROJECT_DIR/.run}"
 LOG_DIR="$RUN_DIR/log"
 
 APP_USER=ecommerce
-APP_PASSWORD=ecommerce
 APP_DB=ecommerce
+# Every password is this clone's own, made once into .run/secrets/ (scripts/secret.sh).
+secret() { "$SCRIPT_DIR/secret.sh" "$1"; }
+# The broker's users: the administrator declares the topology and grants the others their
+# permissions (manage.py declare_topology); `ecommerce` is every process of `make up`, which
+# serves every context; product, inventory and order are the services of the split layout and
+# beat its scheduler. Only the administrator has a tag; `guest` is deleted.
+RMQ_ADMIN=admin
+RMQ_USERS=(ecommerce product inventory order beat)
 # ecommerce_services: the split layout of make up-services, apart from make up's events.
 RMQ_VHOSTS=(ecommerce ecommerce_test ecommerce_services)
 
@@ -63,6 +73,11 @@ export RABBITMQ_MNESIA_BASE="$RMQ_DIR/mnesia"
 export RABBITMQ_LOG_BASE="$RMQ_DIR/log"
 export RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_DIR/enabled_plugins"
 export RABBITMQ_PID_FILE="$RMQ_DIR/rabbit.pid"
+export RABBITMQ_CONFIG_FILE="$RMQ_DIR/rabbitmq.conf"
+# The Erlang distribution (the CLI's and a cluster's own port) and its port mapper listen on
+# this machine only, as AMQP and the management UI do (rmq_config).
+export ERL_EPMD_ADDRESS=127.0.0.1
+export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 
 # --------------------------------------------------------------------------- helpers
 
@@ -235,7 +250,7 @@ pg_ensure_app_db() {  # idempotent: role + database ecommerce
 SELECT format('CREATE ROLE %I', '$APP_USER')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$APP_USER')
 \gexec
-ALTER ROLE "$APP_USER" WITH LOGIN CREATEDB PASSWORD '$APP_PASSWORD';
+ALTER ROLE "$APP_USER" WITH LOGIN CREATEDB PASSWORD '$(secret postgres)';
 SELECT format('CREATE DATABASE %I OWNER %I', '$APP_DB', '$APP_USER')
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$APP_DB')
 \gexec
@@ -430,6 +445,7 @@ rmq_launch() {  # first half of the start: launch the node in the background (if
         run_rmq rabbitmq-plugins --offline enable rabbitmq_management >>"$RMQ_LOG" 2>&1 \
             || rmq_fail "could not enable the management plugin"
     fi
+    rmq_config
     rm -f "$RABBITMQ_PID_FILE"
     printf '\n=== %s rabbitmq-server -detached\n' "$(date '+%F %T')" >>"$RMQ_LOG"
     # Each connection and each quorum queue holds file descriptors: the usual soft limit of 1024
@@ -439,36 +455,88 @@ rmq_launch() {  # first half of the start: launch the node in the background (if
         -detached >>"$RMQ_LOG" 2>&1 || rmq_fail "rabbitmq-server -detached failed"
 }
 
-rmq_definitions() {  # user, vhosts and permissions, as a definitions document
-    local v sep="" perms=""
-    for v in "${RMQ_VHOSTS[@]}"; do
-        perms+="$sep{\"user\":\"$APP_USER\",\"vhost\":\"$v\",\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}"
-        sep=","
-    done
-    local vhosts="" ; sep=""
-    for v in "${RMQ_VHOSTS[@]}"; do vhosts+="$sep{\"name\":\"$v\"}"; sep=","; done
-    printf '{"users":[{"name":"%s","password":"%s","tags":"administrator"}],"vhosts":[%s],"permissions":[%s]}\n' \
-        "$APP_USER" "$APP_PASSWORD" "$vhosts" "$perms"
+# AMQP over TLS: a local CA made once, and a certificate it signs for 127.0.0.1 and localhost.
+# The app trusts that CA with BROKER_TLS_CA_FILE=$RMQ_TLS_DIR/ca_certificate.pem.
+RMQ_TLS_PORT=5671
+RMQ_TLS_DIR="$RMQ_DIR/tls"
+RMQ_TLS_RENEW_SECONDS=$((30 * 24 * 3600))   # a certificate this close to its end is made again
+
+rmq_tls_valid() {  # rmq_tls_valid CERT KEY: both there, and the certificate not about to end
+    [ -s "$1" ] && [ -s "$2" ] \
+        && openssl x509 -noout -checkend "$RMQ_TLS_RENEW_SECONDS" -in "$1" >/dev/null 2>&1
 }
 
-rmq_ensure_objects() {  # idempotent: vhosts, user ecommerce (administrator), permissions
-    local defs="$RMQ_DIR/definitions.json"
-    rmq_definitions >"$defs"
-    if is_root; then chown rabbitmq: "$defs"; fi
-    if rmqctl -q import_definitions "$defs" >>"$RMQ_LOG" 2>&1; then
-        return 0
+rmq_tls() {  # once: the CA and the server's certificate; keys for the rabbitmq user only
+    local dir=$RMQ_TLS_DIR
+    command -v openssl >/dev/null 2>&1 || die "rabbitmq: openssl not found (apt-get install openssl)"
+    mkdir -p "$dir"
+    if ! rmq_tls_valid "$dir/ca_certificate.pem" "$dir/ca_key.pem"; then
+        rm -f "$dir/ca_certificate.pem" "$dir/ca_key.pem" "$dir/server_certificate.pem" "$dir/server_key.pem"
+        (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ecommerce local CA" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -keyout "$dir/ca_key.pem" -out "$dir/ca_certificate.pem") >>"$RMQ_LOG" 2>&1 \
+            || rmq_fail "could not make the TLS CA in $(rel "$dir")"
+        say "rabbitmq: made a TLS CA, $(rel "$dir/ca_certificate.pem")"
     fi
-    # Fallback for CLI versions whose import does not take plain-text passwords.
-    local v out
+    if ! rmq_tls_valid "$dir/server_certificate.pem" "$dir/server_key.pem"; then
+        printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=critical,CA:FALSE" \
+            "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" \
+            "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" >"$dir/server.ext"
+        (umask 077 && openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+            -keyout "$dir/server_key.pem" -out "$dir/server.csr" \
+            && openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca_certificate.pem" \
+                -CAkey "$dir/ca_key.pem" -set_serial "0x$(openssl rand -hex 16)" -days 825 \
+                -extfile "$dir/server.ext" -out "$dir/server_certificate.pem") >>"$RMQ_LOG" 2>&1 \
+            || rmq_fail "could not make the broker's TLS certificate in $(rel "$dir")"
+        rm -f "$dir/server.csr" "$dir/server.ext"
+    fi
+    chmod 755 "$dir"
+    chmod 644 "$dir/ca_certificate.pem" "$dir/server_certificate.pem"
+    chmod 600 "$dir/ca_key.pem" "$dir/server_key.pem"
+    if is_root; then chown -R rabbitmq: "$dir"; fi
+}
+
+rmq_config() {  # the node's config file: it listens on this machine only, in plain text and TLS
+    rmq_tls
+    cat >"$RABBITMQ_CONFIG_FILE" <<CONF
+# Written by scripts/services.sh on every start.
+listeners.tcp.default = 127.0.0.1:$RMQ_PORT
+listeners.ssl.default = 127.0.0.1:$RMQ_TLS_PORT
+ssl_options.cacertfile = $RMQ_TLS_DIR/ca_certificate.pem
+ssl_options.certfile = $RMQ_TLS_DIR/server_certificate.pem
+ssl_options.keyfile = $RMQ_TLS_DIR/server_key.pem
+# A client certificate is optional; one that is sent must be signed by the CA.
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $RMQ_MGMT_PORT
+CONF
+    if is_root; then chown rabbitmq: "$RABBITMQ_CONFIG_FILE"; fi
+}
+
+rmq_definitions() {  # vhosts, users and the administrator's permissions, as a definitions document
+    local v u sep="" perms="" vhosts="" users
     for v in "${RMQ_VHOSTS[@]}"; do
-        out=$(rmqctl -q add_vhost "$v" 2>&1) || [[ $out == *already* ]] || { echo "$out" >>"$RMQ_LOG"; rmq_fail "add_vhost $v failed"; }
+        perms+="$sep{\"user\":\"$RMQ_ADMIN\",\"vhost\":\"$v\",\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}"
+        vhosts+="$sep{\"name\":\"$v\"}"
+        sep=","
     done
-    out=$(rmqctl -q add_user "$APP_USER" "$APP_PASSWORD" 2>&1) || [[ $out == *already* ]] || { echo "$out" >>"$RMQ_LOG"; rmq_fail "add_user failed"; }
-    rmqctl -q change_password "$APP_USER" "$APP_PASSWORD" >>"$RMQ_LOG" 2>&1 || rmq_fail "change_password failed"
-    rmqctl -q set_user_tags "$APP_USER" administrator >>"$RMQ_LOG" 2>&1 || rmq_fail "set_user_tags failed"
-    for v in "${RMQ_VHOSTS[@]}"; do
-        rmqctl -q set_permissions -p "$v" "$APP_USER" '.*' '.*' '.*' >>"$RMQ_LOG" 2>&1 || rmq_fail "set_permissions on $v failed"
+    users="{\"name\":\"$RMQ_ADMIN\",\"password\":\"$(secret rabbitmq-admin)\",\"tags\":\"administrator\"}"
+    for u in "${RMQ_USERS[@]}"; do
+        users+=",{\"name\":\"$u\",\"password\":\"$(secret "broker-$u")\",\"tags\":\"\"}"
     done
+    printf '{"users":[%s],"vhosts":[%s],"permissions":[%s]}\n' "$users" "$vhosts" "$perms"
+}
+
+rmq_ensure_objects() {  # idempotent: vhosts, users, the administrator's permissions; no guest
+    local defs="$RMQ_DIR/definitions.json"
+    (umask 077 && rmq_definitions >"$defs")
+    if is_root; then chown rabbitmq: "$defs"; fi
+    rmqctl -q import_definitions "$defs" >>"$RMQ_LOG" 2>&1 || rmq_fail "import_definitions failed"
+    rm -f "$defs"
+    local out
+    out=$(rmqctl -q delete_user guest 2>&1) || [[ $out == *"does not exist"* ]] \
+        || { echo "$out" >>"$RMQ_LOG"; rmq_fail "delete_user guest failed"; }
 }
 
 rmq_finish() {  # second half of the start: wait for the node, then create vhosts/user

@@ -2,9 +2,13 @@
 -- connected to any database. Safe to run again: what exists is brought back to this state.
 --
 -- Each context's database is owned by a role of the same name, which may connect to nothing
--- else but the shared identity database, where it reads and writes the identity tables
--- (users, tokens, sessions, the admin's log, content types, permissions). A query for another
--- context's table therefore fails on the spot: the role cannot even connect there.
+-- else but the shared identity database. A query for another context's table therefore fails
+-- on the spot: the role cannot even connect there.
+--
+-- In the identity database a role may use the schema, and nothing more from this script: its
+-- tables do not exist yet. Their owner grants each role what it needs of them, once it has
+-- migrated them (manage.py migrate_identity --grant-to, scripts/migrate_services.sh): reading
+-- users, permissions and tokens, and writing only what signing in and the admin write.
 --
 -- psql variables (psql -v name=value), with the defaults of a local machine:
 --   products, inventory, orders     the role and database of each context
@@ -52,16 +56,14 @@ SELECT format('ALTER DATABASE %I OWNER TO %I', name, name),
        format('REVOKE ALL ON DATABASE %I FROM PUBLIC', name)
   FROM (VALUES (:'products'), (:'inventory'), (:'orders')) AS context(name) \gexec
 
--- The shared identity database: every context reads and writes its tables, including the
--- ones its owner creates later by migrating, but creates none.
+-- The shared identity database: connect and use its schema. Older versions of this script gave
+-- every role all rights on every table there, present and future: those go.
 GRANT CONNECT ON DATABASE :"identity_db" TO :"products", :"inventory", :"orders";
 \connect :"identity_db"
 GRANT USAGE ON SCHEMA public TO :"products", :"inventory", :"orders";
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public
-    TO :"products", :"inventory", :"orders";
-GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public
-    TO :"products", :"inventory", :"orders";
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM :"products", :"inventory", :"orders";
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM :"products", :"inventory", :"orders";
 ALTER DEFAULT PRIVILEGES FOR ROLE :"identity_owner" IN SCHEMA public
-    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"products", :"inventory", :"orders";
+    REVOKE ALL ON TABLES FROM :"products", :"inventory", :"orders";
 ALTER DEFAULT PRIVILEGES FOR ROLE :"identity_owner" IN SCHEMA public
-    GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO :"products", :"inventory", :"orders";
+    REVOKE ALL ON SEQUENCES FROM :"products", :"inventory", :"orders";

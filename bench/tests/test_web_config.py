@@ -28,7 +28,7 @@ def test_a_smoke_run_measures_each_web_config(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = json.loads(output.read_text())
     profile = results["profile"]
-    assert not any("authtoken_token" in sql for sql in profile["sql"])
+    assert not any("knox_authtoken" in sql for sql in profile["sql"])
     assert sum(sql.startswith('INSERT INTO "orders_order"') for sql in profile["sql"]) == 1
     assert profile["in_process_cpu_ms_per_order"] > 0
     rows = results["web_configs"]

@@ -14,7 +14,14 @@ from orders.events import (
     OrderItemCountChangeRequestedEvent,
     OrderLine,
 )
-from orders.models import MAX_ITEM_COUNT, CatalogProduct, Order, OrderItem, OrderStatus
+from orders.models import (
+    MAX_ITEM_COUNT,
+    CancellationReason,
+    CatalogProduct,
+    Order,
+    OrderItem,
+    OrderStatus,
+)
 from outbox.aggregates import StateConflict
 
 ADDRESS = Address(province="四川", city="成都", detail="天府软件园1号")
@@ -59,13 +66,31 @@ def test_an_unpaid_order_is_cancelled_with_its_lines(confirmed: bool) -> None:
 
     order.cancel(items)
 
-    assert order.status == OrderStatus.CANCELLED
+    assert (order.status, order.cancellation_reason) == (
+        OrderStatus.CANCELLED,
+        CancellationReason.CUSTOMER,
+    )
     [event] = order.collect_events()
     assert isinstance(event, OrderCancelledEvent)
     assert [(line["productId"], line["count"]) for line in event.data()["items"]] == [
         (items[0].product_id.hex, 2),
         (items[1].product_id.hex, 3),
     ]
+
+
+def test_an_order_not_paid_in_time_is_cancelled_as_expired_with_the_same_event() -> None:
+    by_customer, customer_items = confirmed_order(2)
+    expired, expired_items = confirmed_order(2)
+
+    by_customer.cancel(customer_items)
+    expired.cancel(expired_items, reason=CancellationReason.EXPIRED)
+
+    assert expired.cancellation_reason == CancellationReason.EXPIRED
+    [cancelled_by_customer], [cancelled_as_expired] = (
+        by_customer.collect_events(),
+        expired.collect_events(),
+    )
+    assert type(cancelled_as_expired) is type(cancelled_by_customer) is OrderCancelledEvent
 
 
 def test_cancelling_twice_paid_or_rejected_is_a_conflict() -> None:

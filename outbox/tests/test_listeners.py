@@ -1,6 +1,7 @@
 """Transaction-phase listeners (seed 004, section 3), on real PostgreSQL.
 
-Asynchronous listeners, which need a real worker, are tested in tests/e2e/test_async_listeners.py.
+Asynchronous listeners are run here as the worker's task runs them; in a real worker, in
+tests/e2e/test_async_listeners.py.
 
 The rows that stand for "the caller's work" and "a listener's work" are ProcessedEvent rows:
 `work_done()` lists who wrote what, and what survived the transaction.
@@ -8,6 +9,7 @@ The rows that stand for "the caller's work" and "a listener's work" are Processe
 
 import dataclasses
 import logging
+import sys
 import types
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +19,8 @@ import pytest
 from django.db import connection, transaction
 
 from outbox import listeners, store, transaction_phases
+from outbox.cloudevents import ReceivedEvent
+from outbox.containment import HandlerAborted
 from outbox.events import DomainEvent
 from outbox.listeners import Listener, Outcome, Phase
 from outbox.models import OutboxEvent, ProcessedEvent
@@ -408,7 +412,7 @@ def test_contradictory_listeners_are_refused(options: dict[str, Any], complaint:
         Listener(TicketEvent, recorder("refused"), **options)
 
 
-def test_an_asynchronous_listener_must_be_importable_by_the_worker() -> None:
+def test_an_asynchronous_listener_must_be_a_module_level_function_found_by_its_name() -> None:
     with pytest.raises(ValueError, match="module-level function"):
         Listener(TicketEvent, recorder("nested function"), asynchronous=True)
 
@@ -517,3 +521,83 @@ def test_a_once_after_commit_callback_of_a_rolled_back_savepoint_is_dropped() ->
         transaction_phases.once_after_commit(lambda: calls.append("committed"))
 
     assert calls == ["committed"]
+
+
+@pytest.mark.parametrize("raised", [SystemExit(3), KeyboardInterrupt(), GeneratorExit()])
+def test_a_listener_raising_a_base_exception_fails_alone_and_the_process_goes_on(
+    listen_to: Callable[..., Listener], caplog: pytest.LogCaptureFixture, raised: BaseException
+) -> None:
+    def stop_the_process(event: DomainEvent) -> None:
+        write("stopping listener", event)
+        raise raised
+
+    stopping = listen_to(TicketEvent, stop_the_process)
+    listen_to(TicketEvent, recorder("next listener"))
+
+    with transaction.atomic():
+        write("caller", event := opened())
+        listeners.publish(event)
+
+    assert work_done() == ["caller TicketOpened", "next listener TicketOpened"]
+    [failure] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert failure.exc_info[0] is HandlerAborted
+    assert isinstance(failure.exc_info[1].__cause__, type(raised))
+    assert stopping.name in failure.getMessage()
+
+
+@pytest.mark.parametrize("phase", [Phase.IN_TRANSACTION, Phase.BEFORE_COMMIT])
+def test_a_listener_in_the_transaction_raising_system_exit_rolls_it_back_as_a_failure(
+    listen_to: Callable[..., Listener], phase: Phase
+) -> None:
+    def exit_halfway(event: DomainEvent) -> None:
+        write("listener", event)
+        sys.exit(3)
+
+    listen_to(TicketEvent, exit_halfway, phase=phase)
+
+    with pytest.raises(HandlerAborted, match=r"exit_halfway raised SystemExit\(3\)"):
+        with transaction.atomic():
+            write("caller", event := opened())
+            listeners.publish(event)
+
+    assert work_done() == []
+
+
+def record_asynchronously(event: ReceivedEvent) -> None:
+    """An asynchronous listener, module-level as they must be."""
+    ProcessedEvent.objects.create(consumer="worker", event_id=event.id, event_type=event.type)
+
+
+def test_the_asynchronous_listener_task_runs_the_listener_registered_under_its_name() -> None:
+    event = opened()
+
+    with listeners.listening(TicketEvent, record_asynchronously, asynchronous=True) as listener:
+        listeners.run_async_listener(
+            listener_name=listener.name, cloudevent=listeners.wire_form(event)
+        )
+
+    assert work_done() == ["worker TicketOpened"]
+
+
+@pytest.mark.parametrize(
+    "listener_name",
+    [
+        "sys:exit",
+        "os:_exit",
+        f"{__name__}:record_asynchronously",  # a listener's path, but not registered
+        f"{__name__}:write",
+    ],
+)
+def test_the_asynchronous_listener_task_refuses_a_name_that_is_not_registered(
+    listen_to: Callable[..., Listener], listener_name: str
+) -> None:
+    # Registered in process, not asynchronous: the task still refuses it.
+    listen_to(TicketEvent, write)
+    event = opened()
+
+    with pytest.raises(listeners.UnknownListener, match=f"refused to run '{listener_name}'"):
+        listeners.run_async_listener(
+            listener_name=listener_name, cloudevent=listeners.wire_form(event)
+        )
+
+    assert work_done() == []

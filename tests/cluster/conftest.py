@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 from django.conf import settings
+from knox.models import AuthToken
 from kombu import Connection
-from rest_framework.authtoken.models import Token
 
 from conftest import (
     EVERY_PROCESSES,
@@ -22,6 +22,7 @@ from conftest import (
     database_url,
     free_port,
 )
+from ecommerce.staff import catalog_manager_create
 from outbox import registry, topology
 from tests.cluster.load import ApiClient
 from tests.cluster.nodes import Cluster
@@ -77,7 +78,11 @@ def on_the_cluster(
     subprocess.run(
         [sys.executable, "manage.py", "declare_topology"],
         cwd=PROJECT_DIR,
-        env=from_first.env,
+        env={
+            **from_first.env,
+            "BROKER_ADMIN_URL": cluster.broker_url(first=0),
+            "BROKER_MANAGEMENT_URL": f"http://127.0.0.1:{cluster.nodes[0].management_port}",
+        },
         check=True,
         capture_output=True,
     )
@@ -115,14 +120,14 @@ def web_answers(web_url: str) -> bool:
 
 
 @pytest.fixture
-def staff_api(on_the_cluster: ClusterProcesses, django_user_model: type) -> ApiClient:
+def staff_api(on_the_cluster: ClusterProcesses) -> ApiClient:
     """The web process's API as a staff user, who stocks the shop."""
-    user = django_user_model.objects.create_user(username="cluster-staff", is_staff=True)
-    return ApiClient(on_the_cluster.web_url, Token.objects.create(user=user).key)
+    user = catalog_manager_create(username="cluster-staff")
+    return ApiClient(on_the_cluster.web_url, AuthToken.objects.create(user=user)[1])
 
 
 @pytest.fixture
 def customer_api(on_the_cluster: ClusterProcesses, django_user_model: type) -> ApiClient:
     """The web process's API as a customer, who orders."""
     user = django_user_model.objects.create_user(username="cluster-customer")
-    return ApiClient(on_the_cluster.web_url, Token.objects.create(user=user).key)
+    return ApiClient(on_the_cluster.web_url, AuthToken.objects.create(user=user)[1])

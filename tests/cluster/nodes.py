@@ -10,10 +10,12 @@ from typing import Any
 
 import requests
 
-from conftest import PROJECT_DIR
+from conftest import PROJECT_DIR, local_secret
 from tests.waiting import wait_until
 
-USER = PASSWORD = "ecommerce"
+# The broker's administrator, as scripts/services.sh makes it on every node of this clone.
+USER = "admin"
+PASSWORD = local_secret("rabbitmq-admin")
 VHOST = "ecommerce_test"
 # Beside the single node of scripts/services.sh (AMQP 5672, management 15672, distribution
 # 25672), which the other tests use and which must keep running.
@@ -105,9 +107,20 @@ class Cluster:
         name = wait_until(connected_node, timeout=60, what=f"a connection of process {pid}")
         return next(node for node in self.nodes if node.name == name)
 
+    def os_pid(self, node: Node) -> int:
+        """The process id of the node's Erlang VM, once the management API has it (a node
+        that has just started again is listed a few seconds before its statistics are)."""
+        return int(
+            wait_until(
+                lambda: self.api("GET", f"/nodes/{node.name}").json().get("os_pid"),
+                timeout=60,
+                what=f"the process id of {node.name}",
+            )
+        )
+
     def kill(self, node: Node) -> None:
         """kill -9 the node's Erlang VM (beam.smp): no goodbye to clients or peers."""
-        os_pid = int(self.api("GET", f"/nodes/{node.name}").json()["os_pid"])
+        os_pid = self.os_pid(node)
         os.kill(os_pid, signal.SIGKILL)
         wait_until(
             lambda: node.name not in self.running_nodes(), timeout=60, what=f"{node.name} down"
@@ -115,7 +128,7 @@ class Cluster:
 
     def stop(self, node: Node) -> None:
         """Stop the node as an operator does before a restart (`rabbitmqctl stop`)."""
-        os_pid = int(self.api("GET", f"/nodes/{node.name}").json()["os_pid"])
+        os_pid = self.os_pid(node)
         subprocess.run(
             ["rabbitmqctl", "-n", node.name, "stop"], check=True, capture_output=True, timeout=120
         )

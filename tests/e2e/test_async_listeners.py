@@ -1,15 +1,14 @@
-"""Asynchronous in-process listeners, run by a real Celery worker after the commit."""
+"""Asynchronous in-process listeners, run by a real Celery worker after the commit, and only
+the ones it has registered."""
 
-import dataclasses
 import uuid
-from typing import ClassVar
 
 import pytest
+from celery import current_app
 from django.db import transaction
 
+from conftest import LOG_DIR, Processes
 from outbox import listeners
-from outbox.cloudevents import ReceivedEvent
-from outbox.events import DomainEvent
 from outbox.models import ProcessedEvent
 from tests import probe
 from tests.waiting import wait_until
@@ -17,57 +16,69 @@ from tests.waiting import wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class TicketOpened(DomainEvent):
-    # Asynchronous listeners run in a worker of the event's service: the test worker's.
-    service: ClassVar[str] = probe.SERVICE
-    aggregate_type: ClassVar[str] = "Ticket"
-
-    title: str
-
-
 class Boom(Exception):
     pass
 
 
-def record_in_worker(event: ReceivedEvent) -> None:
-    """The asynchronous listener: notes what it received, and whether the caller committed.
+def noted(title: str) -> probe.ProbeNoted:
+    return probe.ProbeNoted(title=title, aggregate_id=uuid.uuid4().hex, aggregate_version=1)
 
-    The worker imports it by its path, so it lives at module level.
-    """
-    caller_committed = ProcessedEvent.objects.filter(consumer="caller", event_id=event.id).exists()
-    ProcessedEvent.objects.create(
-        consumer="worker",
-        event_id=event.id,
-        event_type=f"{type(event).__name__} {event.type} {event.field('title', str)!r} "
-        f"caller committed: {caller_committed}",
+
+def publish_committed(event: probe.ProbeNoted) -> None:
+    """Publish the event in a transaction that commits, with a row saying it committed."""
+    with transaction.atomic():
+        ProcessedEvent.objects.create(
+            consumer="caller", event_id=event.event_id.hex, event_type="ProbeNoted"
+        )
+        listeners.publish(event)
+
+
+def worker_row(event: probe.ProbeNoted) -> ProcessedEvent:
+    return wait_until(
+        lambda: ProcessedEvent.objects.filter(
+            consumer="worker", event_id=event.event_id.hex
+        ).first(),
+        what="the asynchronous listener's row",
     )
-
-
-def opened(title: str) -> TicketOpened:
-    return TicketOpened(title=title, aggregate_id=uuid.uuid4().hex, aggregate_version=1)
 
 
 def test_an_asynchronous_listener_runs_in_a_worker_after_commit_on_the_wire_event(
-    processes: object,
+    processes: Processes,
 ) -> None:
-    rolled_back, committed = opened("Rolled back"), opened("Printer on fire")
+    rolled_back, committed = noted("Rolled back"), noted("Printer on fire")
 
-    with listeners.listening(TicketOpened, record_in_worker, asynchronous=True):
-        with pytest.raises(Boom), transaction.atomic():
-            listeners.publish(rolled_back)
-            raise Boom
-        with transaction.atomic():
-            ProcessedEvent.objects.create(
-                consumer="caller", event_id=committed.event_id.hex, event_type="TicketOpened"
-            )
-            listeners.publish(committed)
+    with pytest.raises(Boom), transaction.atomic():
+        listeners.publish(rolled_back)
+        raise Boom
+    publish_committed(committed)
 
-    row = wait_until(
-        lambda: ProcessedEvent.objects.filter(consumer="worker").first(),
-        what="the asynchronous listener's row",
-    )
-    assert row.event_id == committed.event_id.hex
-    assert row.event_type == "ReceivedEvent TicketOpened 'Printer on fire' caller committed: True"
+    row = worker_row(committed)
+    assert row.event_type == "ReceivedEvent ProbeNoted 'Printer on fire' caller committed: True"
     # One worker takes the tasks in order: had the rolled-back event been sent, it came first.
     assert not ProcessedEvent.objects.filter(event_id=rolled_back.event_id.hex).exists()
+
+
+@pytest.mark.parametrize("listener_name", ["sys:exit", "os:_exit", "tests.probe:handle_probe"])
+def test_a_task_naming_an_unregistered_listener_is_refused_and_the_worker_goes_on(
+    processes: Processes, listener_name: str
+) -> None:
+    worker = processes.running["worker"]
+    forged = noted("Forged")
+
+    current_app.send_task(
+        listeners.ASYNC_LISTENER_TASK,
+        kwargs={
+            "service": probe.SERVICE,
+            "listener_name": listener_name,
+            "cloudevent": listeners.wire_form(forged),
+        },
+    )
+    after = noted("After the forged task")
+    publish_committed(after)
+
+    worker_row(after)
+    assert worker.poll() is None, "the worker stopped"
+    assert processes.running["worker"] is worker
+    log = (LOG_DIR / "test-worker.log").read_text(errors="replace")
+    assert f"refused to run {listener_name!r} on event {forged.event_id.hex}" in log
+    assert not ProcessedEvent.objects.filter(event_id=forged.event_id.hex).exists()

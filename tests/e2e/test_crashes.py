@@ -14,8 +14,8 @@ from contextlib import contextmanager
 import pytest
 import requests
 from django.contrib.auth.models import AbstractUser
+from knox.models import AuthToken
 from kombu import Connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from conftest import LOG_DIR, Processes, free_port
@@ -269,7 +269,7 @@ def web(
 ) -> Iterator[WebProcess]:
     """A web process armed at `save-after-commit` for the test's event type (its parameter)."""
     crashing = armed(processes, CrashPoint.SAVE_AFTER_COMMIT, request.param)
-    web = WebProcess(crashing, "crashing-web", Token.objects.create(user=customer).key)
+    web = WebProcess(crashing, "crashing-web", AuthToken.objects.create(user=customer)[1])
     try:
         web.start()
         yield web

@@ -5,7 +5,6 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from kombu import Connection
 from rest_framework.test import APIClient
 
@@ -13,6 +12,8 @@ from conftest import Processes
 from orders.events import Address, OrderCreatedEvent, OrderLine
 from outbox.cloudevents import CONTENT_TYPE, to_cloudevent
 from outbox.models import ProcessedEvent
+from outbox.publisher import OutgoingMessage
+from tests.e2e.messages import publish_all
 from tests.e2e.shop import created_product, inventory_of, wait_until_inventory_queue_drained
 from tests.waiting import wait_until
 
@@ -40,20 +41,10 @@ def order_created_body(product_id: str, count: int) -> tuple[str, bytes]:
 
 def publish_twice(body: bytes) -> None:
     """Publish the very same message twice, each confirmed by the broker."""
-    with Connection(
-        settings.CELERY_BROKER_URL, transport_options={"confirm_publish": True}
-    ) as connection:
-        producer = connection.Producer()
-        for _ in range(2):
-            producer.publish(
-                body,
-                exchange="order-publish-x",
-                routing_key="OrderCreatedEvent",
-                content_type=CONTENT_TYPE,
-                content_encoding="utf-8",
-                delivery_mode="persistent",
-                retry=False,
-            )
+    message = OutgoingMessage(
+        "order-publish-x", "OrderCreatedEvent", body, {"content_type": CONTENT_TYPE}
+    )
+    publish_all([message, message])
 
 
 def test_delivering_the_same_message_twice_changes_stock_once(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 from django.contrib.auth.models import AbstractUser
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from conftest import TEST_RETRY_DELAYS, Processes, free_port
 from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 MAX_ATTEMPTS = len(TEST_RETRY_DELAYS) + 1
 PASSWORD = "metrics-staff-password"
+METRICS_TOKEN = "metrics-token-of-these-tests"
 
 
 class Watched:
@@ -42,6 +43,7 @@ class Watched:
                 **processes.env,
                 "RELAY_METRICS_PORT": self.relay_url.split(":")[2].removesuffix("/metrics"),
                 "WORKER_METRICS_PORT": self.worker_url.split(":")[2].removesuffix("/metrics"),
+                "METRICS_TOKEN": METRICS_TOKEN,
             }
         )
 
@@ -73,7 +75,9 @@ class Watched:
         return scrape(self.worker_url)
 
     def web(self) -> Scrape:
-        return scrape(f"{self.web_url}/metrics")
+        return scrape(
+            f"{self.web_url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+        )
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +105,7 @@ class Staff:
     def __init__(self, web_url: str, user: AbstractUser) -> None:
         self.url = web_url
         self.api = requests.Session()
-        self.api.headers["Authorization"] = f"Token {Token.objects.create(user=user).key}"
+        self.api.headers["Authorization"] = f"Token {AuthToken.objects.create(user=user)[1]}"
         self.admin = requests.Session()
         login = f"{web_url}/admin/login/"
         self.admin.get(login, timeout=30).raise_for_status()

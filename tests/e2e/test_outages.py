@@ -14,7 +14,7 @@ import pytest
 import requests
 from django.conf import settings
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from conftest import LOG_DIR, PROJECT_DIR, database_url, wait_or_kill
 from orders.models import CatalogProduct, Order
@@ -79,7 +79,7 @@ def database_proxy() -> Iterator[TcpProxy]:
 @pytest.fixture
 def customer_token() -> str:
     user = User.objects.create_user(username="outage-customer")
-    return Token.objects.create(user=user).key
+    return AuthToken.objects.create(user=user)[1]
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def test_without_its_database_the_api_answers_503_and_writes_nothing(
 def test_without_its_broker_an_order_is_taken(
     database_proxy: TcpProxy, customer_token: str, apple: CatalogProduct
 ) -> None:
-    web = Web(database_proxy, f"amqp://ecommerce:ecommerce@127.0.0.1:{closed_port()}/nowhere")
+    web = Web(database_proxy, f"amqp://nobody:unreachable@127.0.0.1:{closed_port()}/nowhere")
     try:
         order = place_order(web, customer_token, apple)
         health = requests.get(f"{web.url}/health", timeout=30)

@@ -8,6 +8,7 @@ through the three web servers, and a context's role cannot reach another context
 """
 
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -38,6 +39,14 @@ DEMO_PASSWORD = "split-demo-password"
 def role(app: str) -> str:
     """The role, and database, of a context in the test's set (scripts/split_layout.sh)."""
     return f"{NAME_PREFIX}ecommerce_{app}"
+
+
+# A password per role, made for this run: a role's name as its password would be refused.
+ROLE_PASSWORDS = {app: secrets.token_urlsafe(16) for app in ("products", "inventory", "orders")}
+
+
+def password(app: str) -> str:
+    return ROLE_PASSWORDS[app]
 
 
 class RabbitManagement:
@@ -100,12 +109,20 @@ def web_answers(processes: Processes, name: str, url: str) -> bool:
         return False
 
 
+def runs_on_the_local_server(database: dict) -> bool:
+    """Whether the database is on the PostgreSQL server that scripts/services.sh runs here,
+    whose superuser the split layout's script uses."""
+    local_port = int(os.environ.get("PGPORT_LOCAL", "5432"))
+    started_here = (PROJECT_DIR / ".run" / "postgres" / "data" / "postmaster.pid").exists()
+    return started_here and (database["HOST"], int(database["PORT"])) == ("127.0.0.1", local_port)
+
+
 @pytest.fixture(scope="module")
 def split(django_db_setup: None) -> Iterator[SplitDeployment]:
     """The three services, each on its own database as its own role, until the module ends."""
-    if os.environ.get("DATABASE_URL"):
-        pytest.skip("makes roles as the local superuser: DATABASE_URL names another server")
     identity = settings.DATABASES["default"]
+    if not runs_on_the_local_server(identity):
+        pytest.skip("makes roles as the local superuser: DATABASE_URL names another server")
     broker = Connection(settings.CELERY_BROKER_URL)
     vhost = f"{broker.virtual_host}_split"
     broker_url = broker.clone(virtual_host=vhost).as_uri(include_password=True)
@@ -121,9 +138,14 @@ def split(django_db_setup: None) -> Iterator[SplitDeployment]:
         "SPLIT_IDENTITY_OWNER": identity["USER"],
         "SPLIT_DATABASE_HOST": identity["HOST"],
         "SPLIT_DATABASE_PORT": str(identity["PORT"]),
+        # The test's own administrator declares the split vhost's topology and grants its
+        # users; each service connects as its own broker user (scripts/service.sh).
         "CELERY_BROKER_URL": broker_url,
+        "BROKER_ADMIN_URL": broker_url,
         "OUTBOX_RELAY_IDLE_SECONDS": "1",
         "WEB_WORKERS": "1",
+        # Each role's password is the test's own, as the tests connect with it.
+        **{f"SPLIT_{app.upper()}_PASSWORD": password(app) for app in SERVICES.values()},
         **{
             f"{service.upper()}_WEB_BIND": url.removeprefix("http://")
             for service, url in urls.items()
@@ -210,7 +232,7 @@ def saved_event_breaches(app: str) -> list[str]:
     connection = psycopg2.connect(
         dbname=role(app),
         user=role(app),
-        password=role(app),
+        password=password(app),
         host=identity["HOST"],
         port=identity["PORT"],
     )
@@ -231,7 +253,7 @@ def test_a_context_role_cannot_connect_to_another_context_database(
 ) -> None:
     identity = settings.DATABASES["default"]
     server = {"host": identity["HOST"], "port": identity["PORT"]}
-    inventory = {"user": role("inventory"), "password": role("inventory")}
+    inventory = {"user": role("inventory"), "password": password("inventory")}
 
     with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
         psycopg2.connect(dbname=role("orders"), **inventory, **server)
@@ -247,3 +269,76 @@ def test_each_web_process_serves_only_its_own_context(split: SplitDeployment) ->
     assert requests.get(f"{order}/inventories", timeout=10).status_code == 404
     assert requests.get(f"{product}/products", timeout=10).status_code == 200
     assert requests.get(f"{product}/orders", timeout=10).status_code == 404
+
+
+def test_a_context_role_reads_identity_and_writes_only_what_signing_in_writes(
+    split: SplitDeployment,
+) -> None:
+    identity = settings.DATABASES["default"]
+    connection = psycopg2.connect(
+        dbname=identity["NAME"],
+        user=role("orders"),
+        password=password("orders"),
+        host=identity["HOST"],
+        port=identity["PORT"],
+    )
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM auth_user, knox_authtoken, auth_permission")
+            cursor.execute("UPDATE auth_user SET last_login = now() WHERE false")
+            for statement in [
+                "UPDATE auth_user SET is_superuser = true WHERE false",
+                "DELETE FROM auth_user WHERE false",
+                "INSERT INTO auth_user_user_permissions (user_id, permission_id) VALUES (0, 0)",
+                "INSERT INTO auth_user_groups (user_id, group_id) VALUES (0, 0)",
+                "UPDATE knox_authtoken SET expiry = NULL WHERE false",
+                "DELETE FROM django_admin_log WHERE false",
+                "SELECT count(*) FROM django_celery_beat_periodictask",
+            ]:
+                with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                    cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def test_signing_in_and_out_and_the_admin_work_as_a_context_role(
+    split: SplitDeployment, django_user_model: type
+) -> None:
+    django_user_model.objects.create_superuser("split-staff", "", DEMO_PASSWORD)
+    order, product = split.urls["order"], split.urls["product"]
+
+    wrong = requests.post(
+        f"{order}/auth/token", json={"username": "split-staff", "password": "guess"}, timeout=10
+    )
+    signed_in = requests.post(
+        f"{order}/auth/token",
+        json={"username": "split-staff", "password": DEMO_PASSWORD},
+        timeout=10,
+    )
+    signed_out = requests.post(
+        f"{order}/auth/logout",
+        headers={"Authorization": f"Token {signed_in.json()['token']}"},
+        timeout=10,
+    )
+    admin = requests.Session()
+    login = f"{product}/admin/login/"
+    admin.get(login, timeout=10).raise_for_status()
+    admin_signed_in = admin.post(
+        login,
+        {
+            "username": "split-staff",
+            "password": DEMO_PASSWORD,
+            "csrfmiddlewaretoken": admin.cookies["csrftoken"],
+            "next": "/admin/",
+        },
+        headers={"Referer": login},
+        timeout=10,
+    )
+
+    # A failure counted, a token made and deleted, a session kept: each a write of its role.
+    assert wrong.status_code == 400, wrong.text
+    assert signed_in.status_code == 200, signed_in.text
+    assert signed_out.status_code == 204, signed_out.text
+    assert admin_signed_in.url == f"{product}/admin/", admin_signed_in.text[-2000:]
+    assert "split-staff" in admin.get(f"{product}/admin/outbox/outboxevent/", timeout=10).text

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from django.contrib.auth.models import AbstractUser
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from conftest import LOG_DIR, PROJECT_DIR, Processes, free_port
@@ -113,7 +113,7 @@ def customer(django_user_model: type[AbstractUser]) -> requests.Session:
     """HTTP requests signed in as a customer."""
     user = django_user_model.objects.create_user(username="traced-customer")
     session = requests.Session()
-    session.headers["Authorization"] = f"Token {Token.objects.create(user=user).key}"
+    session.headers["Authorization"] = f"Token {AuthToken.objects.create(user=user)[1]}"
     return session
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import requests
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
 from django.core.management import call_command
+from knox.models import AuthToken
 from kombu import Connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from conftest import LOG_DIR, database_url, free_port, wait_or_kill
+from ecommerce.staff import catalog_manager_create
 from tests.waiting import wait_until
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -65,11 +65,9 @@ def web(broker: Connection) -> Iterator[str]:
 
 # Schemathesis writes products, categories and failed sign-ins: the tables are emptied after.
 @pytest.mark.django_db(transaction=True)
-def test_schemathesis_finds_nothing_with_every_check_and_the_stateful_phase(
-    web: str, django_user_model: type[AbstractUser]
-) -> None:
-    staff = django_user_model.objects.create_user(username="contract-staff", is_staff=True)
-    token = Token.objects.create(user=staff).key
+def test_schemathesis_finds_nothing_with_every_check_and_the_stateful_phase(web: str) -> None:
+    staff = catalog_manager_create(username="contract-staff")
+    token = AuthToken.objects.create(user=staff)[1]
 
     finished = subprocess.run(
         [

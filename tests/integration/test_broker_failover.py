@@ -45,7 +45,7 @@ def test_a_list_without_a_live_node_fails_naming_every_node_tried() -> None:
     assert "secret" not in message
 
 
-@override_settings(CELERY_BROKER_URL=broker_list(*DEAD_NODES))
+@override_settings(BROKER_ADMIN_URL=broker_list(*DEAD_NODES))
 def test_declaring_the_topology_without_a_live_node_exits_naming_the_nodes() -> None:
     with pytest.raises(CommandError) as failure:
         call_command("declare_topology", stdout=StringIO())
@@ -53,6 +53,7 @@ def test_declaring_the_topology_without_a_live_node_exits_naming_the_nodes() -> 
     assert "127.0.0.1:1/ecommerce_test" in str(failure.value)
     assert "127.0.0.1:2/ecommerce_test" in str(failure.value)
     assert "secret" not in str(failure.value)
+    assert "BROKER_ADMIN_URL" in str(failure.value)
 
 
 @pytest.mark.django_db

@@ -42,7 +42,7 @@ def unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # Celery prefers this variable to the broker an app is given.
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     previous = current_app._get_current_object()
-    app = Celery("unreachable", broker=f"amqp://guest:guest@127.0.0.1:{closed_port()}//")
+    app = Celery("unreachable", broker=f"amqp://nobody:unreachable@127.0.0.1:{closed_port()}//")
     app.set_current()
     try:
         yield

@@ -1,5 +1,6 @@
-"""A deployment is safe by default: no start without a secret key outside DEBUG, and a clean
-`check --deploy` with nothing but the key and the host name."""
+"""A deployment is safe by default: no start without a secret key, or with a database or broker
+URL that has no password or a known one, outside DEBUG; and a clean `check --deploy` with
+nothing but the key, the host name and the URLs."""
 
 import os
 import secrets
@@ -16,6 +17,14 @@ from ecommerce.settings import env_proxy_ssl_header
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+PROCESSES = [
+    [str(BIN / "python"), "manage.py", "check"],
+    [str(BIN / "python"), "manage.py", "run_relay"],
+    [str(BIN / "celery"), "-A", "ecommerce", "worker", "--pool=solo", "--without-mingle"],
+    [str(BIN / "gunicorn"), "ecommerce.wsgi:application", "--bind", "127.0.0.1:0"],
+]
+A_GOOD_DATABASE = "postgres://ecommerce:a-password-of-its-own@127.0.0.1:5432/ecommerce"
+A_GOOD_BROKER = "amqp://ecommerce:a-password-of-its-own@127.0.0.1:5672/ecommerce"
 
 
 def environment_without_django_settings(**django: str) -> dict[str, str]:
@@ -41,16 +50,7 @@ def test_check_deploy_finds_nothing_with_a_key_and_a_host() -> None:
     assert "no issues" in finished.stdout
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        [str(BIN / "python"), "manage.py", "check"],
-        [str(BIN / "python"), "manage.py", "run_relay"],
-        [str(BIN / "celery"), "-A", "ecommerce", "worker", "--pool=solo", "--without-mingle"],
-        [str(BIN / "gunicorn"), "ecommerce.wsgi:application", "--bind", "127.0.0.1:0"],
-    ],
-    ids=["manage.py", "relay", "worker", "web"],
-)
+@pytest.mark.parametrize("command", PROCESSES, ids=["manage.py", "relay", "worker", "web"])
 def test_a_process_without_a_secret_key_refuses_to_start(command: list[str]) -> None:
     env = environment_without_django_settings(DJANGO_DEBUG="false")
 
@@ -60,6 +60,60 @@ def test_a_process_without_a_secret_key_refuses_to_start(command: list[str]) -> 
 
     assert finished.returncode != 0
     assert "DJANGO_SECRET_KEY is not set" in finished.stdout + finished.stderr
+
+
+
+
+@pytest.mark.parametrize(
+    ("variable", "url", "said"),
+    [
+        ("DATABASE_URL", None, "DATABASE_URL is not set"),
+        ("DATABASE_URL", "postgres://ecommerce:ecommerce@db/ecommerce", "a default password"),
+        ("DATABASE_URL", "postgres://shop@db/shop", "no password"),
+        ("ORDERS_DATABASE_URL", "postgres://orders:orders@db/orders", "a default password"),
+        ("CELERY_BROKER_URL", None, "CELERY_BROKER_URL is not set"),
+        ("CELERY_BROKER_URL", "amqp://guest:guest@mq/ecommerce", "a default password"),
+        (
+            "CELERY_BROKER_URL",
+            f"{A_GOOD_BROKER};amqp://ecommerce@mq2:5672/ecommerce",
+            "no password for ecommerce@mq2",
+        ),
+        ("BROKER_ADMIN_URL", "amqp://admin:@mq/ecommerce", "no password"),
+    ],
+)
+def test_a_known_or_missing_password_is_refused_naming_the_variable(
+    variable: str, url: str | None, said: str
+) -> None:
+    finished = start_with(PROCESSES[0], variable, url)
+
+    assert finished.returncode != 0
+    assert variable in finished.stdout + finished.stderr
+    assert said in finished.stdout + finished.stderr
+
+
+@pytest.mark.parametrize("command", PROCESSES[1:], ids=["relay", "worker", "web"])
+def test_every_process_refuses_a_known_password(command: list[str]) -> None:
+    finished = start_with(command, "CELERY_BROKER_URL", "amqp://ecommerce:ecommerce@mq/shop")
+
+    assert finished.returncode != 0
+    assert "CELERY_BROKER_URL gives a default password" in finished.stdout + finished.stderr
+
+
+def start_with(command: list[str], variable: str, url: str | None) -> subprocess.CompletedProcess:
+    """Start a process outside DEBUG with good URLs but for `variable`, which is `url` (or
+    unset), and return once it has exited."""
+    env = environment_without_django_settings(
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DATABASE_URL=A_GOOD_DATABASE,
+        CELERY_BROKER_URL=A_GOOD_BROKER,
+    )
+    env.pop(variable, None)
+    if url is not None:
+        env[variable] = url
+    return subprocess.run(
+        command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.mark.django_db

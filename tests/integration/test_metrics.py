@@ -2,6 +2,7 @@
 and the admin's operations page that show them."""
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -21,9 +22,17 @@ from tests.metrics_text import Scrape
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+TOKEN = "metrics-token-of-these-tests"
 
-def metrics(client: Client, **headers: str) -> Scrape:
-    response = client.get("/metrics", **headers)
+
+@pytest.fixture(autouse=True)
+def metrics_token() -> Iterator[None]:
+    with override_settings(METRICS={**settings.METRICS, "TOKEN": TOKEN}):
+        yield
+
+
+def metrics(client: Client) -> Scrape:
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200, response.content
     return Scrape(response.content.decode())
 
@@ -145,19 +154,32 @@ def test_metrics_show_the_outbox_backlog_dead_letters_and_queue_depths(
     assert scrape.has("outbox_queue_messages", queue="order-receive-dlq", role="failed")
 
 
-def test_metrics_answer_this_machine_only_unless_a_token_is_set(client: Client) -> None:
-    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 403
-    assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 200
-
-    with override_settings(METRICS={**settings.METRICS, "TOKEN": "s3cret"}):
-        refused = client.get("/metrics")
-        wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer guess")
-        right = client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_AUTHORIZATION="Bearer s3cret")
+def test_metrics_ask_for_the_token(client: Client) -> None:
+    refused = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer guess")
+    right = client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
 
     assert refused.status_code == wrong.status_code == 403
     assert "METRICS_TOKEN" in refused.content.decode()
     assert right.status_code == 200
     assert b"outbox_pending_events" in right.content
+
+
+@override_settings(METRICS={**settings.METRICS, "TOKEN": ""}, DEBUG=False)
+def test_without_a_token_metrics_are_closed_to_everyone_while_debug_is_off(client: Client) -> None:
+    local = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    guessed = client.get("/metrics", HTTP_AUTHORIZATION="Bearer ")
+
+    assert local.status_code == guessed.status_code == 403
+    assert "METRICS_TOKEN is not set" in local.content.decode()
+
+
+@override_settings(METRICS={**settings.METRICS, "TOKEN": ""}, DEBUG=True)
+def test_without_a_token_metrics_answer_this_machine_only_while_debug_is_on(
+    client: Client,
+) -> None:
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 200
 
 
 def test_metrics_turned_off_count_nothing_and_answer_404(client: Client) -> None:

@@ -15,10 +15,10 @@ from conftest import PROJECT_DIR, database_url
 IDENTITY_APPS = {
     "admin",
     "auth",
-    "authtoken",
     "axes",
     "contenttypes",
     "django_celery_beat",
+    "knox",
     "sessions",
 }
 

@@ -89,7 +89,7 @@ def test_two_relays_at_once_publish_every_event_once(broker: Connection) -> None
 
 def test_an_unconfirmed_batch_stays_pending_with_the_error() -> None:
     product_create(name="Apple", description="", price=Decimal("10"))
-    unreachable = Relay(ConfirmingPublisher("amqp://guest:guest@127.0.0.1:1//"))
+    unreachable = Relay(ConfirmingPublisher("amqp://nobody:unreachable@127.0.0.1:1//"))
 
     with pytest.raises(Exception, match="Connection refused|ECONNREFUSED|refused"):
         unreachable.publish_pending()

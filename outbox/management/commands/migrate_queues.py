@@ -31,7 +31,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, to: str | None, dry_run: bool, **options: object) -> None:
         shape = queue_shape(to)
         migration = QueueMigration(
-            settings.CELERY_BROKER_URL,
+            settings.BROKER_ADMIN_URL,
             registry.all_services(),
             settings.OUTBOX["RETRY_DELAYS_SECONDS"],
             shape,
@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 return
             migration.run()
         except BrokerUnreachable as error:
-            raise CommandError(f"{error}. Check CELERY_BROKER_URL.") from error
+            raise CommandError(f"{error}. Check BROKER_ADMIN_URL.") from error
         except MigrationRefused as error:
             raise CommandError(str(error)) from error
         self.stdout.write(self.style.SUCCESS(f"Every queue is a {shape.queue_type} queue."))
