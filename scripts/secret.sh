@@ -14,7 +14,7 @@ file="$SECRETS_DIR/$name"
 
 if [ ! -s "$file" ]; then
     # .run/ itself stays open: the servers under it run as their own users.
-    mkdir -p "$(dirname "$SECRETS_DIR")"
+    (umask 022 && mkdir -p "$(dirname "$SECRETS_DIR")")
     (umask 077 && mkdir -p "$SECRETS_DIR" \
         && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' >"$file.new.$$" \
         && mv "$file.new.$$" "$file")
