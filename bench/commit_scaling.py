@@ -18,8 +18,8 @@ Run on its own, or as the `commits` scenario of `python -m bench.run --only comm
     python -m bench.commit_scaling --database bench_commit --vhost bench_commit
 
 `commit_delay` can only be set by a superuser: the harness sets it on the bench database
-through BENCH_SUPERUSER_URL (default: the bench database's URL as user `postgres`, no
-password, which the local server of scripts/services.sh trusts on 127.0.0.1).
+through BENCH_SUPERUSER_URL (default: the bench database's URL as the local server's
+superuser `postgres`, with the password scripts/services.sh gives it).
 """
 
 import argparse
@@ -35,12 +35,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg2
 from psycopg2 import sql
 
-from bench.environment import BenchEnvironment
+from bench.environment import BenchEnvironment, local_secret
 
 DEFAULT_CLIENTS = (1, 4, 16, 32, 64)
 DEFAULT_COMMIT_DELAYS = (10, 100, 1000)
@@ -200,12 +200,14 @@ def run_pgbench(
 
 
 def superuser_url(environment: BenchEnvironment) -> str:
-    """A superuser's URL to the bench database: BENCH_SUPERUSER_URL, or user `postgres`."""
+    """A superuser's URL to the bench database: BENCH_SUPERUSER_URL, or the local server's
+    superuser `postgres` with this clone's password for it."""
     if url := os.environ.get("BENCH_SUPERUSER_URL"):
         return url
     parts = urlsplit(environment.database_url)
     host = f"{parts.hostname}:{parts.port or 5432}"
-    return urlunsplit(parts._replace(netloc=f"postgres@{host}"))
+    password = quote(local_secret("postgres-superuser"), safe="")
+    return urlunsplit(parts._replace(netloc=f"postgres:{password}@{host}"))
 
 
 @contextmanager

@@ -80,14 +80,15 @@ def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 # No built-in key outside DEBUG: a key everyone can read signs nobody's sessions. `make up`
-# and its kin make one for the clone (scripts/secret_key.sh); the test session sets its own.
+# and its kin make one for the clone (scripts/secret.sh secret_key); the test session sets its
+# own.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY is not set. Give every process of a deployment the same secret "
             "key, e.g. one made by: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
-            " (make up makes one for this clone: scripts/secret_key.sh)."
+            " (make up makes one for this clone: scripts/secret.sh secret_key)."
         )
     SECRET_KEY = "debug-only-not-secret"
 # Former keys, still accepted for what they signed while a new key rolls out

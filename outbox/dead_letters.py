@@ -25,6 +25,7 @@ from outbox import failures, topology
 from outbox.cloudevents import MalformedEvent, parse_cloudevent
 from outbox.models import DeadLetter
 from outbox.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
+from outbox.senders import SENDER_HEADER, sender_of
 
 REPLAY_BATCH_SIZE = 100
 UNROUTABLE_REASON = "No queue was bound for this event type when it was published."
@@ -82,7 +83,9 @@ def dead_letter_record(
             "event_type": event_type,
             "routing_key": routing_key,
             "body": body,
-            "properties": _json_safe(properties),
+            # `user_id` is kept even when no one signed the message: a record without it was
+            # made before messages were signed (`replay_message`).
+            "properties": {**_json_safe(properties), "user_id": properties.get("user_id")},
             "error_type": failure.error_type,
             "error_message": failure.error_message,
             "error_traceback": failure.error_traceback,
@@ -149,9 +152,13 @@ def dead_letter_discard(dead_letters: QuerySet[DeadLetter], *, reason: str) -> i
 def replay_message(record: DeadLetter) -> OutgoingMessage:
     """The recorded message, addressed to where it can be handled, with a fresh attempt count."""
     properties = dict(record.properties)
-    properties["application_headers"] = failures.without_failure_headers(
-        properties.get("application_headers")
-    )
+    headers = failures.without_failure_headers(properties.get("application_headers"))
+    # The replay is signed by the replaying process's user: it names who sent the original,
+    # as a retry does, so that a dead letter the broker itself moved is not taken as forged. A
+    # record made before messages were signed knows no sender: the replaying operator vouches.
+    if "user_id" in properties:
+        headers[SENDER_HEADER] = sender_of(properties, headers, record.service) or ""
+    properties["application_headers"] = headers
     if record.kind == DeadLetter.Kind.UNROUTABLE:
         exchange = topology.publish_exchange(record.service)
     else:

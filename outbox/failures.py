@@ -59,9 +59,9 @@ class FailureRouter:
         leaves a copy at both places, which the processed-event table makes harmless.
         """
         headers = failure_headers(message.headers, service, error)
-        # The copy is sent by this consumer's own user: it names who sent the original.
-        if sender := sender_of(message.properties, message.headers, service):
-            headers[SENDER_HEADER] = sender
+        # The copy is sent by this consumer's own user: it names who sent the original, or
+        # that no one signed it.
+        headers[SENDER_HEADER] = sender_of(message.properties, message.headers, service) or ""
         attempts = headers[ATTEMPTS]
         if retry and attempts < self.max_attempts:
             queue = topology.receive_retry_queue(service, self.retry_delays[attempts - 1])
@@ -72,9 +72,9 @@ class FailureRouter:
                 headers=headers,
             )
             self.publisher.publish([delayed])
-            metrics.count_failure_routed(service, message_body(message), retried=True)
+            metrics.count_failure_routed(service, message.body, retried=True)
             return queue
-        headers[DEAD_LETTER_KEY] = dead_letter_key(service, message_body(message))
+        headers[DEAD_LETTER_KEY] = dead_letter_key(service, message.body)
         # After a retry the delivery's routing key names a retry queue; the event type is what
         # the message was first routed by, and what a replay should show.
         routing_key = message.properties.get("type") or message.delivery_info.get("routing_key")
@@ -85,7 +85,7 @@ class FailureRouter:
             headers=headers,
         )
         self.publisher.publish([dead])
-        metrics.count_failure_routed(service, message_body(message), retried=False)
+        metrics.count_failure_routed(service, message.body, retried=False)
         return topology.receive_dead_letter_queue(service)
 
 
@@ -118,15 +118,6 @@ def dead_letter_key(service: str, body: bytes) -> str:
         return f"{service}:unreadable:{uuid.uuid4().hex}"
 
 
-def message_body(message: Message) -> bytes:
-    """The bytes a received message carries. kombu hands a body over as text when its sender
-    named a content encoding; anyone who may send to a queue chooses that."""
-    body = message.body
-    if isinstance(body, str):
-        return body.encode(message.content_encoding or "utf-8", errors="surrogateescape")
-    return body
-
-
 def copy_of(
     message: Message, *, exchange: str, routing_key: str, headers: dict[str, Any]
 ) -> OutgoingMessage:
@@ -137,6 +128,6 @@ def copy_of(
     return OutgoingMessage(
         exchange=exchange,
         routing_key=routing_key,
-        body=message_body(message),
+        body=message.body,
         properties={**properties, "application_headers": headers},
     )

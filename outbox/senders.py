@@ -4,21 +4,20 @@ Every message the project publishes carries the AMQP `user_id` property, set to 
 the connection it is sent on (`outbox.publisher`). RabbitMQ refuses a message whose `user_id`
 is not that connection's user, so the property names the credential that really sent it.
 
-Each service publishes as a broker user of its own (`broker_user`). A
-consumer accepts an event only when it was sent by the user of the service its `source` names:
-a credential that leaks, or a user that may write to a queue it should not, cannot make one
-service act on events in another's name.
+Each service publishes as a broker user of its own (`broker_user`). A consumer accepts an event
+only when it was sent by the user of the service its `source` names: a credential that leaks,
+or a user that may write to a queue it should not, cannot make one service act on events in
+another's name.
 
 A consumer passes some messages on to itself: a failed message goes to a retry queue, a dead
 letter is replayed. Those copies are sent by the consumer's own user, and carry the user that
-sent the original in the `x-sender` header. The header counts only on a copy sent by the
-consumer's own user: a credential that can already write the consumer's database is the only
-one that can claim it.
+sent the original in the `x-sender` header (empty when no one signed it). The header counts
+only on a copy sent by the consumer's own user, the one credential besides the administrator
+that may write to its retry and recover exchanges.
 """
 
 from collections.abc import Mapping
 from typing import Any
-
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
@@ -63,8 +62,8 @@ def sender_of(
     """The broker user that first sent a message that `consumer` received, or None when it
     carries no `user_id`."""
     user = properties.get("user_id")
-    if user is not None and user == broker_user(consumer) and headers:
-        return headers.get(SENDER_HEADER, user)
+    if user is not None and user == broker_user(consumer) and SENDER_HEADER in (headers or {}):
+        return headers[SENDER_HEADER] or None
     return user
 
 

@@ -34,7 +34,7 @@ from outbox.cloudevents import MalformedEvent
 from outbox.consumer import handle_batch
 from outbox.databases import DatabaseUnreachable, require_databases
 from outbox.dead_letters import dead_letter_record
-from outbox.failures import FailureRouter, message_body
+from outbox.failures import FailureRouter
 from outbox.models import DeadLetter
 from outbox.publisher import PublishFailed
 from outbox.senders import sender_of
@@ -81,6 +81,9 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         super().start(c)
 
     def get_consumers(self, channel: object) -> list[Consumer]:
+        # Bodies as sent: py-amqp would otherwise decode a body with whatever content
+        # encoding its sender names, and a hostile one could fail or change it.
+        channel.auto_decode = False
         declare_own_topology(channel)
         self.batches = MessageBatches(
             settings.OUTBOX["CONSUMER_BATCH_SIZE"], self.frames_waiting, self.hub
@@ -124,7 +127,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
             try:
                 outcomes = handle_batch(
                     service,
-                    [message_body(message) for message in messages],
+                    [message.body for message in messages],
                     senders=[
                         sender_of(message.properties, message.headers, service.name)
                         for message in messages
@@ -162,7 +165,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
                 dead_letter_record(
                     service=service.name,
                     kind=kind,
-                    body=message_body(message),
+                    body=message.body,
                     properties=message.properties,
                     routing_key=message.delivery_info.get("routing_key", ""),
                     using=service.database,

@@ -21,7 +21,8 @@
 #
 # Local servers:
 #   PostgreSQL  127.0.0.1:$PGPORT_LOCAL, socket dir .run/postgres, data .run/postgres/data,
-#               role/db ecommerce (password: scripts/secret.sh postgres)   log: .run/log/postgres.log
+#               role/db ecommerce (password: scripts/secret.sh postgres), superuser over TCP
+#               with scripts/secret.sh postgres-superuser; no role without its password   log: .run/log/postgres.log
 #   RabbitMQ    node rabbit@localhost, amqp 127.0.0.1:5672, amqps 127.0.0.1:5671 (CA:
 #               .run/rabbitmq/tls/ca_certificate.pem), management http://127.0.0.1:15672,
 #               vhosts ecommerce + ecommerce_test + ecommerce_services, users admin
@@ -243,10 +244,22 @@ pg_actual_port() {  # port of the running cluster (line 4 of postmaster.pid)
     printf '%s\n' "${p:-$PG_PORT}"
 }
 
+pg_hba() {  # who may connect how: the data dir's owner through the socket as itself, every
+    # role over TCP with its password; rewritten on every start, also for an older data dir
+    cat >"$PG_DATA/pg_hba.conf" <<CONF
+# Written by scripts/services.sh on every start: edit the script, not this file.
+local   all   all                  peer
+host    all   all   127.0.0.1/32   scram-sha-256
+host    all   all   ::1/128        scram-sha-256
+CONF
+    if is_root; then chown postgres: "$PG_DATA/pg_hba.conf"; fi
+}
+
 pg_ensure_app_db() {  # idempotent: role + database ecommerce
     local port=$1
-    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$port" -U "$PG_SUPER" -d postgres \
+    run_as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$port" -U "$PG_SUPER" -d postgres \
         >>"$PG_LOG" 2>&1 <<SQL || { show_log "$PG_LOG"; die "postgres: could not create role/database $APP_DB"; }
+ALTER ROLE "$PG_SUPER" PASSWORD '$(secret postgres-superuser)';
 SELECT format('CREATE ROLE %I', '$APP_USER')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$APP_USER')
 \gexec
@@ -274,6 +287,9 @@ pg_start() {
 
     if pg_running; then
         local port; port=$(pg_actual_port)
+        pg_hba
+        run_as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >>"$PG_LOG" 2>&1 \
+            || { show_log "$PG_LOG"; die "postgres: could not reload its settings"; }
         pg_ensure_app_db "$port"
         say "postgres: already running on $PG_HOST:$port"
         return 0
@@ -289,7 +305,8 @@ pg_start() {
         local locale=C
         if locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then locale=C.UTF-8; fi
         rm -rf "$PG_DATA"
-        run_as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U "$PG_SUPER" --auth=trust --encoding=UTF8 \
+        run_as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U "$PG_SUPER" --auth-local=peer \
+            --auth-host=scram-sha-256 --encoding=UTF8 \
             --locale="$locale" >>"$PG_LOG" 2>&1 || { show_log "$PG_LOG"; die "postgres: initdb failed"; }
         printf "\n# Settings of scripts/services.sh (rewritten on every start)\ninclude_if_exists = 'services.conf'\n" \
             >>"$PG_DATA/postgresql.conf"
@@ -304,6 +321,7 @@ max_connections = 200
 shared_buffers = 256MB
 CONF
     if is_root; then chown postgres: "$PG_DATA/services.conf"; fi
+    pg_hba
 
     run_as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$PG_START_TIMEOUT" start >>"$PG_LOG" 2>&1 \
         || { show_log "$PG_LOG"; die "postgres: failed to start (log: $PG_LOG)"; }

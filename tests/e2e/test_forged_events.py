@@ -4,10 +4,12 @@ real RabbitMQ and a real worker: refused as `Forged`, dead-lettered, and nothing
 import dataclasses
 import json
 import uuid
+from io import StringIO
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from outbox import senders, topology
@@ -102,8 +104,8 @@ def test_a_forged_order_takes_no_stock(
         total_price=Decimal("50"),
     )
 
-    # Named as text, the body reaches the worker as text: recorded as sent all the same.
-    send_to_inventory(intruder, to_cloudevent(forged), content_encoding="utf-8")
+    # A content encoding that cannot decode the body: the worker reads the bytes as sent.
+    send_to_inventory(intruder, to_cloudevent(forged), content_encoding="idna")
 
     record = forged_dead_letter(forged.event_id.hex)
     assert record.error_type == "Forged"
@@ -111,3 +113,15 @@ def test_a_forged_order_takes_no_stock(
     assert json.loads(bytes(record.body))["id"] == forged.event_id.hex
     assert inventory_of(product_id).remaining == 5
     assert staff_client.get(f"/products/{product_id}").json()["inventory"] == 5
+
+    # Replayed by an operator, it is signed by the inventory's own user and still refused.
+    call_command("replay_dead_letters", "--event-id", forged.event_id.hex, stdout=StringIO())
+    assert DeadLetter.objects.get(pk=record.pk).status == DeadLetter.Status.REPLAYED
+    again = wait_until(
+        lambda: DeadLetter.objects.filter(
+            pk=record.pk, status=DeadLetter.Status.PENDING, error_type="Forged"
+        ).first(),
+        what="the replayed forgery refused again",
+    )
+    assert intruder.name in again.error_message
+    assert inventory_of(product_id).remaining == 5

@@ -34,11 +34,13 @@ def environment_without_django_settings(**django: str) -> dict[str, str]:
     return {**kept, "DJANGO_SETTINGS_MODULE": "ecommerce.settings", **django}
 
 
-def test_check_deploy_finds_nothing_with_a_key_and_a_host() -> None:
+def test_check_deploy_finds_nothing_with_a_key_a_host_and_the_urls() -> None:
     env = environment_without_django_settings(
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50)[:50],
         DJANGO_ALLOWED_HOSTS="shop.example.com",
+        DATABASE_URL=A_GOOD_DATABASE,
+        CELERY_BROKER_URL=A_GOOD_BROKER,
     )
 
     finished = subprocess.run(
@@ -60,8 +62,6 @@ def test_a_process_without_a_secret_key_refuses_to_start(command: list[str]) -> 
 
     assert finished.returncode != 0
     assert "DJANGO_SECRET_KEY is not set" in finished.stdout + finished.stderr
-
-
 
 
 @pytest.mark.parametrize(

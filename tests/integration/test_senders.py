@@ -16,7 +16,8 @@ from inventory.models import Inventory
 from outbox import broker as outbox_broker
 from outbox import metrics, topology
 from outbox.consumer import Outcome, handle_batch
-from outbox.models import OutboxEvent, ProcessedEvent
+from outbox.dead_letters import replay_message
+from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
 from outbox.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
 from outbox.registry import get_service
 from outbox.senders import SENDER_HEADER, Forged, sender_of
@@ -68,6 +69,42 @@ def test_a_copy_the_consumer_sent_itself_names_the_first_sender() -> None:
     # Only the consumer's own user may name another sender.
     assert sender_of({"user_id": "order"}, {SENDER_HEADER: "product"}, "inventory") == "order"
     assert sender_of({}, {SENDER_HEADER: "product"}, "inventory") is None
+    # A copy of a message no one signed says so, and stays unsigned.
+    assert sender_of(retried, {SENDER_HEADER: ""}, "inventory") is None
+
+
+@override_settings(OUTBOX={**settings.OUTBOX, "BROKER_USERS": SPLIT_USERS})
+@pytest.mark.parametrize(
+    ("properties", "first_sender"),
+    [
+        # Moved by the broker itself (a delivery limit): signed by its sender.
+        ({"user_id": "product", "application_headers": {}}, "product"),
+        # Dead-lettered by the consumer: signed by it, naming the sender.
+        ({"user_id": "inventory", "application_headers": {SENDER_HEADER: "product"}}, "product"),
+        # Refused as unsigned: stays unsigned.
+        ({"user_id": "inventory", "application_headers": {SENDER_HEADER: ""}}, None),
+        # Recorded before messages were signed: the replaying process vouches for it.
+        ({"application_headers": {}}, "inventory"),
+    ],
+    ids=["moved-by-the-broker", "routed-by-the-consumer", "unsigned", "recorded-before-signing"],
+)
+def test_a_replayed_dead_letter_names_its_first_sender(
+    properties: dict, first_sender: str | None
+) -> None:
+    record = DeadLetter(
+        service="inventory",
+        kind=DeadLetter.Kind.FAILED,
+        routing_key="ProductCreatedEvent",
+        body=b"{}",
+        properties=properties,
+    )
+
+    replay = replay_message(record)
+
+    # The replaying process signs it as the inventory's own user.
+    assert sender_of(
+        {"user_id": "inventory"}, replay.properties["application_headers"], "inventory"
+    ) == first_sender
 
 
 @pytest.fixture
