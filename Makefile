@@ -31,8 +31,10 @@ SERVICES_ENV = DATABASE_URL='$(APP_DATABASE_URL)' SERVICES_VHOST='$(SERVICES_VHO
 	CELERY_BROKER_URL='$(call local_broker,beat,$(SERVICES_VHOST))'
 MANAGE = env $(APP_ENV) $(BIN)/python manage.py
 DEMO_ENV = DEMO_PASSWORD='$(call secret,demo-user)'
-# As root, the Procfiles' workers run as nobody (celery worker --uid/--gid).
-WORKER_USER = $(if $(filter 0,$(shell id -u)),WORKER_PRIVILEGES='--uid=nobody --gid=nogroup')
+# As root, the Procfiles' workers run as nobody (celery worker --uid/--gid), provided nobody can
+# run the virtualenv's Python: one made from a Python under root's home (pyenv) cannot be.
+NOBODY_RUNS_PYTHON = $(shell runuser -u nobody -- $(BIN)/python -c 'import celery' 2>/dev/null && echo yes)
+WORKER_USER = $(if $(filter 0,$(shell id -u)),$(if $(NOBODY_RUNS_PYTHON),WORKER_PRIVILEGES='--uid=nobody --gid=nogroup',$(warning the worker runs as root: nobody cannot run $(realpath $(BIN)/python); make .venv from a system Python, e.g. rm -r .venv && PYTHON=/usr/bin/python3 scripts/venv.sh)))
 
 .PHONY: up demo test asyncapi asyncapi-check event-schemas services down migrate check bench up-services migrate-services demo-services cluster cluster-down
 

@@ -78,13 +78,16 @@ def broker_user_permissions() -> dict[str, topology.Permissions]:
     for service in registry.all_services():
         services_of.setdefault(senders.broker_user(service.name), []).append(service)
     granted = {
-        user: topology.permissions(services, settings.OUTBOX["RETRY_DELAYS_SECONDS"])
+        user: topology.permissions(
+            services, settings.OUTBOX["RETRY_DELAYS_SECONDS"], settings.CELERY_TASK_DEFAULT_QUEUE
+        )
         for user, services in services_of.items()
     }
     scheduler = settings.OUTBOX["BROKER_SCHEDULER_USER"]
     if scheduler and scheduler not in granted:
         granted[scheduler] = topology.task_permissions(
-            service.name for service in registry.all_services()
+            [service.name for service in registry.all_services()],
+            settings.CELERY_TASK_DEFAULT_QUEUE,
         )
     return granted
 

@@ -244,8 +244,13 @@ class Permissions:
     read: str
 
 
-def permissions(services: Iterable[Service], retry_delays: Sequence[float]) -> Permissions:
+def permissions(
+    services: Iterable[Service], retry_delays: Sequence[float], default_task_queue: str
+) -> Permissions:
     """What the broker user of these services needs, and no more.
+
+    `default_task_queue` is Celery's queue for a task without a service, which every worker
+    declares on start.
 
     It declares its own exchanges and queues (a worker declares them on every connection),
     binds its receive queue to the publish exchanges it subscribes to, writes only to its own
@@ -277,15 +282,15 @@ def permissions(services: Iterable[Service], retry_delays: Sequence[float]) -> P
         )
     ]
     return Permissions(
-        configure=_any_of(own),
-        write=_any_of(writes),
-        read=_any_of([*own, *sorted(subscribed - set(own))]),
+        configure=_any_of([*own, default_task_queue]),
+        write=_any_of([*writes, default_task_queue]),
+        read=_any_of([*own, *sorted(subscribed - set(own)), default_task_queue]),
     )
 
 
-def task_permissions(services: Iterable[str]) -> Permissions:
+def task_permissions(services: Iterable[str], default_task_queue: str) -> Permissions:
     """What a scheduler (Celery beat) needs to send the services' tasks, and no more."""
-    tasks = _any_of(task_queue(service) for service in services)
+    tasks = _any_of([*(task_queue(service) for service in services), default_task_queue])
     return Permissions(configure=tasks, write=tasks, read=tasks)
 
 

@@ -21,7 +21,7 @@ import requests
 from django.conf import settings
 from kombu import Connection
 
-from conftest import PROJECT_DIR, Processes, consumer_count, database_url, free_port
+from conftest import LOG_DIR, PROJECT_DIR, Processes, consumer_count, database_url, free_port
 from outbox import topology
 from tests.event_contract import breaches_of
 from tests.waiting import wait_until
@@ -89,9 +89,11 @@ def split_databases(env: dict[str, str], *action: str) -> None:
     assert finished.returncode == 0, finished.stdout + finished.stderr
 
 
-def log_tail(name: str) -> str:
-    log = PROJECT_DIR / ".run" / "log" / f"test-{name}.log"
-    return log.read_text(errors="replace")[-3000:] if log.exists() else ""
+def log_tail(name: str, chars: int | None = 3000) -> str:
+    """The end of a process's log (`chars=None`: all of it)."""
+    log = LOG_DIR / f"test-{name}.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return text if chars is None else text[-chars:]
 
 
 def running(processes: Processes, name: str) -> bool:
@@ -179,6 +181,8 @@ def start_services(processes: Processes, urls: dict[str, str], broker_url: str) 
     for service in SERVICES:
         for process in PROCESSES:
             name = f"split-{service}-{process}"
+            # Each log starts afresh: what it shows is this run's (see the broker test below).
+            (LOG_DIR / f"test-{name}.log").unlink(missing_ok=True)
             processes.start(name, "scripts/service.sh", service, process)
     with Connection(broker_url) as connection:
         for service in SERVICES:
@@ -246,6 +250,14 @@ def saved_event_breaches(app: str) -> list[str]:
         connection.close()
     assert rows, f"no event saved in {role(app)}"
     return breaches_of(rows)
+
+
+def test_no_service_is_refused_anything_by_the_broker(split: SplitDeployment) -> None:
+    """Each service connects as its own broker user: what it needs is granted, and nothing it
+    does is refused (a refusal costs a reconnection loop, not an error a request would see)."""
+    for service in SERVICES:
+        for process in PROCESSES:
+            assert "ACCESS_REFUSED" not in log_tail(f"split-{service}-{process}", chars=None)
 
 
 def test_a_context_role_cannot_connect_to_another_context_database(
