@@ -37,9 +37,12 @@ def service_task_queue(service: str) -> Queue:
 def route_to_service(
     name: str, args: tuple, kwargs: dict[str, Any], options: dict[str, Any], **extra: Any
 ) -> dict[str, Queue] | None:
-    """Celery task router: a task with a `service` argument goes to that service's queue."""
+    """Celery task router: a task with a `service` argument goes to that service's queue,
+    through its exchange. Without the exchange named, Celery would publish to RabbitMQ's
+    default exchange, which no service's broker user may write to."""
     if "service" in kwargs:
-        return {"queue": service_task_queue(kwargs["service"])}
+        queue = service_task_queue(kwargs["service"])
+        return {"queue": queue, "exchange": queue.exchange.name, "routing_key": queue.routing_key}
     return None
 
 
