@@ -20,15 +20,6 @@ def client(staff_client: APIClient) -> APIClient:
     return staff_client
 
 
-@pytest.fixture
-def known_product() -> str:
-    product_id = uuid.uuid4()
-    CatalogProduct.objects.create(
-        product_id=product_id, name="Apple", price="10", product_version=1
-    )
-    return product_id.hex
-
-
 def assert_nothing_written() -> None:
     assert not Product.objects.exists()
     assert not Order.objects.exists()

@@ -3,7 +3,6 @@ nothing; a description keeps its tabs and line breaks. The OpenAPI document says
 that a client (and Schemathesis) can tell before it asks."""
 
 import re
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +11,7 @@ from django.contrib.auth.models import AbstractUser
 from rest_framework.test import APIClient
 
 from orders.events import Address, OrderLine
-from orders.models import CatalogProduct, Order
+from orders.models import Order
 from orders.services import order_create
 from outbox.models import OutboxEvent
 from products.models import Category, Product
@@ -22,15 +21,6 @@ pytestmark = pytest.mark.django_db
 
 ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
 ESC, EOT, DEL, NEXT_LINE = "\x1b", "\x04", "\x7f", "\x85"
-
-
-@pytest.fixture
-def known_product() -> str:
-    product_id = uuid.uuid4()
-    CatalogProduct.objects.create(
-        product_id=product_id, name="Apple", price="10", product_version=1
-    )
-    return product_id.hex
 
 
 def refused(response: Any, field: str, character: str) -> None:
