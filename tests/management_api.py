@@ -54,6 +54,18 @@ def broker_user(name: str, permissions: topology.Permissions | None = None) -> I
         _call("DELETE", f"users/{quote(name)}")
 
 
+def create_vhost(name: str) -> None:
+    """A vhost of its own for a test, on which the test session's user may do everything."""
+    _call("PUT", f"vhosts/{quote(name, safe='')}")
+    user = unquote(urlsplit(settings.CELERY_BROKER_URL).username or "")
+    every_right = {"configure": ".*", "write": ".*", "read": ".*"}
+    _call("PUT", f"permissions/{quote(name, safe='')}/{quote(user, safe='')}", every_right)
+
+
+def delete_vhost(name: str) -> None:
+    _call("DELETE", f"vhosts/{quote(name, safe='')}")
+
+
 def _vhost() -> str:
     return unquote(urlsplit(settings.CELERY_BROKER_URL).path.lstrip("/")) or "/"
 

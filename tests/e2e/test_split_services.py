@@ -13,7 +13,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import psycopg2
 import pytest
@@ -23,6 +22,7 @@ from kombu import Connection
 
 from conftest import LOG_DIR, PROJECT_DIR, Processes, consumer_count, database_url, free_port
 from outbox import topology
+from tests import management_api
 from tests.event_contract import breaches_of
 from tests.waiting import wait_until
 
@@ -47,30 +47,6 @@ ROLE_PASSWORDS = {app: secrets.token_urlsafe(16) for app in ("products", "invent
 
 def password(app: str) -> str:
     return ROLE_PASSWORDS[app]
-
-
-class RabbitManagement:
-    """The broker's HTTP management API, to give the test a vhost of its own."""
-
-    def __init__(self, broker_url: str) -> None:
-        broker = Connection(broker_url)
-        self.url = os.environ.get("RABBITMQ_MANAGEMENT_URL", f"http://{broker.hostname}:15672")
-        self.auth = (broker.userid, broker.password)
-
-    def create_vhost(self, vhost: str, user: str) -> None:
-        self._call("PUT", f"/api/vhosts/{quote(vhost, safe='')}")
-        self._call(
-            "PUT",
-            f"/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
-            {"configure": ".*", "write": ".*", "read": ".*"},
-        )
-
-    def delete_vhost(self, vhost: str) -> None:
-        self._call("DELETE", f"/api/vhosts/{quote(vhost, safe='')}")
-
-    def _call(self, method: str, path: str, body: dict | None = None) -> None:
-        response = requests.request(method, self.url + path, json=body, auth=self.auth, timeout=10)
-        response.raise_for_status()
 
 
 @dataclass
@@ -153,18 +129,17 @@ def split(django_db_setup: None) -> Iterator[SplitDeployment]:
             for service, url in urls.items()
         },
     }
-    management = RabbitManagement(settings.CELERY_BROKER_URL)
     processes = Processes(env)
     split_databases(env, "drop")  # what a run that was cut short left behind
     split_databases(env)
-    management.create_vhost(vhost, broker.userid)
+    management_api.create_vhost(vhost)
     try:
         migrate(processes)
         start_services(processes, urls, broker_url)
         yield SplitDeployment(env, urls)
     finally:
         processes.stop_all()
-        management.delete_vhost(vhost)
+        management_api.delete_vhost(vhost)
         split_databases(env, "drop")
 
 
