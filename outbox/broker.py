@@ -5,10 +5,11 @@ import dataclasses
 import json
 import urllib.error
 import urllib.request
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import amqp
 from django.conf import settings
+from kombu import Connection
 
 from outbox import registry, senders, topology
 from outbox.failover import broker_connection, connect_to_any_node
@@ -97,17 +98,14 @@ def grant_broker_users() -> dict[str, topology.Permissions]:
     (`BROKER_MANAGEMENT_URL`), as the administrator; return what was granted. The users must
     exist: creating them, with their passwords, is the deployment's (scripts/services.sh
     locally). The administrator itself is left as it is."""
-    admin = urlsplit(settings.BROKER_ADMIN_URL.split(";")[0])
-    admin_user = unquote(admin.username or "")
-    vhost = unquote(admin.path.lstrip("/")) or "/"
+    admin = Connection(settings.BROKER_ADMIN_URL)
+    vhost = admin.virtual_host
     granted = {
         user: permissions
         for user, permissions in broker_user_permissions().items()
-        if user != admin_user
+        if user != admin.userid
     }
-    credentials = base64.b64encode(
-        f"{admin_user}:{unquote(admin.password or '')}".encode()
-    ).decode()
+    credentials = base64.b64encode(f"{admin.userid}:{admin.password}".encode()).decode()
     for user, permissions in granted.items():
         request = urllib.request.Request(
             f"{settings.BROKER_MANAGEMENT_URL}/api/permissions/"

@@ -16,11 +16,12 @@ only on a copy sent by the consumer's own user, the one credential besides the a
 that may write to its retry and recover exchanges.
 """
 
+import functools
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
+from kombu import Connection
 
 from outbox import registry
 from outbox.cloudevents import MalformedEvent, ReceivedEvent
@@ -53,7 +54,13 @@ def broker_user(service: str) -> str:
 
 def own_broker_user() -> str:
     """The user of CELERY_BROKER_URL (of its first node: every node takes the same user)."""
-    return unquote(urlsplit(settings.CELERY_BROKER_URL.split(";")[0]).username or "")
+    return _user_of(settings.CELERY_BROKER_URL)
+
+
+@functools.cache
+def _user_of(url: str) -> str:
+    # Asked for every message a worker receives: the URL is read once.
+    return Connection(url).userid or ""
 
 
 def sender_of(
