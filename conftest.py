@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 import tests.probe  # noqa: F401 - registers the probe service, as the test worker does
 from ecommerce.staff import catalog_manager_create
-from outbox import registry, senders, topology
+from outbox.core import registry, senders, topology
 from tests.waiting import wait_until
 
 PROJECT_DIR = Path(__file__).resolve().parent

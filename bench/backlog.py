@@ -1,7 +1,7 @@
 """Backlogs to measure: pending outbox rows, and product events waiting in a receive queue.
 
 The events are the product context's real events, turned into outbox rows by
-`outbox.store.outbox_row`, so the payloads have the size and shape of production ones.
+`outbox.core.store.outbox_row`, so the payloads have the size and shape of production ones.
 """
 
 import csv
@@ -16,10 +16,10 @@ from itertools import islice
 from django.apps import apps
 from django.db import connection
 
-from outbox.events import DomainEvent
-from outbox.publisher import ConfirmingPublisher
-from outbox.relay import ClaimedEvent
-from outbox.store import outbox_row
+from outbox.core.events import DomainEvent
+from outbox.core.publisher import ConfirmingPublisher
+from outbox.core.relay import ClaimedEvent
+from outbox.core.store import outbox_row
 from products.events import ProductCreatedEvent, ProductNameChangedEvent
 
 COPY_CHUNK = 20_000

@@ -11,8 +11,8 @@ from typing import Any
 from django.db import connection, transaction
 
 from bench import backlog
-from outbox.relay import CLAIM_BATCH_SQL
-from outbox.store import outbox_row
+from outbox.core.relay import CLAIM_BATCH_SQL
+from outbox.core.store import outbox_row
 
 ADD_PUBLISHED_SQL = """
 INSERT INTO outbox_outboxevent (event_id, event_type, service, aggregate_type, aggregate_id,

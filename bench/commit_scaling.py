@@ -9,8 +9,8 @@ settings, each measured at every client count in the same run:
   `pg_notify` inside the transaction (the relay's wake-up until migration outbox 0007). Its
   commit takes a database-wide lock and holds it through its WAL flush;
 - *no wake-up*: nothing notifies, the ceiling of this transaction;
-- *notify after commit*: the writer sends `outbox.relay_wakeup.WAKE_RELAY_SQL` once its
-  transaction has committed, as `outbox.store.save` does now;
+- *notify after commit*: the writer sends `outbox.core.relay_wakeup.WAKE_RELAY_SQL` once its
+  transaction has committed, as `outbox.core.store.save` does now;
 - group commit: `commit_delay` (µs) with `commit_siblings` 5, set on the bench database.
 
 Run on its own, or as the `commits` scenario of `python -m bench.run --only commits`:
@@ -95,7 +95,7 @@ def default_settings(commit_delays: Sequence[int]) -> list[Setting]:
 
 def order_script(wakeup: str) -> str:
     """One pgbench transaction: an order as `POST /orders` writes it, then the wake-up."""
-    from outbox.relay_wakeup import WAKE_RELAY_SQL
+    from outbox.core.relay_wakeup import WAKE_RELAY_SQL
 
     payload = order_created_payload().replace("'", "''")
     statements = [
@@ -122,7 +122,7 @@ def order_script(wakeup: str) -> str:
 def order_created_payload() -> str:
     """The CloudEvent of an order's `OrderCreatedEvent`, as the outbox stores it."""
     from orders.events import Address, OrderCreatedEvent, OrderLine
-    from outbox.store import outbox_row
+    from outbox.core.store import outbox_row
 
     event = OrderCreatedEvent(
         aggregate_id="5f0c2a5e8f8e4a7c9d4c1b2a3e4f5a6b",

@@ -2,7 +2,7 @@
 
 This is the consumer benchmark's ceiling: PostgreSQL's own rate for the worker's statements.
 They were captured from a worker handling ProductCreatedEvents for the inventory consumer
-(`outbox.consumer.handle_batch` -> `inventory.handlers.create_inventory`, then the audit
+(`outbox.core.consumer.handle_batch` -> `inventory.handlers.create_inventory`, then the audit
 trail's after-commit records): per batch, one transaction holding the inbox records of the
 whole batch in one statement, then the handling of every event in one savepoint; then one
 transaction holding the batch's audit records in one statement. A batch of one is what a

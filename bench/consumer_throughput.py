@@ -32,8 +32,8 @@ from bench.consumer_statements import pgbench_script
 from bench.cpu import cpu_seconds
 from bench.environment import BenchEnvironment
 from bench.processes import Children
-from outbox import registry, topology
-from outbox.broker import queue_shape
+from outbox.core import registry, topology
+from outbox.core.broker import queue_shape
 from tests.waiting import wait_until
 
 CONSUMER = "inventory"

@@ -27,8 +27,8 @@ from bench.processes import Children, free_port
 from ecommerce.staff import catalog_managers
 from inventory.models import Inventory
 from orders.models import CatalogProduct
-from outbox import registry, topology
-from outbox.broker import declare_topology
+from outbox.core import registry, topology
+from outbox.core.broker import declare_topology
 from outbox.models import OutboxEvent
 from products.models import Product
 from tests.waiting import wait_until

@@ -66,7 +66,7 @@ def measure_peer_relay(
     from kombu import Connection
 
     from bench.relay_throughput import routed_queue
-    from outbox import topology
+    from outbox.core import topology
 
     batch_size = batch_size or settings.OUTBOX["RELAY_BATCH_SIZE"]
     python = peer_python()
@@ -199,8 +199,8 @@ def fill_backlogs(size: int) -> set[str]:
     from django.db import connection
 
     from bench import backlog
-    from outbox import topology
-    from outbox.cloudevents import CONTENT_TYPE
+    from outbox.core import topology
+    from outbox.core.cloudevents import CONTENT_TYPE
 
     backlog.truncate_tables()
     backlog.insert_pending(size)

@@ -15,11 +15,7 @@ DEBUG = False
 USE_TZ = True
 INSTALLED_APPS = ["django_outbox_pattern"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ["DATABASE_URL"]
-    )
-}
+DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 
 _broker = urlsplit(os.environ["CELERY_BROKER_URL"])
 DJANGO_OUTBOX_PATTERN = {

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 import amqp
 import django
 
-from outbox.publisher import OutgoingMessage
+from outbox.core.publisher import OutgoingMessage
 
 PERSISTENT = 2
 
@@ -64,8 +64,8 @@ def relay_publisher(batch_size: int) -> Callable[[], int]:
     from django.db import connection
     from opentelemetry import trace
 
-    from outbox import metrics, tracing
-    from outbox.broker import relay_from_settings
+    from outbox.core import metrics, tracing
+    from outbox.core.broker import relay_from_settings
 
     tracing.configure("relay")
     metrics.serve(settings.METRICS["RELAY_PORT"], "relay")
@@ -90,7 +90,7 @@ def raw_publisher(batch_size: int) -> Callable[[], int]:
     from django.conf import settings
     from django.db import connection
 
-    from outbox.relay import ClaimedEvent
+    from outbox.core.relay import ClaimedEvent
 
     with connection.cursor() as cursor:
         cursor.execute(

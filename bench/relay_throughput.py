@@ -21,7 +21,7 @@ from kombu import Connection
 from bench import backlog
 from bench.environment import BenchEnvironment
 from bench.processes import Children
-from outbox import topology
+from outbox.core import topology
 
 ROUTED_QUEUE = "bench-relay-q"
 # (name, publisher, processes) of each measurement, in this order. The raw publisher only reads

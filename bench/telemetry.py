@@ -32,7 +32,7 @@ from bench.consumer_throughput import measure_consumer
 from bench.environment import BenchEnvironment
 from bench.processes import free_port
 from bench.relay_throughput import pending_count, queue_depth, run_publishers
-from outbox import topology
+from outbox.core import topology
 from tests.otlp_receiver import OtlpReceiver, otlp_receiver
 
 ROUTED_QUEUE = "bench-telemetry-q"

@@ -26,7 +26,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from outbox.aggregates import StateConflict
+from outbox.core.aggregates import StateConflict
 
 # Seconds a client is told to wait before it tries again while a server is unreachable.
 RETRY_AFTER_SECONDS = 5

@@ -6,7 +6,7 @@ from celery import Celery, signals
 from django.conf import settings
 from django.utils.log import configure_logging
 
-from outbox.failover import FailoverConnection
+from outbox.core.failover import FailoverConnection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecommerce.settings")
 
@@ -17,7 +17,7 @@ app.autodiscover_tasks()
 app.amqp.Connection = FailoverConnection
 
 # Domain events are consumed by a bootstep inside the worker, not as Celery tasks.
-app.steps["consumer"].add("outbox.worker:EventConsumerStep")
+app.steps["consumer"].add("outbox.core.worker:EventConsumerStep")
 
 
 @signals.celeryd_init.connect

@@ -17,7 +17,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from outbox.failover import broker_tls_options
+from outbox.core.failover import broker_tls_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -240,7 +240,7 @@ def database(url: str) -> dict:
         url, conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
     )
     # Django's PostgreSQL backend plus before-commit and after-rollback hooks, which the
-    # in-process listeners of outbox.listeners bind their transaction phases to.
+    # in-process listeners of outbox.inprocess.listeners bind their transaction phases to.
     config["ENGINE"] = "outbox.postgresql"
     return config
 
@@ -269,7 +269,7 @@ def credentialed_url(variable: str, debug_default: str) -> str:
             raise ImproperlyConfigured(
                 f"{variable} gives {said} for {parts.username or 'its user'}@{parts.hostname}. "
                 "Outside DJANGO_DEBUG every database and broker URL needs a password of its "
-                "own (docs/operations.md, \"Credentials\")."
+                'own (docs/operations.md, "Credentials").'
             )
     return url
 
@@ -298,7 +298,7 @@ def own_database_url(app: str) -> str | None:
 CONTEXT_DATABASES = {app: app if own_database_url(app) else "default" for app in SERVED_APPS}
 DATABASES.update({app: database(url) for app in SERVED_APPS if (url := own_database_url(app))})
 # Where each database alias comes from, for the error a process gives when one is unreachable
-# at start (outbox.databases).
+# at start (outbox.core.databases).
 DATABASE_URL_VARIABLES = {
     alias: "DATABASE_URL" if alias == "default" else f"{alias.upper()}_DATABASE_URL"
     for alias in DATABASES
@@ -413,7 +413,7 @@ BROKER_MANAGEMENT_URL = os.environ.get(
 
 def broker_users() -> dict[str, str]:
     """BROKER_USERS, `service=user,...`: the broker user a service publishes as, where it is
-    not the default (outbox.senders: this process's own user for a service it serves, and the
+    not the default (outbox.core.senders: this process's own user for a service it serves, and the
     user named after the service for any other)."""
     users = {}
     for item in env_list("BROKER_USERS", ""):
@@ -435,7 +435,7 @@ BROKER_TLS = {
     "CERT_FILE": os.environ.get("BROKER_TLS_CERT_FILE") or None,
     "KEY_FILE": os.environ.get("BROKER_TLS_KEY_FILE") or None,
 }
-# The same options as every connection the outbox opens itself (outbox.failover).
+# The same options as every connection the outbox opens itself (outbox.core.failover).
 CELERY_BROKER_USE_SSL = broker_tls_options(CELERY_BROKER_URL, BROKER_TLS)
 
 # The project's tasks go to their service's transient task queue (outbox.tasks says why); a
@@ -457,7 +457,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # A task with a `service` argument goes to that service's task queue (xxx-tasks), consumed
 # only by the workers of that service, which reach its database.
-CELERY_TASK_ROUTES = ["outbox.tasks.route_to_service"]
+CELERY_TASK_ROUTES = ["outbox.core.task_queues.route_to_service"]
 # One beat serves a whole deployment: it schedules the upkeep of every served service.
 CELERY_BEAT_SCHEDULE = {
     f"{name}-{service}": {
@@ -514,7 +514,7 @@ OUTBOX = {
     # back after an outage: keep it well above 1.
     "DELIVERY_LIMIT": env_positive_int("OUTBOX_DELIVERY_LIMIT", "10"),
     # The broker user each service publishes as: a consumer refuses an event that another
-    # user sent in its source's name (outbox.senders).
+    # user sent in its source's name (outbox.core.senders).
     "BROKER_USERS": broker_users(),
     # The broker user Celery beat connects as, when it is none of the services' users (the
     # split layout): declare_topology lets it send every service's tasks.
@@ -557,7 +557,7 @@ ORDERS = {
 }
 
 # LOG_FORMAT=json writes one JSON object per record, with the event id and type, the consumer
-# and the trace and span ids when known (outbox.log_context), so that logs and traces join.
+# and the trace and span ids when known (outbox.core.log_context), so that logs and traces join.
 LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
 if LOG_FORMAT == "json":
     # Python's warnings become records too, instead of plain lines among the JSON ones.
@@ -574,7 +574,7 @@ LOGGING = {
             "timestamp": "time",
         },
     },
-    "filters": {"event": {"()": "outbox.log_context.EventLogFilter"}},
+    "filters": {"event": {"()": "outbox.core.log_context.EventLogFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",

@@ -37,8 +37,6 @@ def catalog_managers() -> Group:
 def catalog_manager_create(*, username: str, password: str | None = None) -> AbstractUser:
     """A staff user in the catalog managers' group; without a password, one who cannot sign
     in with one (tests and benchmarks give them a token)."""
-    user = get_user_model().objects.create_user(
-        username=username, password=password, is_staff=True
-    )
+    user = get_user_model().objects.create_user(username=username, password=password, is_staff=True)
     user.groups.add(catalog_managers())
     return user

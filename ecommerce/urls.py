@@ -14,7 +14,7 @@ from drf_spectacular.views import (
 )
 
 from ecommerce.sign_in import SignInApi, SignOutApi
-from outbox.operations_admin import OperationsView
+from outbox.operations.admin_page import OperationsView
 from outbox.views import AsyncApiDocument, HealthApi, MetricsView
 
 

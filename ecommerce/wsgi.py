@@ -6,8 +6,8 @@ import django
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 
-from outbox import tracing
-from outbox.databases import require_databases
+from outbox.core import tracing
+from outbox.core.databases import require_databases
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecommerce.settings")
 

@@ -8,7 +8,7 @@ class InventoryConfig(AppConfig):
 
     def ready(self) -> None:
         from inventory.handlers import EVENT_HANDLERS, UPCASTERS
-        from outbox.registry import register_service
+        from outbox.core.registry import register_service
 
         register_service(
             "inventory",

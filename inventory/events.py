@@ -3,7 +3,7 @@
 import dataclasses
 from typing import ClassVar
 
-from outbox.events import DomainEvent
+from outbox.core.events import DomainEvent
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

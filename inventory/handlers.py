@@ -4,8 +4,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from inventory import services
-from outbox.cloudevents import MalformedEvent, ReceivedEvent
-from outbox.registry import EventHandler, FormerVersion, Subscription, Upcaster
+from outbox.core.cloudevents import MalformedEvent, ReceivedEvent
+from outbox.core.registry import EventHandler, FormerVersion, Subscription, Upcaster
 
 
 def create_inventory(event: ReceivedEvent) -> None:

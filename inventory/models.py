@@ -17,7 +17,7 @@ from inventory.events import (
     StockReservationRejectedEvent,
     StockReservedEvent,
 )
-from outbox.aggregates import AggregateRoot, StateConflict
+from outbox.core.aggregates import AggregateRoot, StateConflict
 
 # The most units an inventory's column holds (PostgreSQL integer).
 MAX_REMAINING = 2_147_483_647

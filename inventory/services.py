@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from django.db import router, transaction
 
 from inventory.models import Inventory, StockReservation
-from outbox import store
+from outbox.core import store
 
 # Every command runs in one transaction on the inventory context's own database.
 DATABASE = router.db_for_write(Inventory)

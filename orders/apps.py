@@ -7,7 +7,7 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from orders.handlers import EVENT_HANDLERS, UPCASTERS
-        from outbox.registry import register_service
+        from outbox.core.registry import register_service
 
         register_service(
             "order",

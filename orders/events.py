@@ -4,7 +4,7 @@ import dataclasses
 from decimal import Decimal
 from typing import ClassVar
 
-from outbox.events import DomainEvent
+from outbox.core.events import DomainEvent
 
 
 @dataclasses.dataclass(frozen=True)

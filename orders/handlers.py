@@ -6,9 +6,9 @@ from decimal import Decimal, InvalidOperation
 
 from orders import services
 from orders.events import OrderEvent, OrderItemCountChangeRequestedEvent, OrderPaidEvent
-from outbox.cloudevents import MalformedEvent, ReceivedEvent
-from outbox.registry import EventHandler, FormerVersion, Subscription, Upcaster
-from outbox.versions import data_not_read
+from outbox.core.cloudevents import MalformedEvent, ReceivedEvent
+from outbox.core.registry import EventHandler, FormerVersion, Subscription, Upcaster
+from outbox.core.versions import data_not_read
 
 
 def refresh_order_summary(event: ReceivedEvent) -> None:

@@ -23,7 +23,7 @@ from orders.events import (
     OrderPaidEvent,
     OrderRejectedEvent,
 )
-from outbox.aggregates import AggregateRoot, StateConflict
+from outbox.core.aggregates import AggregateRoot, StateConflict
 
 
 class OrderStatus(models.TextChoices):

@@ -21,8 +21,8 @@ from orders.models import (
     OrderSummary,
     TooManyUnpaidOrders,
 )
-from outbox import store
-from outbox.aggregates import StateConflict
+from outbox.core import store
+from outbox.core.aggregates import StateConflict
 
 # Every command runs in one transaction on the order context's own database.
 DATABASE = router.db_for_write(Order)

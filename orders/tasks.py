@@ -10,5 +10,5 @@ EXPIRE_UNPAID_ORDERS_TASK = "orders.tasks.expire_unpaid_orders"
 @shared_task(name=EXPIRE_UNPAID_ORDERS_TASK, ignore_result=True)
 def expire_unpaid_orders(*, service: str) -> int:
     """Cancel the orders left unpaid too long. `service` routes the task to the order
-    service's own task queue (outbox.tasks.route_to_service), whose workers reach its database."""
+    service's own task queue (`outbox.core.task_queues`), whose workers reach its database."""
     return services.order_expire_unpaid()

@@ -23,16 +23,17 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from outbox import registry, tasks
-from outbox.broker import confirming_publisher, relay_from_settings
-from outbox.dead_letters import dead_letter_discard, dead_letter_replay
+from outbox import tasks
+from outbox.core import registry
+from outbox.core.broker import confirming_publisher, relay_from_settings
+from outbox.core.publisher import PublishFailed
 from outbox.models import AuditRecord, DeadLetter, OutboxEvent, ProcessedEvent
-from outbox.publisher import PublishFailed
+from outbox.operations.replay import dead_letter_discard, dead_letter_replay
 
 # Rows an action publishes while the operator's page waits; more go to a worker.
 BACKGROUND_THRESHOLD = 100
 
-# The index links to the operations page (outbox.operations_admin).
+# The index links to the operations page (outbox.operations.admin_page).
 admin.site.index_template = "admin/outbox/index.html"
 
 
@@ -265,9 +266,7 @@ class DeadLetterAdmin(OutboxRecordAdmin):
             level,
         )
 
-    @admin.action(
-        description="Discard selected dead letters (with a reason)", permissions=["act"]
-    )
+    @admin.action(description="Discard selected dead letters (with a reason)", permissions=["act"])
     def discard(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> HttpResponse | None:
         form = DiscardForm(request.POST if "reason" in request.POST else None)
         if form.is_valid():

@@ -7,5 +7,7 @@ class OutboxConfig(AppConfig):
     verbose_name = "Outbox and messaging"
 
     def ready(self) -> None:
+        import outbox.inprocess.listeners  # noqa: F401 - hears the events the store saves
+
         if settings.OUTBOX["AUDIT_TRAIL"]:
-            import outbox.audit  # noqa: F401 - registers the audit listeners
+            import outbox.inprocess.audit  # noqa: F401 - registers the audit listeners

@@ -145,7 +145,7 @@ class AuditRecord(models.Model):
         indexes = [
             models.Index(fields=["aggregate_type", "aggregate_id"], name="audit_aggregate"),
             models.Index(fields=["event_id"], name="audit_event"),
-            # Retention deletes by age (outbox.retention).
+            # Retention deletes by age (outbox.operations.retention).
             models.Index(fields=["recorded_at"], name="audit_recorded_at"),
         ]
 

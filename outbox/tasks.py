@@ -2,48 +2,25 @@
 the admin's actions on large selections.
 
 Each task works for one service, on that service's database, and is routed to the service's
-own task queue (`route_to_service`), which only that service's workers consume.
-
-These tasks may be lost (the sweep comes round again; asynchronous listeners are at most once;
-an admin action leaves its rows as they were, to be acted on again),
-so their queues are transient: on a cluster, a queue whose node died is declared again on a
-live node, where a durable classic queue would be unusable until its node came back.
+own task queue (`outbox.core.task_queues`), which only that service's workers consume.
 """
 
 from datetime import timedelta
-from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from kombu import Exchange, Queue
 
-from outbox import listeners, registry, retention, topology
-from outbox.broker import confirming_publisher, relay_from_settings
-from outbox.dead_letters import dead_letter_replay
+from outbox.core import registry
+from outbox.core.broker import confirming_publisher, relay_from_settings
+from outbox.inprocess import listeners
 from outbox.models import DeadLetter
+from outbox.operations import retention
+from outbox.operations.replay import dead_letter_replay
 
 SWEEP_OUTBOX_TASK = "outbox.tasks.sweep_outbox"
 PURGE_EXPIRED_RECORDS_TASK = "outbox.tasks.purge_expired_records"
 PUBLISH_OUTBOX_EVENTS_TASK = "outbox.tasks.publish_outbox_events"
 REPLAY_DEAD_LETTERS_TASK = "outbox.tasks.replay_dead_letters"
-
-
-def service_task_queue(service: str) -> Queue:
-    """The transient queue of a service's tasks, with a direct exchange of the same name."""
-    name = topology.task_queue(service)
-    return Queue(name, Exchange(name, type="direct"), routing_key=name, durable=False)
-
-
-def route_to_service(
-    name: str, args: tuple, kwargs: dict[str, Any], options: dict[str, Any], **extra: Any
-) -> dict[str, Queue] | None:
-    """Celery task router: a task with a `service` argument goes to that service's queue,
-    through its exchange. Without the exchange named, Celery would publish to RabbitMQ's
-    default exchange, which no service's broker user may write to."""
-    if "service" in kwargs:
-        queue = service_task_queue(kwargs["service"])
-        return {"queue": queue, "exchange": queue.exchange.name, "routing_key": queue.routing_key}
-    return None
 
 
 @shared_task(name=SWEEP_OUTBOX_TASK, ignore_result=True)

@@ -13,15 +13,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from outbox import metrics
-from outbox.asyncapi import asyncapi_document, render
-from outbox.health import cached_healthy, health_report
+from outbox.contracts.asyncapi import asyncapi_document, render
+from outbox.core import metrics
+from outbox.operations import gauges
+from outbox.operations.health import cached_healthy, health_report
 
 
 class HealthApi(APIView):
     """Up or down, with 503 when something is down; staff also get the full report (databases,
     broker, outbox backlog and dead letters), which names servers and queues, looked at afresh.
-    Anyone else is answered from a short cache (outbox.health.cached_healthy)."""
+    Anyone else is answered from a short cache (outbox.operations.health.cached_healthy)."""
 
     permission_classes = [AllowAny]
     # A load balancer probes often from one address: a 429 would take the process out of
@@ -60,7 +61,7 @@ class MetricsView(View):
             raise Http404("metrics are off (METRICS_ENABLED=false)")
         if refusal := scrape_refusal(request):
             return HttpResponse(refusal, status=403, content_type="text/plain; charset=utf-8")
-        return HttpResponse(metrics.web_exposition(), content_type=CONTENT_TYPE_LATEST)
+        return HttpResponse(gauges.web_exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
 def scrape_refusal(request: HttpRequest) -> str | None:

@@ -6,7 +6,7 @@ class ProductsConfig(AppConfig):
     name = "products"
 
     def ready(self) -> None:
-        from outbox.registry import register_service
+        from outbox.core.registry import register_service
         from products.handlers import EVENT_HANDLERS
 
         register_service(

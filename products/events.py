@@ -5,7 +5,7 @@ import uuid
 from decimal import Decimal
 from typing import ClassVar
 
-from outbox.events import DomainEvent
+from outbox.core.events import DomainEvent
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,7 @@
 """How the product context reacts to other contexts' events."""
 
-from outbox.cloudevents import ReceivedEvent
-from outbox.registry import EventHandler, Subscription
+from outbox.core.cloudevents import ReceivedEvent
+from outbox.core.registry import EventHandler, Subscription
 from products import services
 
 

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from outbox.aggregates import AggregateRoot
+from outbox.core.aggregates import AggregateRoot
 from products.events import (
     CategoryCreatedEvent,
     ProductCategoryChangedEvent,

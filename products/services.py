@@ -5,8 +5,8 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, router, transaction
 
-from outbox import store
-from outbox.aggregates import StateConflict
+from outbox.core import store
+from outbox.core.aggregates import StateConflict
 from products.models import Category, Product
 
 # Every command runs in one transaction on the product context's own database.

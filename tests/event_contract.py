@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from outbox.asyncapi import asyncapi_document
-from outbox.cloudevents import source_of
-from outbox.conformance import EventContract
+from outbox.contracts.asyncapi import asyncapi_document
+from outbox.contracts.conformance import EventContract
+from outbox.core.cloudevents import source_of
+from outbox.core.registry import outbox_databases
 from outbox.models import OutboxEvent
-from outbox.registry import outbox_databases
 
 
 @functools.cache

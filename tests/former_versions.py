@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from outbox.cloudevents import dataschema_of
+from outbox.core.cloudevents import dataschema_of
 
 ITEM_COUNT_CHANGE_REQUESTED = "OrderItemCountChangeRequestedEvent"
 

@@ -17,7 +17,7 @@ import requests
 from django.conf import settings
 from kombu import Connection
 
-from outbox import topology
+from outbox.core import topology
 
 MANAGEMENT_URL = os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
 

@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
-from outbox import listeners
-from outbox.cloudevents import ReceivedEvent
-from outbox.events import DomainEvent
-from outbox.registry import Subscription, register_service
+from outbox.core.cloudevents import ReceivedEvent
+from outbox.core.events import DomainEvent
+from outbox.core.registry import Subscription, register_service
+from outbox.inprocess import listeners
 
 SERVICE = "probe"
 EVENT_TYPE = "ProbeEvent"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from prometheus_client import Counter, Histogram
 
-from outbox import metrics
+from outbox.core import metrics
+from outbox.operations import gauges
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana" / "ecommerce-dashboard.json"
 METRIC_NAME = re.compile(r"\boutbox_[a-z_]+\b")
@@ -24,7 +25,7 @@ def exposed() -> dict[str, set[str]]:
         elif isinstance(value, Histogram):
             for suffix in ("_bucket", "_sum", "_count"):
                 names[f"{value._name}{suffix}"] = set(value._labelnames) | {"le"}
-    for gauge in metrics.STATE_GAUGES:
+    for gauge in gauges.STATE_GAUGES:
         names[gauge.name] = set(gauge.labels)
     return names
 

@@ -22,7 +22,7 @@ from orders.models import (
     OrderItem,
     OrderStatus,
 )
-from outbox.aggregates import StateConflict
+from outbox.core.aggregates import StateConflict
 
 ADDRESS = Address(province="四川", city="成都", detail="天府软件园1号")
 

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 
 from orders.events import Address, OrderAddressChangedEvent, OrderCreatedEvent, OrderLine
 from orders.models import CatalogProduct, Order, OrderStatus, PriceChanged
-from outbox.aggregates import StateConflict
+from outbox.core.aggregates import StateConflict
 
 ADDRESS = Address(province="四川", city="成都", detail="天府软件园1号")
 

@@ -2,7 +2,7 @@
 
 from django.db.backends.postgresql import base
 
-from outbox.transaction_phases import TransactionPhasesMixin
+from outbox.postgresql.transaction_phases import TransactionPhasesMixin
 
 
 class DatabaseWrapper(TransactionPhasesMixin, base.DatabaseWrapper):

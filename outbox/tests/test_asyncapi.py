@@ -22,12 +22,12 @@ import pytest
 import yaml
 from django.conf import settings
 
-from outbox.asyncapi import asyncapi_document, data_schema, known_events, render
-from outbox.cloudevents import dataschema_of, to_cloudevent
-from outbox.events import DomainEvent
-from outbox.registry import all_services
-from outbox.schema_lock import locked_schemas
-from outbox.topology import publish_exchange, receive_queue
+from outbox.contracts.asyncapi import asyncapi_document, data_schema, known_events, render
+from outbox.contracts.schema_lock import locked_schemas
+from outbox.core.cloudevents import dataschema_of, to_cloudevent
+from outbox.core.events import DomainEvent
+from outbox.core.registry import all_services
+from outbox.core.topology import publish_exchange, receive_queue
 
 COMMITTED = Path(settings.BASE_DIR) / "docs" / "asyncapi.yaml"
 EVENTS = known_events()

@@ -7,8 +7,8 @@ from typing import ClassVar
 
 import pytest
 
-from outbox.cloudevents import MalformedEvent, parse_cloudevent, to_cloudevent
-from outbox.events import DomainEvent
+from outbox.core.cloudevents import MalformedEvent, parse_cloudevent, to_cloudevent
+from outbox.core.events import DomainEvent
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from outbox.asyncapi import asyncapi_document, known_events
-from outbox.cloudevents import dataschema_of, to_cloudevent
-from outbox.conformance import EventContract
+from outbox.contracts.asyncapi import asyncapi_document, known_events
+from outbox.contracts.conformance import EventContract
+from outbox.core.cloudevents import dataschema_of, to_cloudevent
 from outbox.tests.test_asyncapi import an_event
 
 CONTRACT = EventContract(asyncapi_document())

@@ -2,7 +2,7 @@
 
 import pytest
 
-from outbox.faults import Armed, CrashPoint
+from outbox.core.faults import Armed, CrashPoint
 
 
 def test_nothing_is_armed_without_a_value() -> None:

@@ -18,12 +18,14 @@ from typing import Any, ClassVar
 import pytest
 from django.db import connection, transaction
 
-from outbox import listeners, store, transaction_phases
-from outbox.cloudevents import ReceivedEvent
-from outbox.containment import HandlerAborted
-from outbox.events import DomainEvent
-from outbox.listeners import Listener, Outcome, Phase
+from outbox.core import store
+from outbox.core.cloudevents import ReceivedEvent
+from outbox.core.containment import HandlerAborted
+from outbox.core.events import DomainEvent
+from outbox.inprocess import listeners
+from outbox.inprocess.listeners import Listener, Outcome, Phase
 from outbox.models import OutboxEvent, ProcessedEvent
+from outbox.postgresql import transaction_phases
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -141,7 +143,7 @@ def test_independent_transaction_an_after_commit_failure_undoes_only_its_own_wri
 
     assert work_done() == ["caller TicketOpened", "next listener TicketOpened"]
     [failure] = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert failure.name == "outbox.transaction_phases"
+    assert failure.name == "outbox.postgresql.transaction_phases"
     assert failure.exc_info[0] is Boom
     assert failing.name in failure.getMessage()
     assert event.event_id.hex in failure.getMessage()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from outbox.worker import BATCH_LINGER_SECONDS, MessageBatches
+from outbox.core.worker import BATCH_LINGER_SECONDS, MessageBatches
 
 
 class Loop:

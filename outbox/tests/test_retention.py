@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from outbox.models import AuditRecord, DeadLetter, OutboxEvent, ProcessedEvent
-from outbox.retention import purge_expired_records
+from outbox.operations.retention import purge_expired_records
 from outbox.tests.rows import saved_outbox_event
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_only_rows_older_than_the_window_are_purged() -> None:
 
 
 def test_purging_works_through_many_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("outbox.retention.DELETE_BATCH_SIZE", 3)
+    monkeypatch.setattr("outbox.operations.retention.DELETE_BATCH_SIZE", 3)
     for _ in range(10):
         outbox_event(published_days_ago=30)
 

@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 
-from outbox.asyncapi import current_schemas
-from outbox.cloudevents import dataschema_of
-from outbox.registry import FormerVersion, Service, Subscription, all_services
-from outbox.schema_lock import (
+from outbox.contracts.asyncapi import current_schemas
+from outbox.contracts.schema_lock import (
     LOCK_FILE,
     breaking_changes,
     lock_problems,
@@ -19,7 +17,9 @@ from outbox.schema_lock import (
     render,
     wanted_lock,
 )
-from outbox.versions import data_not_read
+from outbox.core.cloudevents import dataschema_of
+from outbox.core.registry import FormerVersion, Service, Subscription, all_services
+from outbox.core.versions import data_not_read
 
 WEIGHED = Subscription("shipping", "ParcelWeighedEvent")
 V1 = dataschema_of("shipping", "ParcelWeighedEvent", 1)

@@ -11,11 +11,11 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from outbox import log_context, tracing
-from outbox.cloudevents import parse_cloudevent, to_cloudevent
-from outbox.relay import ClaimedEvent
+from outbox.core import log_context, tracing
+from outbox.core.cloudevents import parse_cloudevent, to_cloudevent
+from outbox.core.relay import ClaimedEvent
+from outbox.core.topology import publish_exchange, receive_queue
 from outbox.tests.test_cloudevents import weighed
-from outbox.topology import publish_exchange, receive_queue
 
 
 @pytest.fixture
@@ -178,7 +178,7 @@ def test_a_publish_that_fails_marks_every_span_of_the_batch(
 
 
 def logged(message: str) -> logging.LogRecord:
-    record = logging.LogRecord("outbox.consumer", logging.INFO, __file__, 1, message, (), None)
+    record = logging.LogRecord("outbox.core.consumer", logging.INFO, __file__, 1, message, (), None)
     log_context.EventLogFilter().filter(record)
     return record
 

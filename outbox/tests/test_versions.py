@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from outbox.cloudevents import (
+from outbox.core.cloudevents import (
     MalformedEvent,
     ReceivedEvent,
     data_version_of,
@@ -16,9 +16,9 @@ from outbox.cloudevents import (
     parse_cloudevent,
     to_cloudevent,
 )
-from outbox.events import DomainEvent
-from outbox.registry import FormerVersion, Service, Subscription
-from outbox.versions import upcast
+from outbox.core.events import DomainEvent
+from outbox.core.registry import FormerVersion, Service, Subscription
+from outbox.core.versions import upcast
 
 WEIGHED = Subscription("shipping", "ParcelWeighedEvent")
 

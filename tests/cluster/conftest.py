@@ -23,7 +23,7 @@ from conftest import (
     free_port,
 )
 from ecommerce.staff import catalog_manager_create
-from outbox import registry, topology
+from outbox.core import registry, topology
 from tests.cluster.load import ApiClient
 from tests.cluster.nodes import Cluster
 from tests.waiting import wait_until

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.conf import settings
 
-from outbox import topology
-from outbox.cloudevents import CONTENT_TYPE
-from outbox.publisher import ConfirmingPublisher, OutgoingMessage
+from outbox.core import topology
+from outbox.core.cloudevents import CONTENT_TYPE
+from outbox.core.publisher import ConfirmingPublisher, OutgoingMessage
 from tests import probe
 from tests.waiting import wait_until
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from conftest import Processes
-from outbox.cloudevents import CONTENT_TYPE
+from outbox.core.cloudevents import CONTENT_TYPE
 from outbox.models import DeadLetter
 from tests import probe
 from tests.e2e.messages import cloudevent, lines

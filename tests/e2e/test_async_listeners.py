@@ -8,7 +8,7 @@ from celery import current_app
 from django.db import transaction
 
 from conftest import LOG_DIR, Processes
-from outbox import listeners
+from outbox.inprocess import listeners
 from outbox.models import ProcessedEvent
 from tests import probe
 from tests.waiting import wait_until

@@ -7,7 +7,7 @@ from kombu import Connection
 from rest_framework.test import APIClient
 
 from conftest import Processes, consumer_count
-from outbox import registry, topology
+from outbox.core import registry, topology
 from tests import management_api
 from tests.broker_tls import PROJECT_CA_FILE, broker_url
 from tests.e2e.shop import created_product, inventory_of

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from conftest import Processes
 from orders.models import CatalogCategory, CatalogProduct
 from orders.selectors import catalog_product_list
-from outbox.cloudevents import to_cloudevent
+from outbox.core.cloudevents import to_cloudevent
 from outbox.models import OutboxEvent, ProcessedEvent
 from products.events import CategoryCreatedEvent
 from tests.e2e.messages import event_message, publish_all

@@ -1,7 +1,7 @@
 """Crashes of the real processes at the worst moments lose nothing and apply nothing twice.
 
 Each test starts a real relay, worker or web process armed at a crash point of
-`outbox.faults` (OUTBOX_CRASH_AT), proves that it died there by SIGKILL, then that every
+`outbox.core.faults` (OUTBOX_CRASH_AT), proves that it died there by SIGKILL, then that every
 effect arrived, once.
 """
 
@@ -21,8 +21,8 @@ from rest_framework.test import APIClient
 from conftest import LOG_DIR, Processes, free_port
 from inventory.models import Inventory, StockReservation
 from orders.models import CatalogProduct, Order
-from outbox import topology
-from outbox.faults import CRASH_AT_VARIABLE, CrashPoint
+from outbox.core import topology
+from outbox.core.faults import CRASH_AT_VARIABLE, CrashPoint
 from outbox.models import OutboxEvent, ProcessedEvent
 from tests.e2e.shop import (
     ADDRESS,
@@ -36,7 +36,7 @@ from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-# What `outbox.faults` logs as it kills its process.
+# What `outbox.core.faults` logs as it kills its process.
 CRASH_MARKER = re.compile(r"crash point (?P<point>[a-z-]+) reached: process (?P<pid>\d+) kills")
 
 

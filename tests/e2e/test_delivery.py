@@ -10,9 +10,9 @@ from rest_framework.test import APIClient
 
 from conftest import Processes
 from orders.events import Address, OrderCreatedEvent, OrderLine
-from outbox.cloudevents import CONTENT_TYPE, to_cloudevent
+from outbox.core.cloudevents import CONTENT_TYPE, to_cloudevent
+from outbox.core.publisher import OutgoingMessage
 from outbox.models import ProcessedEvent
-from outbox.publisher import OutgoingMessage
 from tests.e2e.messages import publish_all
 from tests.e2e.shop import created_product, inventory_of, wait_until_inventory_queue_drained
 from tests.waiting import wait_until

@@ -8,10 +8,10 @@ from django.conf import settings
 from django.core.management import call_command
 
 from conftest import TEST_DELIVERY_LIMIT, TEST_RETRY_DELAYS, Processes
-from outbox import topology
-from outbox.dead_letters import replay_message
+from outbox.core import topology
+from outbox.core.publisher import ConfirmingPublisher
 from outbox.models import DeadLetter, ProcessedEvent
-from outbox.publisher import ConfirmingPublisher
+from outbox.operations.replay import replay_message
 from tests import probe
 from tests.e2e.messages import (
     cloudevent,

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from conftest import Processes, database_url
 from inventory.models import Inventory
 from orders.models import OrderSummary
-from outbox import topology
+from outbox.core import topology
 from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
 from tests.e2e.messages import cloudevent, publish_event
 from tests.e2e.shop import ADDRESS, stocked_product

@@ -4,19 +4,19 @@ real RabbitMQ and a real worker: refused as `Forged`, dead-lettered, and nothing
 import dataclasses
 import json
 import uuid
-from io import StringIO
 from collections.abc import Iterator
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from outbox import senders, topology
-from outbox.cloudevents import CONTENT_TYPE, to_cloudevent
-from outbox.models import DeadLetter
-from outbox.publisher import ConfirmingPublisher, OutgoingMessage
 from orders.events import Address, OrderCreatedEvent, OrderLine
+from outbox.core import senders, topology
+from outbox.core.cloudevents import CONTENT_TYPE, to_cloudevent
+from outbox.core.publisher import ConfirmingPublisher, OutgoingMessage
+from outbox.models import DeadLetter
 from products.events import ProductNameChangedEvent
 from tests.e2e.shop import inventory_of, stocked_product
 from tests.management_api import broker_user
@@ -83,7 +83,9 @@ def test_a_forged_rename_is_refused_and_later_real_renames_still_apply(
     assert repr(senders.broker_user("product")) in record.error_message
     assert inventory_of(product_id).product_name == "Apple"
     assert inventory_of(product_id).product_version < 1000
-    renamed = staff_client.post(f"/products/{product_id}/name", {"newName": "红富士"}, format="json")
+    renamed = staff_client.post(
+        f"/products/{product_id}/name", {"newName": "红富士"}, format="json"
+    )
     assert renamed.status_code == 200
     wait_until(
         lambda: inventory_of(product_id).product_name == "红富士",

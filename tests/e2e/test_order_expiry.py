@@ -12,13 +12,13 @@ from rest_framework.test import APIClient
 from conftest import Processes
 from orders.models import Order
 from orders.tasks import expire_unpaid_orders
+from tests.e2e.shop import stocked_product
 from tests.e2e.test_cancel_and_change import (
     place_order,
     stock_everywhere,
     summary_shows,
     wait_for_status,
 )
-from tests.e2e.shop import stocked_product
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -21,7 +21,7 @@ from django.conf import settings
 from kombu import Connection
 
 from conftest import LOG_DIR, PROJECT_DIR, Processes, consumer_count, database_url, free_port
-from outbox import topology
+from outbox.core import topology
 from tests import management_api
 from tests.event_contract import breaches_of
 from tests.waiting import wait_until

@@ -20,8 +20,8 @@ from rest_framework.test import APIClient
 
 from conftest import LOG_DIR, PROJECT_DIR, Processes, free_port
 from orders.models import Order
+from outbox.core.tracing import CLOUDEVENTS_ID, MESSAGING_CONSUMER_GROUP, OUTCOME
 from outbox.models import OutboxEvent
-from outbox.tracing import CLOUDEVENTS_ID, MESSAGING_CONSUMER_GROUP, OUTCOME
 from tests import probe
 from tests.e2e.messages import lines, publish_probe
 from tests.e2e.shop import ADDRESS, orderable_product

@@ -5,7 +5,7 @@ import pytest
 from kombu import Connection
 
 from orders.models import CatalogProduct
-from outbox.registry import Service
+from outbox.core.registry import Service
 from tests.event_contract import saved_events_keep_their_contract  # noqa: F401 - autouse
 from tests.integration import scratch
 

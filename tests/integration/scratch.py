@@ -7,11 +7,11 @@ import uuid
 import amqp
 from kombu import Connection
 
-from outbox import topology
-from outbox.cloudevents import CONTENT_TYPE
-from outbox.queue_migration import TEMPORARY_SUFFIX
-from outbox.registry import Service, Subscription
-from outbox.topology import QueueShape
+from outbox.core import topology
+from outbox.core.cloudevents import CONTENT_TYPE
+from outbox.core.registry import Service, Subscription
+from outbox.core.topology import QueueShape
+from outbox.operations.queue_migration import TEMPORARY_SUFFIX
 from tests.e2e.messages import cloudevent
 
 # A quick delay to watch a retry come back, and a long one that keeps messages parked.

@@ -13,7 +13,7 @@ from inventory.services import inventory_create_for_product
 from orders.events import Address, OrderLine
 from orders.models import CatalogProduct, Order
 from orders.services import order_create
-from outbox import topology
+from outbox.core import topology
 from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
 from outbox.tests.rows import saved_outbox_event
 from products.models import Product

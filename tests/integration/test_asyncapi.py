@@ -9,7 +9,7 @@ import yaml
 from django.conf import settings
 from django.test import Client
 
-from outbox.cloudevents import dataschema_of
+from outbox.core.cloudevents import dataschema_of
 
 
 def test_the_asyncapi_document_is_served_as_json_and_yaml(client: Client) -> None:

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from outbox.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
+from outbox.core.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
 
 # Nothing listens on these ports: connections are refused, as by a node that was killed.
 DEAD_NODES = [

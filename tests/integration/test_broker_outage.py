@@ -12,9 +12,9 @@ import pytest
 from celery import Celery, current_app
 from django.db import transaction
 
-from outbox import listeners
-from outbox.cloudevents import ReceivedEvent
-from outbox.events import DomainEvent
+from outbox.core.cloudevents import ReceivedEvent
+from outbox.core.events import DomainEvent
+from outbox.inprocess import listeners
 from outbox.models import ProcessedEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,7 +56,7 @@ def test_the_commit_stands_and_the_listener_task_is_dropped(
     event = ParcelSent(aggregate_id=uuid.uuid4().hex, aggregate_version=1)
 
     with (
-        caplog.at_level(logging.ERROR, logger="outbox.listeners"),
+        caplog.at_level(logging.ERROR, logger="outbox.inprocess.listeners"),
         listeners.listening(ParcelSent, never_runs_here, asynchronous=True),
         transaction.atomic(),
     ):

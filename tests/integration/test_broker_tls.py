@@ -14,8 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from kombu import Connection
 
-from outbox.failover import BrokerUnreachable, broker_connection, connect_to_any_node
-from outbox.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
+from outbox.core.failover import BrokerUnreachable, broker_connection, connect_to_any_node
+from outbox.core.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
 from tests import management_api
 from tests.broker_tls import (
     PROJECT_CA_FILE,
@@ -150,7 +150,9 @@ def test_a_client_certificate_from_another_ca_is_refused_by_the_broker(tmp_path:
         BROKER_TLS={**PROJECT_CA, "CERT_FILE": str(certificate), "KEY_FILE": str(key)}
     ):
         publisher = ConfirmingPublisher(broker_url())
-        with pytest.raises(PublishFailed, match="it must trust the CA that signed the client certificate"):
+        with pytest.raises(
+            PublishFailed, match="it must trust the CA that signed the client certificate"
+        ):
             publisher.connect()
 
 
@@ -163,9 +165,12 @@ def test_a_client_certificate_from_the_project_ca_is_presented(tmp_path: Path) -
         tmp_path, PROJECT_CA_FILE, PROJECT_CA_FILE.with_name("ca_key.pem")
     )
 
-    with override_settings(
-        BROKER_TLS={**PROJECT_CA, "CERT_FILE": str(certificate), "KEY_FILE": str(key)}
-    ), broker_connection(broker_url()) as connection:
+    with (
+        override_settings(
+            BROKER_TLS={**PROJECT_CA, "CERT_FILE": str(certificate), "KEY_FILE": str(key)}
+        ),
+        broker_connection(broker_url()) as connection,
+    ):
         connect_to_any_node(connection)
         host, port = sent_over_tls(connection).getsockname()[:2]
         name = f"{host}:{port} -> 127.0.0.1:5671"

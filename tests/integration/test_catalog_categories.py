@@ -11,10 +11,10 @@ from rest_framework.test import APIClient
 
 from orders.models import CatalogCategory, CatalogProduct
 from orders.selectors import catalog_product_list
-from outbox.cloudevents import MalformedEvent
-from outbox.consumer import Outcome, handle_message
+from outbox.core.cloudevents import MalformedEvent
+from outbox.core.consumer import Outcome, handle_message
+from outbox.core.registry import get_service
 from outbox.models import OutboxEvent
-from outbox.registry import get_service
 from products.services import category_create, product_create, product_move_to_category
 
 pytestmark = pytest.mark.django_db(transaction=True)

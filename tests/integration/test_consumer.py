@@ -11,10 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from inventory.models import Inventory
 from inventory.services import inventory_create_for_product
 from orders.models import CatalogProduct
-from outbox.cloudevents import MalformedEvent
-from outbox.consumer import Outcome, UnknownEvent, handle_batch, handle_message
+from outbox.core.cloudevents import MalformedEvent
+from outbox.core.consumer import Outcome, UnknownEvent, handle_batch, handle_message
+from outbox.core.registry import get_service
 from outbox.models import OutboxEvent, ProcessedEvent
-from outbox.registry import get_service
 from products.services import product_create, product_rename
 
 pytestmark = pytest.mark.django_db(transaction=True)

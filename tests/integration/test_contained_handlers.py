@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from outbox.consumer import Outcome, handle_batch, handle_message
-from outbox.containment import HandlerAborted
+from outbox.core.consumer import Outcome, handle_batch, handle_message
+from outbox.core.containment import HandlerAborted
+from outbox.core.registry import get_service
 from outbox.models import ProcessedEvent
-from outbox.registry import get_service
 from tests import probe
 from tests.e2e.messages import cloudevent, lines
 

@@ -11,10 +11,10 @@ import pytest
 from inventory.models import StockReservation
 from inventory.services import inventory_create_for_product, stock_reserve_for_order
 from orders.events import OrderItemCountChangeRequestedEvent
-from outbox.cloudevents import to_cloudevent
-from outbox.consumer import Outcome, handle_message
+from outbox.core.cloudevents import to_cloudevent
+from outbox.core.consumer import Outcome, handle_message
+from outbox.core.registry import get_service
 from outbox.models import OutboxEvent
-from outbox.registry import get_service
 from products.services import product_create
 from tests.event_contract import contract_breaches, event_contract
 from tests.former_versions import item_count_change_as_version_1

@@ -10,8 +10,8 @@ from django.test import override_settings
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from outbox.health import HEALTHY_CACHE_KEY
 from outbox.models import DeadLetter
+from outbox.operations.health import HEALTHY_CACHE_KEY
 from outbox.tests.rows import saved_outbox_event
 
 pytestmark = pytest.mark.django_db

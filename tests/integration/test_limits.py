@@ -144,12 +144,15 @@ def test_the_limits_settings_read_their_variables() -> None:
     )  # fmt: skip
 
     assert finished.returncode == 0, finished.stderr
-    assert finished.stdout.split() == (
-        "{'anon': '1/second', 'user': '2/minute', 'order-create': '3/hour'} 20 "
-        "{'MAX_LINES': 4, 'MAX_UNPAID_PER_CUSTOMER': 5, 'UNPAID_EXPIRY_MINUTES': 6} 7.0 "
-        "{'task': 'orders.tasks.expire_unpaid_orders', 'schedule': 60.0, "
-        "'kwargs': {'service': 'order'}}"
-    ).split()
+    assert (
+        finished.stdout.split()
+        == (
+            "{'anon': '1/second', 'user': '2/minute', 'order-create': '3/hour'} 20 "
+            "{'MAX_LINES': 4, 'MAX_UNPAID_PER_CUSTOMER': 5, 'UNPAID_EXPIRY_MINUTES': 6} 7.0 "
+            "{'task': 'orders.tasks.expire_unpaid_orders', 'schedule': 60.0, "
+            "'kwargs': {'service': 'order'}}"
+        ).split()
+    )
 
 
 @pytest.mark.django_db

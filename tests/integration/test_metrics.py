@@ -10,12 +10,12 @@ from django.conf import settings
 from django.test import Client, override_settings
 from kombu import Connection
 
-from outbox import topology
-from outbox.consumer import handle_batch
+from outbox.core import topology
+from outbox.core.consumer import handle_batch
+from outbox.core.publisher import ConfirmingPublisher
+from outbox.core.registry import get_service
+from outbox.core.relay import Relay
 from outbox.models import DeadLetter, OutboxEvent
-from outbox.publisher import ConfirmingPublisher
-from outbox.registry import get_service
-from outbox.relay import Relay
 from outbox.tests.rows import saved_outbox_event
 from products.services import product_create
 from tests.metrics_text import Scrape

@@ -10,10 +10,10 @@ from django.test import override_settings
 from kombu import Connection
 
 from conftest import TEST_DELIVERY_LIMIT, TEST_RETRY_DELAYS
-from outbox import topology
-from outbox.queue_migration import MigrationRefused, QueueMigration, temporary
-from outbox.registry import Service
-from outbox.topology import CLASSIC, QUORUM, QueueShape
+from outbox.core import topology
+from outbox.core.registry import Service
+from outbox.core.topology import CLASSIC, QUORUM, QueueShape
+from outbox.operations.queue_migration import MigrationRefused, QueueMigration, temporary
 from tests.integration.scratch import (
     SCRATCH_EVENT_TYPE,
     SCRATCH_RETRY_DELAYS,

@@ -7,11 +7,11 @@ from django.core.management import CommandError, call_command
 from kombu import Connection
 
 from conftest import TEST_RETRY_DELAYS, queue_shape_for_tests
-from outbox import registry, topology
-from outbox.dead_letters import dead_letter_record
+from outbox.core import registry, topology
+from outbox.core.dead_letters import dead_letter_record
+from outbox.core.registry import Service
+from outbox.core.topology import CLASSIC, QUORUM, QueueShape
 from outbox.models import DeadLetter
-from outbox.registry import Service
-from outbox.topology import CLASSIC, QUORUM, QueueShape
 from tests.integration.scratch import SCRATCH_EVENT_TYPE, declare, event_message, source
 from tests.management_api import queue_info
 from tests.waiting import wait_until

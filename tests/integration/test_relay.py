@@ -9,10 +9,10 @@ from django.conf import settings
 from django.db import connection
 from kombu import Connection
 
-from outbox import topology
+from outbox.core import topology
+from outbox.core.publisher import ConfirmingPublisher
+from outbox.core.relay import Relay
 from outbox.models import OutboxEvent
-from outbox.publisher import ConfirmingPublisher
-from outbox.relay import Relay
 from products.services import product_create, product_rename
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,9 +8,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from kombu import Connection
 
+from outbox.core.publisher import ConfirmingPublisher, OutgoingMessage, SentBatch
+from outbox.core.relay import Relay
 from outbox.models import OutboxEvent
-from outbox.publisher import ConfirmingPublisher, OutgoingMessage, SentBatch
-from outbox.relay import Relay
 from products.services import product_create, product_rename
 from tests.integration.test_relay import INVENTORY_QUEUE, drain, new_relay
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from kombu import Connection
 
-from outbox import registry, topology
+from outbox.core import registry, topology
+from outbox.core.publisher import PublishFailed
 from outbox.models import OutboxEvent
-from outbox.publisher import PublishFailed
 from products.services import product_create
 from tests.integration.test_relay import new_relay
 

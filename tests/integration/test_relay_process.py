@@ -5,8 +5,8 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from outbox.relay_process import RelayProcess
-from outbox.relay_wakeup import RELAY_WAKEUP_CHANNEL, wake_relay_after_commit
+from outbox.core.relay_process import RelayProcess
+from outbox.core.relay_wakeup import RELAY_WAKEUP_CHANNEL, wake_relay_after_commit
 from outbox.tests.rows import saved_outbox_event
 from tests.waiting import wait_until
 
@@ -33,7 +33,7 @@ class CountingRelay:
 
 
 def commit_an_outbox_row() -> None:
-    """What wakes relays: an outbox row committed as `outbox.store.save` commits one."""
+    """What wakes relays: an outbox row committed as `outbox.core.store.save` commits one."""
     with transaction.atomic():
         saved_outbox_event()
         wake_relay_after_commit("default")

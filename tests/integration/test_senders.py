@@ -13,14 +13,14 @@ from django.test import override_settings
 from kombu import Connection
 
 from inventory.models import Inventory
-from outbox import broker as outbox_broker
-from outbox import metrics, topology
-from outbox.consumer import Outcome, handle_batch
-from outbox.dead_letters import replay_message
+from outbox.core import broker as outbox_broker
+from outbox.core import metrics, topology
+from outbox.core.consumer import Outcome, handle_batch
+from outbox.core.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
+from outbox.core.registry import get_service
+from outbox.core.senders import SENDER_HEADER, Forged, sender_of
 from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
-from outbox.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
-from outbox.registry import get_service
-from outbox.senders import SENDER_HEADER, Forged, sender_of
+from outbox.operations.replay import replay_message
 from products.services import product_create
 from tests.management_api import MANAGEMENT_URL, broker_user, permissions_of
 
@@ -102,9 +102,10 @@ def test_a_replayed_dead_letter_names_its_first_sender(
     replay = replay_message(record)
 
     # The replaying process signs it as the inventory's own user.
-    assert sender_of(
-        {"user_id": "inventory"}, replay.properties["application_headers"], "inventory"
-    ) == first_sender
+    assert (
+        sender_of({"user_id": "inventory"}, replay.properties["application_headers"], "inventory")
+        == first_sender
+    )
 
 
 @pytest.fixture

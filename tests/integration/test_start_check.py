@@ -1,4 +1,4 @@
-"""A process whose database is unreachable refuses to start, naming it (outbox.databases)."""
+"""A process whose database is unreachable refuses to start, naming it (outbox.core.databases)."""
 
 import os
 import socket

@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 
 from inventory.models import Inventory
-from outbox import store
+from outbox.core import store
 from outbox.models import OutboxEvent
 from products.models import Product
 from products.services import product_create, product_rename

@@ -10,10 +10,10 @@ from django.core.management.base import BaseCommand
 from django.db.models import QuerySet
 from tqdm import tqdm
 
-from outbox import registry
-from outbox.broker import confirming_publisher
-from outbox.dead_letters import dead_letter_replay
+from outbox.core import registry
+from outbox.core.broker import confirming_publisher
 from outbox.models import DeadLetter
+from outbox.operations.replay import dead_letter_replay
 
 
 class ResendCommand(BaseCommand):

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from outbox.asyncapi import asyncapi_document, render
+from outbox.contracts.asyncapi import asyncapi_document, render
 
 
 class Command(BaseCommand):

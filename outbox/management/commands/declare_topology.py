@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from outbox.broker import GrantFailed, declare_topology
-from outbox.failover import BrokerUnreachable
-from outbox.topology import QueueMismatch
+from outbox.core.broker import GrantFailed, declare_topology
+from outbox.core.failover import BrokerUnreachable
+from outbox.core.topology import QueueMismatch
 
 
 class Command(BaseCommand):

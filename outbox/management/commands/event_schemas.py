@@ -1,8 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from outbox.asyncapi import current_schemas
-from outbox.registry import all_services
-from outbox.schema_lock import LOCK_FILE, lock_problems, locked_schemas, render, wanted_lock
+from outbox.contracts.asyncapi import current_schemas
+from outbox.contracts.schema_lock import (
+    LOCK_FILE,
+    lock_problems,
+    locked_schemas,
+    render,
+    wanted_lock,
+)
+from outbox.core.registry import all_services
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from outbox.health import health_report
+from outbox.operations.health import health_report
 
 
 class Command(BaseCommand):

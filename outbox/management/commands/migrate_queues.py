@@ -3,10 +3,10 @@ from argparse import ArgumentParser
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from outbox import registry, topology
-from outbox.broker import queue_shape
-from outbox.failover import BrokerUnreachable
-from outbox.queue_migration import MigrationRefused, QueueMigration
+from outbox.core import registry, topology
+from outbox.core.broker import queue_shape
+from outbox.core.failover import BrokerUnreachable
+from outbox.operations.queue_migration import MigrationRefused, QueueMigration
 
 
 class Command(BaseCommand):

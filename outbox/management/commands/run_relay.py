@@ -6,10 +6,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from outbox import metrics, registry, tracing
-from outbox.broker import relay_from_settings
-from outbox.databases import DatabaseUnreachable, require_databases
-from outbox.relay_process import RelayProcess
+from outbox.core import metrics, registry, tracing
+from outbox.core.broker import relay_from_settings
+from outbox.core.databases import DatabaseUnreachable, require_databases
+from outbox.core.relay_process import RelayProcess
 
 
 def exit_on_sigterm(signum: int, frame: FrameType | None) -> None:

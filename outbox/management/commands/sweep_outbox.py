@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from outbox import registry
-from outbox.broker import relay_from_settings
-from outbox.publisher import PublishFailed
+from outbox.core import registry
+from outbox.core.broker import relay_from_settings
+from outbox.core.publisher import PublishFailed
 
 
 class Command(BaseCommand):
