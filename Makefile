@@ -36,10 +36,21 @@ DEMO_ENV = DEMO_PASSWORD='$(call secret,demo-user)'
 NOBODY_RUNS_PYTHON = $(shell runuser -u nobody -- $(BIN)/python -c 'import celery' 2>/dev/null && echo yes)
 WORKER_USER = $(if $(filter 0,$(shell id -u)),$(if $(NOBODY_RUNS_PYTHON),WORKER_PRIVILEGES='--uid=nobody --gid=nogroup',$(warning the worker runs as root: nobody cannot run $(realpath $(BIN)/python); make .venv from a system Python, e.g. rm -r .venv && PYTHON=/usr/bin/python3 scripts/venv.sh)))
 
-.PHONY: up demo test asyncapi asyncapi-check event-schemas services down migrate check bench up-services migrate-services demo-services cluster cluster-down
+.PHONY: up demo test check lint asyncapi asyncapi-check event-schemas services down migrate bench bench-check up-services migrate-services demo-services cluster cluster-down
 
+# The runtime (requirements.txt); the checks', tests', demo's and benchmarks' tools on top.
 .venv/.installed: requirements.txt
 	scripts/venv.sh
+.venv/.installed-dev: .venv/.installed requirements-dev.txt
+	scripts/venv.sh requirements-dev.txt
+
+# pytest-xdist's workers, each with its own test database and RabbitMQ vhost (tests/parallel.py):
+# one per CPU and at least two, since most tests spend their time waiting on other processes.
+# A test module runs on one worker (loadfile): the processes a module starts once serve all its
+# tests, and the cluster's and the split layout's fixed ports and names are used by one at once.
+# The modules go out in collection order (no reorder), the tests that start processes last.
+TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 2 ? 2 : n )))
+PYTEST = env $(TEST_ENV) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 services:
 	scripts/services.sh start
@@ -54,9 +65,10 @@ up: migrate
 	@echo "API http://127.0.0.1:8000/products  admin http://127.0.0.1:8000/admin (make demo creates its demo user)"
 	env $(APP_ENV) PATH="$(CURDIR)/.venv/bin:$$PATH" $(WORKER_USER) $(BIN)/honcho start
 
-## Play seed 000's demo against a running `make up`, as the demo user: made here, with DEBUG on
-## for that command only and this clone's own password (scripts/secret.sh demo-user).
-demo: .venv/.installed
+## Play the demo (scripts/demo.py: a product, its stock, an order) against a running `make up`,
+## as the demo user: made here, with DEBUG on for that command only and this clone's own
+## password (scripts/secret.sh demo-user).
+demo: .venv/.installed-dev
 	env $(APP_ENV) $(DEMO_ENV) DJANGO_DEBUG=true $(BIN)/python manage.py ensure_demo_user
 	env $(DEMO_ENV) $(BIN)/python scripts/demo.py
 
@@ -66,27 +78,41 @@ migrate-services: .venv/.installed services
 	scripts/services.sh split-databases
 	env $(SERVICES_ENV) scripts/migrate_services.sh
 
-## Seed 000's three services apart, until Ctrl-C: order :8080, product :8082, inventory :8083.
+## The three services apart, until Ctrl-C: order :8080, product :8082, inventory :8083.
 up-services: migrate-services
 	@echo "order http://127.0.0.1:8080/orders  product http://127.0.0.1:8082/products  inventory http://127.0.0.1:8083/inventories"
 	env $(SERVICES_ENV) PATH="$(CURDIR)/.venv/bin:$$PATH" $(WORKER_USER) \
 		$(BIN)/honcho -f Procfile.services start
 
-## Play seed 000's demo against a running `make up-services`, each request on its service.
-demo-services: .venv/.installed
+## Play the demo against a running `make up-services`, each request on its service.
+demo-services: .venv/.installed-dev
 	env $(SERVICES_ENV) $(DEMO_ENV) DJANGO_DEBUG=true $(BIN)/python manage.py ensure_demo_user
 	env $(DEMO_ENV) DEMO_PRODUCTS_URL=http://127.0.0.1:8082 DEMO_INVENTORY_URL=http://127.0.0.1:8083 \
 		DEMO_ORDERS_URL=http://127.0.0.1:8080 $(BIN)/python scripts/demo.py
 
-## Architecture contracts, then every test against real PostgreSQL, RabbitMQ and workers; the
-## cluster tests last, on a three-node cluster of their own (ports 5682-5684, 15682-15684).
-## With Node on the machine, the events' AsyncAPI document must also pass the reference parser.
-## The browser tests need Chromium from the OS packages (scripts/browser.sh installs it as root).
-test: .venv/.installed services
-	scripts/browser.sh
+## Lint, format, types and import contracts, as .pre-commit-config.yaml runs them. mypy's
+## Django plugin loads the settings: in DEBUG, from an empty environment, so that no variable
+## of the shell (ECOMMERCE_SERVICES, say) changes what it sees.
+lint: .venv/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	env -i DJANGO_DEBUG=true $(BIN)/mypy
 	$(BIN)/lint-imports
+
+## The quick tier, before a commit: make lint, then the unit and integration tests that start
+## no web, relay, worker or beat process (real PostgreSQL and RabbitMQ all the same).
+check: lint services
+	$(PYTEST) -m "not processes"
+
+## Everything, as CI runs it: make lint, then every test against real PostgreSQL,
+## RabbitMQ and processes: end-to-end, crash, browser and contract tests, and the cluster tests
+## on a three-node cluster of their own (ports 5682-5684, 15682-15684). With Node on the
+## machine, the events' AsyncAPI document must also pass the reference parser. The browser
+## tests need Chromium from the OS packages (scripts/browser.sh installs it as root).
+test: lint services
+	scripts/browser.sh
 	$(MAKE) asyncapi-check
-	env $(TEST_ENV) $(BIN)/pytest
+	$(PYTEST)
 
 ## Write the events' AsyncAPI document again after changing an event or a subscription.
 asyncapi: .venv/.installed
@@ -107,13 +133,13 @@ asyncapi-check: .venv/.installed
 		echo "asyncapi-check: no node/npm on PATH, the AsyncAPI parser step is not run"; \
 	fi
 
-check: .venv/.installed
-	$(BIN)/lint-imports
-	$(MANAGE) check
-
 ## Throughput and latency figures (docs/performance.md); e.g. BENCH_SIZES=10000,100000,1000000.
-bench: .venv/.installed services
+bench: .venv/.installed-dev services
 	env $(TEST_ENV) $(BIN)/python -m bench.run
+
+## The benchmark harness's own tests (bench/tests), apart from make test.
+bench-check: .venv/.installed-dev services
+	$(PYTEST) bench/tests
 
 ## Grow the RabbitMQ node of `make up` into a three-node cluster: AMQP 5672-5674, management
 ## 15672-15674. It prints the broker URL list to give CELERY_BROKER_URL.

@@ -3,9 +3,6 @@ real RabbitMQ with real relay and Celery worker processes. The cluster tests' ow
 are in tests/cluster/conftest.py."""
 
 import os
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -15,13 +12,15 @@ from django.conf import settings
 from kombu import Connection
 from rest_framework.test import APIClient
 
+import harness.processes
 import tests.probe  # noqa: F401 - registers the probe service, as the test worker does
 from ecommerce.staff import catalog_manager_create
 from outbox.core import registry, senders, topology
-from tests.waiting import wait_until
+from tests import management_api, parallel
 
-PROJECT_DIR = Path(__file__).resolve().parent
-LOG_DIR = PROJECT_DIR / ".run" / "log"
+# Under pytest-xdist, this worker's own vhost (tests/parallel.py); None outside it.
+WORKER_VHOST = parallel.use_worker_vhost()
+
 # Every retry in well under a second, instead of the production minute.
 TEST_RETRY_DELAYS = (0.2, 0.4, 0.6, 0.8)
 # A message that kills its worker is dead-lettered after 4 deliveries instead of 11: each
@@ -59,6 +58,17 @@ def queue_shape_for_tests() -> topology.QueueShape:
     return topology.QueueShape(settings.OUTBOX["QUEUE_TYPE"], TEST_DELIVERY_LIMIT)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def worker_vhost() -> Iterator[str | None]:
+    """Under pytest-xdist, this worker's own vhost, for the whole session (tests/parallel.py)."""
+    if WORKER_VHOST is None:
+        yield None
+        return
+    management_api.create_vhost(WORKER_VHOST)
+    yield WORKER_VHOST
+    management_api.delete_vhost(WORKER_VHOST)
+
+
 @pytest.fixture(scope="session")
 def broker() -> Iterator[Connection]:
     """The test broker with every service's topology declared and every queue empty.
@@ -87,101 +97,36 @@ def broker() -> Iterator[Connection]:
         yield connection
 
 
-# Every Processes of the session. Tests that run processes on another broker (tests/cluster)
-# stop the others first: a relay on the test database publishes every test's events.
+# Every Processes of the session. A relay on the test database publishes every test's events,
+# and a worker consumes every queue of the vhost: a test that starts no process has both to
+# itself (`database_and_broker_to_itself`), and tests that run processes on another broker
+# (tests/cluster) stop the others first.
 EVERY_PROCESSES: list["Processes"] = []
 
 
-class Processes:
-    """Relay and worker processes on the test database, stopped at the end of the session."""
+class Processes(harness.processes.Processes):
+    """The harness's processes as the tests run them: logged as `test`, their workers of the
+    probe app (the project's, with the probe service) and ready once they consume every
+    service's receive queue."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.running: dict[str, subprocess.Popen] = {}
+        super().__init__(
+            env,
+            purpose="test",
+            celery_app="tests.probe_worker",
+            worker_queues=[
+                topology.receive_queue(service.name) for service in registry.all_services()
+            ],
+        )
         EVERY_PROCESSES.append(self)
 
-    def start(self, name: str, *command: str) -> subprocess.Popen:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        log = open(LOG_DIR / f"test-{name}.log", "ab")
-        process = subprocess.Popen(
-            command, cwd=PROJECT_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        self.running[name] = process
-        return process
-
-    def start_relay(self, name: str = "relay") -> subprocess.Popen:
-        return self.start(name, sys.executable, "manage.py", "run_relay")
-
-    def start_worker(self, name: str = "worker", *, wait: bool = True) -> subprocess.Popen:
-        """Start a worker and return once it consumes every service's receive queue, or at
-        once without `wait` (a worker that may die before a test could see it consume)."""
-        process = self.start(
-            name,
-            sys.executable, "-m", "celery", "-A", "tests.probe_worker", "worker",
-            "--pool=solo", "--loglevel=INFO", f"--hostname={name}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-        )  # fmt: skip
-        if wait:
-            self.wait_for_consumers()
-        return process
-
-    def wait_for_consumers(self) -> None:
-        """Return once a worker consumes every service's receive queue."""
-        with Connection(self.env["CELERY_BROKER_URL"]) as broker:
-            for service in registry.all_services():
-                queue = topology.receive_queue(service.name)
-                wait_until(
-                    lambda queue=queue: consumer_count(broker, queue) > 0,
-                    timeout=60,
-                    what=f"a worker consuming {queue}",
-                )
-
-    def kill(self, name: str) -> None:
-        """SIGKILL a process: no shutdown, no acknowledgements, no goodbyes."""
-        process = self.running.pop(name)
-        process.kill()
-        process.wait()
-
-    def stop(self, name: str) -> None:
-        process = self.running.pop(name)
-        process.terminate()
-        wait_or_kill(process)
-
-    def stop_all(self) -> None:
-        """Ask every process to stop at once, then wait for each: shutdowns overlap."""
-        for process in self.running.values():
-            process.terminate()
-        for name in list(self.running):
-            wait_or_kill(self.running.pop(name))
-
-
-def wait_or_kill(process: subprocess.Popen) -> None:
-    """Wait for a process asked to stop; kill it if it takes longer than 15 s."""
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def local_secret(name: str) -> str:
-    """One of this clone's local secrets (scripts/secret.sh), e.g. a broker user's password."""
-    return subprocess.run(
-        [str(PROJECT_DIR / "scripts" / "secret.sh"), name],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-
-
-def free_port() -> int:
-    """A local TCP port that nothing listens on, for a web process of a test."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def consumer_count(connection: Connection, queue: str) -> int:
-    _, _, consumers = connection.default_channel.queue_declare(queue, passive=True)
-    return consumers
+    def start_relay_and_worker(self) -> None:
+        """Start the relay and the worker, unless they run: an earlier test may have stopped
+        or killed them."""
+        if "relay" not in self.running:
+            self.start_relay()
+        if "worker" not in self.running:
+            self.start_worker()
 
 
 @pytest.fixture(scope="session")
@@ -193,8 +138,10 @@ def probe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def processes(django_db_setup: None, broker: Connection, probe_dir: Path) -> Iterator[Processes]:
-    """A relay and a Celery worker consuming every service's queue, as `make up` runs them."""
+def shared_processes(
+    django_db_setup: None, broker: Connection, probe_dir: Path
+) -> Iterator[Processes]:
+    """The relay and the worker that the end-to-end tests share, for the session."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(settings.DATABASES["default"]),
@@ -213,17 +160,37 @@ def processes(django_db_setup: None, broker: Connection, probe_dir: Path) -> Ite
     }
     running = Processes(env)
     try:
-        running.start_relay()
-        running.start_worker()
         yield running
     finally:
         running.stop_all()
 
 
+@pytest.fixture
+def processes(shared_processes: Processes) -> Processes:
+    """A relay and a Celery worker consuming every service's queue, as `make up` runs them."""
+    shared_processes.start_relay_and_worker()
+    return shared_processes
+
+
+@pytest.fixture(autouse=True)
+def database_and_broker_to_itself(request: pytest.FixtureRequest) -> None:
+    """A test not marked `processes` has the test database and vhost to itself: no relay
+    publishes the rows it commits, and no worker consumes the messages it sends. The processes
+    that earlier tests left running stop; those of the end-to-end tests start again for the next
+    one that asks for them. In the order `pytest_collection_modifyitems` gives, that never
+    happens: the tests that start processes come last."""
+    if request.node.get_closest_marker("processes"):
+        return
+    for running in EVERY_PROCESSES:
+        if running.running:
+            running.stop_all()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run end-to-end tests last, and the cluster tests after them: their relays and workers
-    live on until the session ends, and would otherwise write into the tables that faster
-    tests expect to find empty; the cluster tests stop the end-to-end ones."""
+    """Mark every end-to-end and cluster test as starting processes, and run them last, the
+    cluster tests after the others: each group's processes then start once, and no test that
+    starts none has to stop them (`database_and_broker_to_itself`). pytest-xdist keeps this
+    order (make test: --dist loadfile --no-loadscope-reorder)."""
 
     def rank(item: pytest.Item) -> int:
         if item.get_closest_marker("cluster"):
@@ -231,3 +198,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return 1 if item.get_closest_marker("e2e") else 0
 
     items.sort(key=rank)
+    for item in items:
+        if item.get_closest_marker("e2e") or item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.processes)

@@ -15,8 +15,8 @@ from pathlib import Path
 # Two processes of two threads each took the most orders with the lowest latency and CPU per
 # order on two vCPUs (docs/performance.md, "Web": sync 1-4 and gthread 1-4 x 2/4/8 measured).
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_WORKERS", "2"))
-threads = int(os.environ.get("WEB_THREADS", "2"))
+workers = int(os.environ.get("WEB_WORKERS") or "2")
+threads = int(os.environ.get("WEB_THREADS") or "2")
 
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     metrics_directory, made_here = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]), False

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.environment import PROJECT_DIR
+from harness.project import PROJECT_DIR
 
 BASELINE_FILE = PROJECT_DIR / "bench" / "baseline.json"
 # What the comparison reads; the rest of a run stays in its results file.

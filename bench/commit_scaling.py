@@ -40,7 +40,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg2
 from psycopg2 import sql
 
-from bench.environment import BenchEnvironment, local_secret
+from bench.environment import BenchEnvironment
+from harness.project import local_secret
 
 DEFAULT_CLIENTS = (1, 4, 16, 32, 64)
 DEFAULT_COMMIT_DELAYS = (10, 100, 1000)

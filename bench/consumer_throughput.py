@@ -31,10 +31,9 @@ from bench import backlog
 from bench.consumer_statements import pgbench_script
 from bench.cpu import cpu_seconds
 from bench.environment import BenchEnvironment
-from bench.processes import Children
+from harness.waiting import wait_until
 from outbox.core import registry, topology
 from outbox.core.broker import queue_shape
-from tests.waiting import wait_until
 
 CONSUMER = "inventory"
 TPS = re.compile(r"tps = ([\d.]+) \((?:without initial connection time|excluding)")
@@ -118,16 +117,20 @@ def measure_consumer(
         waiting = queue_state(channel, queue)[0]
         if waiting != size:
             raise RuntimeError(f"{waiting} of {size} events reached {queue}")
-        with Children(environment) as children:
+        with environment.processes() as children:
             names = [f"consumer-{index}" for index in range(workers)]
+            # Started together, then waited for: each is ready once all of them consume.
             for name in names:
-                children.start_worker(name, CONSUMER, queue_type=queue_type, **(env or {}))
-            wait_until(
-                lambda: children.check_alive() or queue_state(channel, queue)[1] == workers,
-                timeout=60,
-                interval=0.02,
-                what=f"{workers} workers consuming {queue}",
-            )
+                children.start_worker(
+                    name,
+                    wait=False,
+                    loglevel="WARNING",
+                    ECOMMERCE_SERVICES=CONSUMER,
+                    OUTBOX_QUEUE_TYPE=queue_type,
+                    **(env or {}),
+                )
+            for name in names:
+                children.wait_for_consumers(name, queues=[queue], consumers=workers)
             all_consuming = database_now()
             cpu_before = cpu_seconds(children)
             # The queue empties first (cheap to ask); then the last prefetched events are handled.

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from bench.processes import Children
+from harness.processes import Processes
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Server processes, by the program name in /proc/<pid>/stat. PostgreSQL's count includes
@@ -23,7 +23,7 @@ class Process(NamedTuple):
     cpu_seconds: float
 
 
-def cpu_seconds(children: Children) -> dict[str, float]:
+def cpu_seconds(children: Processes) -> dict[str, float]:
     """CPU seconds (user + system) spent so far by each part, children with their descendants.
 
     A process counts with its children that have ended (the kernel adds their time to it when

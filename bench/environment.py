@@ -1,6 +1,6 @@
 """Where a benchmark runs: its own database and its own RabbitMQ vhost, reset between runs.
 
-The harness never touches the development or test database and vhost. It derives its URLs
+A benchmark never touches the development or test database and vhost. It derives its URLs
 from `DATABASE_URL` and `CELERY_BROKER_URL` (or the local servers' of scripts/services.sh, with
 this clone's passwords, as the broker's administrator) with the database name and vhost
 replaced, so that nothing else consumes from its queues or writes to its tables.
@@ -19,8 +19,12 @@ import psycopg2
 import requests
 from psycopg2 import sql
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-LOG_DIR = PROJECT_DIR / ".run" / "log"
+from harness import logs
+from harness.processes import Processes
+from harness.project import PROJECT_DIR, local_secret
+
+# What the processes of a benchmark are logged as (harness.logs).
+LOG_PURPOSE = "bench"
 DEFAULT_MANAGEMENT_URL = "http://127.0.0.1:15672"
 # A run's processes share a key that signs nothing outside it, unless the environment has one;
 # they serve plain http on 127.0.0.1. One customer sends thousands of orders, never paid: the
@@ -36,14 +40,6 @@ DJANGO_ENV = {
 
 
 BENCH_SERVICES = ("product", "inventory", "order")
-
-
-def local_secret(name: str) -> str:
-    """One of this clone's local passwords (scripts/secret.sh)."""
-    return subprocess.run(
-        [str(PROJECT_DIR / "scripts" / "secret.sh"), name],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +117,10 @@ class BenchEnvironment:
             **extra,
         }
 
+    def processes(self) -> Processes:
+        """Processes of the project (relays, workers, the web server) working on this run."""
+        return Processes(self.child_env(), purpose=LOG_PURPOSE)
+
     def use_in_this_process(self) -> None:
         """Point this process's Django settings at the run's database and vhost."""
         os.environ.update(
@@ -172,6 +172,5 @@ class BenchEnvironment:
 
 
 def log_file(name: str) -> Path:
-    """The log of a child process of the harness."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    return LOG_DIR / f"bench-{name}.log"
+    """The log of a command a benchmark runs beside its processes."""
+    return logs.log_file(LOG_PURPOSE, name)

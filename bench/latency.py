@@ -8,7 +8,6 @@ the handler's transaction).
 """
 
 import statistics
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,18 +22,24 @@ from kombu.exceptions import OperationalError
 from bench import backlog, cpu
 from bench.environment import BenchEnvironment
 from bench.load import PacedOrders
-from bench.processes import Children, free_port
 from ecommerce.staff import catalog_managers
+from harness.ports import free_port
+from harness.processes import Processes
+from harness.waiting import wait_until
 from inventory.models import Inventory
 from orders.models import CatalogProduct
 from outbox.core import registry, topology
 from outbox.core.broker import declare_topology
 from outbox.models import OutboxEvent
 from products.models import Product
-from tests.waiting import wait_until
 
 PRODUCTS = 20
 STOCK = 10_000_000
+# The workers, by name, and the services each serves.
+WORKER_SERVICES = {
+    "latency-inventory": ("inventory",),
+    "latency-orders-products": ("order", "product"),
+}
 DRAIN_TIMEOUT_SECONDS = 120
 # Polling the database costs it work: often enough to end soon, rarely enough not to slow it.
 POLL_SECONDS = 0.5
@@ -72,20 +77,17 @@ def measure_latency(
     declare_topology()
     backlog.truncate_tables()
     port = free_port()
-    with Children(environment) as children:
-        children.start(
-            "web",
-            [
-                sys.executable, "-m", "gunicorn", "ecommerce.wsgi:application",
-                "--bind", f"127.0.0.1:{port}",
-            ],
-        )  # fmt: skip
-        children.start("relay", [sys.executable, "manage.py", "run_relay"])
-        children.start_worker("latency-inventory", "inventory")
-        children.start_worker("latency-orders-products", "order,product")
-        api = f"http://127.0.0.1:{port}"
+    with environment.processes() as children:
+        api = children.start_web("web", port=port)
+        children.start_relay()
+        for name, services in WORKER_SERVICES.items():
+            children.start_worker(
+                name,
+                queues=[topology.receive_queue(service) for service in services],
+                loglevel="WARNING",
+                ECOMMERCE_SERVICES=",".join(services),
+            )
         staff_token, customer_token = api_tokens()
-        wait_until(lambda: children.check_alive() or responds(api), timeout=60, what="the API")
         product_ids = stock_products(api, staff_token, children)
         return [
             run_phase(
@@ -111,15 +113,7 @@ def api_tokens() -> tuple[str, str]:
     return tuple(AuthToken.objects.create(user=user)[1] for user in (staff, customer))
 
 
-def responds(api: str) -> bool:
-    try:
-        return requests.get(f"{api}/products", timeout=2).status_code == 200
-    except (requests.ConnectionError, requests.Timeout):
-        # Not listening yet, or still loading: on a busy machine the first answer is slow.
-        return False
-
-
-def stock_products(api: str, token: str, children: Children) -> list[str]:
+def stock_products(api: str, token: str, children: Processes) -> list[str]:
     """Products that orders may name, each with plenty of stock, once every context knows them."""
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token}"
@@ -157,7 +151,7 @@ def stock_products(api: str, token: str, children: Children) -> list[str]:
     return product_ids
 
 
-def run_phase(load: PacedOrders, children: Children) -> dict[str, Any]:
+def run_phase(load: PacedOrders, children: Processes) -> dict[str, Any]:
     """Send the orders once the system is idle, wait until inventory handled them, and measure."""
     rate = load.rate
     wait_until(

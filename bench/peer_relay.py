@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from bench.environment import PROJECT_DIR, BenchEnvironment, log_file
+from bench.environment import BenchEnvironment, log_file
+from harness.project import PROJECT_DIR
 
 PEER_VENV = PROJECT_DIR / ".run" / "bench-peer-venv"
 PEER_REQUIREMENTS = PROJECT_DIR / "bench" / "requirements-peer.txt"
@@ -147,9 +148,7 @@ def run_peer(
 ) -> Run:
     """One peer process drains its table, started on a signal as our relay is. The drain ends
     when its table says all rows were sent and the routed queue holds them all."""
-    from bench.processes import Children
-
-    with Children(environment) as children:
+    with environment.processes() as children:
         process = children.start(
             "peer-relay",
             [str(python), "-m", "bench.peer_child"],
@@ -159,7 +158,7 @@ def run_peer(
             BENCH_STOMP_PORT=str(STOMP_PORT),
         )
         if process.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"the peer failed to start; see {log_file('peer-relay')}")
+            raise RuntimeError(f"the peer failed to start; see {children.log_file('peer-relay')}")
         process.stdin.write("go\n")
         process.stdin.flush()
         report = json.loads(process.stdout.readline())

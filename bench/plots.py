@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from bench import baseline
-from bench.environment import PROJECT_DIR
+from harness.project import PROJECT_DIR
 
 LATENCY_PLOT = "latency-vs-rate.png"
 CONSUMER_PLOT = "throughput-vs-workers.png"

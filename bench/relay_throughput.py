@@ -20,7 +20,6 @@ from kombu import Connection
 
 from bench import backlog
 from bench.environment import BenchEnvironment
-from bench.processes import Children
 from outbox.core import topology
 
 ROUTED_QUEUE = "bench-relay-q"
@@ -98,23 +97,23 @@ def run_publishers(
     **env: str,
 ) -> PublishRun:
     """Start `count` publishers together, with `env` added to their environment."""
-    with Children(environment) as children:
-        processes = [
-            children.start(
-                f"publish-{mode}-{index}",
+    with environment.processes() as children:
+        publishers = {
+            name: children.start(
+                name,
                 [sys.executable, "-m", "bench.publish_child", mode, str(batch_size)],
                 pipes=True,
                 **env,
             )
-            for index in range(count)
-        ]
-        for process in processes:
+            for name in (f"publish-{mode}-{index}" for index in range(count))
+        }
+        for name, process in publishers.items():
             if process.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"a {mode} publisher failed to start; see .run/log/bench-*")
-        for process in processes:
+                raise RuntimeError(f"{name} failed to start; see {children.log_file(name)}")
+        for process in publishers.values():
             process.stdin.write("go\n")
             process.stdin.flush()
-        reports = [json.loads(process.stdout.readline()) for process in processes]
+        reports = [json.loads(process.stdout.readline()) for process in publishers.values()]
     published = sum(report["published"] for report in reports)
     if published != expected:
         raise RuntimeError(f"{mode}: {published} events published, {expected} expected")

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import baseline
-from bench.environment import PROJECT_DIR, BenchEnvironment
+from bench.environment import BenchEnvironment
+from harness.project import PROJECT_DIR
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,10 +30,10 @@ from kombu import Connection
 from bench import backlog
 from bench.consumer_throughput import measure_consumer
 from bench.environment import BenchEnvironment
-from bench.processes import free_port
 from bench.relay_throughput import pending_count, queue_depth, run_publishers
+from harness.otlp_receiver import OtlpReceiver, otlp_receiver
+from harness.ports import free_port
 from outbox.core import topology
-from tests.otlp_receiver import OtlpReceiver, otlp_receiver
 
 ROUTED_QUEUE = "bench-telemetry-q"
 SCRAPE_SECONDS = 1.0

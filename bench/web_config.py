@@ -24,7 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bench.environment import PROJECT_DIR, BenchEnvironment
+from bench.environment import BenchEnvironment
+from harness.ports import free_port
+from harness.project import PROJECT_DIR
 
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 # The CPU a configuration spends per order is read over the measured phase only: each worker
@@ -125,20 +127,11 @@ def measure_config(
     """Start gunicorn with `config`, warm it up, then send the measured orders."""
     from bench import cpu
     from bench.load import PacedOrders
-    from bench.processes import Children, free_port
-    from tests.waiting import wait_until
 
     empty_orders()
     port = free_port()
-    with Children(environment) as children:
-        children.start(
-            "web",
-            [
-                sys.executable, "-m", "gunicorn", "ecommerce.wsgi:application",
-                "--bind", f"127.0.0.1:{port}", *config.gunicorn_options(),
-            ],
-        )  # fmt: skip
-        wait_until(lambda: children.check_alive() or responds(port), timeout=60, what="gunicorn")
+    with environment.processes() as children:
+        children.start_web("web", *config.gunicorn_options(), port=port)
 
         def paced(rate: float, count: int) -> PacedOrders:
             return PacedOrders(
@@ -185,17 +178,6 @@ def empty_orders() -> None:
 
 def per_order(seconds: float | None, orders: int) -> float | None:
     return 1000 * seconds / orders if seconds is not None and orders else None
-
-
-def responds(port: int) -> bool:
-    import requests
-
-    try:
-        # Not /health: it also asks the broker, which nothing here has set up.
-        requests.get(f"http://127.0.0.1:{port}/catalog", timeout=10)
-        return True
-    except (requests.ConnectionError, requests.Timeout):
-        return False
 
 
 def catalog_products() -> list[str]:

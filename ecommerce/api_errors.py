@@ -41,7 +41,11 @@ class ErrorSerializer(serializers.Serializer):
     """The error shape, as the OpenAPI schema declares it for every error response."""
 
     message = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # A field named like Serializer.errors: DRF's metaclass moves declared fields into
+    # _declared_fields, so the class keeps the property that the stubs see overridden.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField())
+    )
 
 
 class Conflict(exceptions.APIException):

@@ -19,8 +19,10 @@ from rest_framework import exceptions, serializers
 from ecommerce.plain_text import control_character_error
 
 # The JSON types a field accepts, by field class (the first match wins); a field of another
-# class is left to its own validation, and null to `allow_null`.
-JSON_TYPES: list[tuple[type[serializers.Field], tuple[type, ...], str]] = [
+# class is left to its own validation, and null to `allow_null`. Types of `type[Any]`, not
+# `type`: a value found an instance of one of them stays Any, like the JSON it was parsed from,
+# instead of becoming `object`.
+JSON_TYPES: list[tuple[type[serializers.Field], tuple[type[Any], ...], str]] = [
     (serializers.BooleanField, (bool,), "a boolean"),
     (serializers.IntegerField, (int,), "an integer"),
     (serializers.DecimalField, (int, float, str), "a number"),
@@ -91,7 +93,7 @@ def wrong_type(field: serializers.Field, value: Any) -> Any:
     return None
 
 
-def json_types_of(field: serializers.Field) -> tuple[tuple[type, ...], str]:
+def json_types_of(field: serializers.Field) -> tuple[tuple[type[Any], ...], str]:
     """The Python types of the JSON values the field accepts, and their name; any for a field
     of a class not listed."""
     for kind, accepted, expected in JSON_TYPES:

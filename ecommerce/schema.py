@@ -180,9 +180,13 @@ def request_field_schema(field: serializers.Field, schema: dict[str, Any]) -> di
     if isinstance(field, serializers.DecimalField):
         return decimal_schema(field, schema)
     if isinstance(field, serializers.ListSerializer):
-        bounds = {"minItems": field.min_length or (0 if field.allow_empty else 1)}
-        if field.max_length is not None:
-            bounds["maxItems"] = field.max_length
+        # djangorestframework-stubs declares these as ListSerializer's arguments only, not as
+        # the attributes DRF keeps them in.
+        min_length: int | None = field.min_length  # type: ignore[attr-defined]
+        max_length: int | None = field.max_length  # type: ignore[attr-defined]
+        bounds = {"minItems": min_length or (0 if field.allow_empty else 1)}
+        if max_length is not None:
+            bounds["maxItems"] = max_length
         return {**schema, **bounds}
     return schema
 
@@ -202,6 +206,9 @@ def text_pattern(field: serializers.CharField) -> str:
 def decimal_schema(field: serializers.DecimalField, schema: dict[str, Any]) -> dict[str, Any]:
     """A decimal arrives as a JSON number (`10.5`) or a string (`"10.50"`), within its bounds
     and with at most its decimal places."""
+    assert field.decimal_places is not None and field.max_whole_digits is not None, (
+        "every decimal field of the API bounds its digits"
+    )
     step = Decimal(1).scaleb(-field.decimal_places)
     largest = Decimal(10) ** field.max_whole_digits - step
     number: dict[str, Any] = {
@@ -210,7 +217,9 @@ def decimal_schema(field: serializers.DecimalField, schema: dict[str, Any]) -> d
         "maximum": float(field.max_value if field.max_value is not None else largest),
         "multipleOf": float(step),
     }
-    meta = {key: schema[key] for key in ("description", "nullable") if key in schema}
+    meta: dict[str, Any] = {
+        key: schema[key] for key in ("description", "nullable") if key in schema
+    }
     if field.min_value == step and field.max_value is None:
         text = {"type": "string", "pattern": positive_decimal_pattern(field)}
         return {"anyOf": [number, text], **meta}
@@ -220,6 +229,7 @@ def decimal_schema(field: serializers.DecimalField, schema: dict[str, Any]) -> d
 def positive_decimal_pattern(field: serializers.DecimalField) -> str:
     """Decimal strings from the smallest step (`0.01`) up, with the field's digits."""
     places, whole = field.decimal_places, field.max_whole_digits
+    assert places is not None and whole is not None, "every decimal field of the API bounds them"
     fractions = "|".join(
         "0" * zeros + "[1-9]" + rf"\d{{0,{places - zeros - 1}}}" for zeros in range(places)
     )

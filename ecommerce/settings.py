@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import unquote, urlsplit
 
 import dj_database_url
@@ -22,20 +23,28 @@ from outbox.core.failover import broker_tls_options
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+def env(name: str, default: str = "") -> str:
+    """An environment variable, stripped; `default` when it is unset or blank, so that
+    `DATABASE_URL= make migrate` means the same as no DATABASE_URL at all. Every setting below
+    is read through this."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
 def env_bool(name: str, default: bool) -> bool:
     """Read a boolean environment variable ("1", "true", "yes" are true)."""
-    value = os.environ.get(name)
-    return default if value is None else value.strip().lower() in {"1", "true", "yes"}
+    value = env(name)
+    return default if not value else value.lower() in {"1", "true", "yes"}
 
 
 def env_list(name: str, default: str) -> list[str]:
     """Read a comma-separated environment variable."""
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     """Read an environment variable that must be one of a few words."""
-    value = os.environ.get(name, default).strip().lower()
+    value = env(name, default).lower()
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r}: expected one of {', '.join(choices)}")
     return value
@@ -43,7 +52,7 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 def env_positive_int(name: str, default: str) -> int:
     """Read an environment variable that must be a whole number of at least 1."""
-    value = os.environ.get(name, default).strip()
+    value = env(name, default)
     if not value.isdigit() or int(value) < 1:
         raise ImproperlyConfigured(f"{name}={value!r}: expected a whole number of at least 1")
     return int(value)
@@ -51,7 +60,7 @@ def env_positive_int(name: str, default: str) -> int:
 
 def env_whole_number(name: str, default: str) -> int:
     """Read an environment variable that must be a whole number of at least 0."""
-    value = os.environ.get(name, default).strip()
+    value = env(name, default)
     if not value.isdigit():
         raise ImproperlyConfigured(f"{name}={value!r}: expected a whole number of at least 0")
     return int(value)
@@ -60,7 +69,7 @@ def env_whole_number(name: str, default: str) -> int:
 def env_throttle_rate(name: str, default: str) -> str:
     """Read a rate of requests in DRF's form `<number>/<second|minute|hour|day>`, e.g.
     `30/minute`: a typo stops the process here rather than failing every request."""
-    value = os.environ.get(name, default).strip()
+    value = env(name, default)
     if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", value):
         raise ImproperlyConfigured(f"{name}={value!r}: expected e.g. 30/minute")
     return value
@@ -69,7 +78,7 @@ def env_throttle_rate(name: str, default: str) -> str:
 def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
     """Read `Header-Name=value` (e.g. `X-Forwarded-Proto=https`) as Django's
     SECURE_PROXY_SSL_HEADER, or None when unset."""
-    value = os.environ.get(name, "").strip()
+    value = env(name)
     if not value:
         return None
     header, separator, expected = value.partition("=")
@@ -82,7 +91,7 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 # No built-in key outside DEBUG: a key everyone can read signs nobody's sessions. `make up`
 # and its kin make one for the clone (scripts/secret.sh secret_key); the test session sets its
 # own.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+SECRET_KEY = env("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -107,9 +116,7 @@ SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", SECURE_SSL)
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", SECURE_SSL)
 CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", SECURE_SSL)
-SECURE_HSTS_SECONDS = int(
-    os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000" if SECURE_SSL else "0")
-)
+SECURE_HSTS_SECONDS = int(env("DJANGO_SECURE_HSTS_SECONDS", "31536000" if SECURE_SSL else "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_SSL)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", SECURE_SSL)
 # Behind a proxy that ends TLS, the header by which it says the request came over https, e.g.
@@ -182,7 +189,7 @@ SIGN_IN_ADDRESS_FAILURE_LIMIT = env_positive_int("SIGN_IN_ADDRESS_FAILURE_LIMIT"
 AXES_DISABLE_ACCESS_LOG = True
 # The client's address is the connection's, unless SIGN_IN_TRUSTED_PROXIES proxies in front
 # set X-Forwarded-For: a client could write any address there itself.
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("SIGN_IN_TRUSTED_PROXIES", "0")) or None
+AXES_IPWARE_PROXY_COUNT = int(env("SIGN_IN_TRUSTED_PROXIES", "0")) or None
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
     ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
 )
@@ -234,11 +241,9 @@ TEMPLATES = [
 ]
 
 
-def database(url: str) -> dict:
+def database(url: str) -> dj_database_url.DBConfig:
     """A database of the project from its URL, on the backend that knows transaction phases."""
-    config = dj_database_url.parse(
-        url, conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
-    )
+    config = dj_database_url.parse(url, conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "60")))
     # Django's PostgreSQL backend plus before-commit and after-rollback hooks, which the
     # in-process listeners of outbox.inprocess.listeners bind their transaction phases to.
     config["ENGINE"] = "outbox.postgresql"
@@ -253,7 +258,7 @@ KNOWN_PASSWORDS = frozenset({"", "ecommerce", "guest", "postgres", "password", "
 def credentialed_url(variable: str, debug_default: str) -> str:
     """The URL in `variable`. Outside DEBUG it must be set, and each of its hosts must be given
     a password of its own: not empty, not a known one, not the user's name."""
-    url = os.environ.get(variable, "").strip()
+    url = env(variable)
     if DEBUG:
         return url or debug_default
     if not url:
@@ -280,15 +285,15 @@ def credentialed_url(variable: str, debug_default: str) -> str:
 # live there only (ecommerce.routers).
 DATABASE_URL = credentialed_url("DATABASE_URL", "postgres://ecommerce@127.0.0.1:5432/ecommerce")
 DATABASES = {"default": database(DATABASE_URL)}
-if os.environ.get("TEST_DATABASE_NAME"):
-    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
+if env("TEST_DATABASE_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}
 
 
 def own_database_url(app: str) -> str | None:
     """The URL of a context's own database, when <APP>_DATABASE_URL names one apart from
     `default`."""
     variable = f"{app.upper()}_DATABASE_URL"
-    if not os.environ.get(variable):
+    if not env(variable):
         return None
     url = credentialed_url(variable, "")
     return url if url != DATABASE_URL else None
@@ -344,7 +349,7 @@ REST_FRAMEWORK = {
     },
     # The client's address is the connection's, unless that many proxies in front set
     # X-Forwarded-For (the same proxies as sign-in's): a client could write any address there.
-    "NUM_PROXIES": int(os.environ.get("SIGN_IN_TRUSTED_PROXIES", "0")),
+    "NUM_PROXIES": int(env("SIGN_IN_TRUSTED_PROXIES", "0")),
 }
 # The most items a page of a list holds (`?limit=`); PAGE_SIZE when not asked.
 API_MAX_PAGE_SIZE = env_positive_int("API_MAX_PAGE_SIZE", "100")
@@ -352,7 +357,7 @@ API_MAX_PAGE_SIZE = env_positive_int("API_MAX_PAGE_SIZE", "100")
 # reading the token table on every request; also how long a token revoked on another process
 # (signed out, a password changed) or a deactivated user may still be served by a process that
 # remembers it. 0: read the table every time.
-API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "30"))
+API_TOKEN_CACHE_SECONDS = float(env("API_TOKEN_CACHE_SECONDS", "30"))
 # API tokens (django-rest-knox): stored as digests, one per sign-in, each working for
 # API_TOKEN_TTL_HOURS, sent as `Authorization: Token <token>` (ecommerce/tokens.py).
 REST_KNOX = {
@@ -400,12 +405,10 @@ CELERY_BROKER_URL = credentialed_url(
 # permissions (manage.py declare_topology), and migrates queues. Only those commands connect
 # with it.
 BROKER_ADMIN_URL = (
-    credentialed_url("BROKER_ADMIN_URL", "")
-    if os.environ.get("BROKER_ADMIN_URL")
-    else CELERY_BROKER_URL
+    credentialed_url("BROKER_ADMIN_URL", "") if env("BROKER_ADMIN_URL") else CELERY_BROKER_URL
 )
 # RabbitMQ's management HTTP API, through which declare_topology grants the permissions.
-BROKER_MANAGEMENT_URL = os.environ.get(
+BROKER_MANAGEMENT_URL = env(
     "BROKER_MANAGEMENT_URL",
     f"http://{urlsplit(BROKER_ADMIN_URL.split(';')[0]).hostname or '127.0.0.1'}:15672",
 ).rstrip("/")
@@ -420,7 +423,7 @@ def broker_users() -> dict[str, str]:
         service, separator, user = item.partition("=")
         if not separator or not service.strip() or not user.strip():
             raise ImproperlyConfigured(
-                f"BROKER_USERS={os.environ['BROKER_USERS']!r}: expected service=user,..."
+                f"BROKER_USERS={env('BROKER_USERS')!r}: expected service=user,..."
             )
         users[service.strip()] = user.strip()
     return users
@@ -431,9 +434,9 @@ def broker_users() -> dict[str, str]:
 # system trusts) and name the URL's host; a client certificate is optional. Without TLS the
 # broker password travels in clear, so the TLS files with an `amqp://` URL are refused.
 BROKER_TLS = {
-    "CA_FILE": os.environ.get("BROKER_TLS_CA_FILE") or None,
-    "CERT_FILE": os.environ.get("BROKER_TLS_CERT_FILE") or None,
-    "KEY_FILE": os.environ.get("BROKER_TLS_KEY_FILE") or None,
+    "CA_FILE": env("BROKER_TLS_CA_FILE") or None,
+    "CERT_FILE": env("BROKER_TLS_CERT_FILE") or None,
+    "KEY_FILE": env("BROKER_TLS_KEY_FILE") or None,
 }
 # The same options as every connection the outbox opens itself (outbox.core.failover).
 CELERY_BROKER_USE_SSL = broker_tls_options(CELERY_BROKER_URL, BROKER_TLS)
@@ -462,7 +465,7 @@ CELERY_TASK_ROUTES = ["outbox.core.task_queues.route_to_service"]
 CELERY_BEAT_SCHEDULE = {
     f"{name}-{service}": {
         "task": f"outbox.tasks.{task}",
-        "schedule": float(os.environ.get(variable, default_seconds)),
+        "schedule": float(env(variable, default_seconds)),
         "kwargs": {"service": service},
     }
     for service in SERVICES
@@ -476,23 +479,45 @@ CELERY_BEAT_SCHEDULE = {
 if "order" in SERVICES:
     CELERY_BEAT_SCHEDULE["expire-unpaid-orders"] = {
         "task": "orders.tasks.expire_unpaid_orders",
-        "schedule": float(os.environ.get("ORDER_EXPIRY_SWEEP_SECONDS", "60")),
+        "schedule": float(env("ORDER_EXPIRY_SWEEP_SECONDS", "60")),
         "kwargs": {"service": "order"},
     }
 
+
+class OutboxSettings(TypedDict):
+    """The type of each of OUTBOX's values: mypy would see a plain dict of them as
+    dict[str, object] at every `settings.OUTBOX[...]`."""
+
+    RELAY_BATCH_SIZE: int
+    RELAY_IDLE_SECONDS: float
+    CONFIRM_TIMEOUT_SECONDS: float
+    CONSUMER_PREFETCH: int
+    CONSUMER_BATCH_SIZE: int
+    RETRY_DELAYS_SECONDS: list[float]
+    RETENTION_DAYS: float
+    AUDIT_RETENTION_DAYS: float
+    DEAD_LETTER_RETENTION_DAYS: float
+    QUEUE_TYPE: str
+    DELIVERY_LIMIT: int
+    BROKER_USERS: dict[str, str]
+    BROKER_SCHEDULER_USER: str
+    AUDIT_TRAIL: bool
+    HEALTH_CACHE_SECONDS: float
+
+
 # The outbox: how the relay publishes and how consumers receive. See docs/architecture.md.
-OUTBOX = {
+OUTBOX: OutboxSettings = {
     # Events claimed, published and confirmed as one batch by the relay.
-    "RELAY_BATCH_SIZE": int(os.environ.get("OUTBOX_RELAY_BATCH_SIZE", "1000")),
+    "RELAY_BATCH_SIZE": int(env("OUTBOX_RELAY_BATCH_SIZE", "1000")),
     # Seconds the relay waits for a wake-up before it looks at the table anyway.
-    "RELAY_IDLE_SECONDS": float(os.environ.get("OUTBOX_RELAY_IDLE_SECONDS", "5")),
+    "RELAY_IDLE_SECONDS": float(env("OUTBOX_RELAY_IDLE_SECONDS", "5")),
     # Seconds to wait for the broker to confirm a batch.
-    "CONFIRM_TIMEOUT_SECONDS": float(os.environ.get("OUTBOX_CONFIRM_TIMEOUT_SECONDS", "30")),
+    "CONFIRM_TIMEOUT_SECONDS": float(env("OUTBOX_CONFIRM_TIMEOUT_SECONDS", "30")),
     # Messages a consumer may hold unacknowledged.
-    "CONSUMER_PREFETCH": int(os.environ.get("OUTBOX_CONSUMER_PREFETCH", "100")),
+    "CONSUMER_PREFETCH": int(env("OUTBOX_CONSUMER_PREFETCH", "100")),
     # Received messages handled in one transaction at most; 1 makes a transaction each.
     # Kept below the prefetch, so that the next messages arrive while a batch commits.
-    "CONSUMER_BATCH_SIZE": int(os.environ.get("OUTBOX_CONSUMER_BATCH_SIZE", "50")),
+    "CONSUMER_BATCH_SIZE": int(env("OUTBOX_CONSUMER_BATCH_SIZE", "50")),
     # Seconds a failed message waits before each retry; one more attempt than delays, then
     # the message is dead-lettered. The default makes 5 attempts over about a minute.
     "RETRY_DELAYS_SECONDS": [
@@ -500,11 +525,11 @@ OUTBOX = {
     ],
     # Published outbox rows and processed-event records older than this are deleted. A
     # redelivery is recognised as a duplicate as long as it comes within this window.
-    "RETENTION_DAYS": float(os.environ.get("OUTBOX_RETENTION_DAYS", "7")),
+    "RETENTION_DAYS": float(env("OUTBOX_RETENTION_DAYS", "7")),
     # Audit records older than this are deleted.
-    "AUDIT_RETENTION_DAYS": float(os.environ.get("OUTBOX_AUDIT_RETENTION_DAYS", "30")),
+    "AUDIT_RETENTION_DAYS": float(env("OUTBOX_AUDIT_RETENTION_DAYS", "30")),
     # Dead letters replayed or discarded longer ago than this are deleted; pending ones never.
-    "DEAD_LETTER_RETENTION_DAYS": float(os.environ.get("OUTBOX_DEAD_LETTER_RETENTION_DAYS", "30")),
+    "DEAD_LETTER_RETENTION_DAYS": float(env("OUTBOX_DEAD_LETTER_RETENTION_DAYS", "30")),
     # Receive, retry and dead-letter queues: quorum (replicated on a cluster) or classic. A
     # queue's type cannot change in place: `manage.py migrate_queues` moves existing queues.
     "QUEUE_TYPE": env_choice("OUTBOX_QUEUE_TYPE", "quorum", ("quorum", "classic")),
@@ -518,32 +543,43 @@ OUTBOX = {
     "BROKER_USERS": broker_users(),
     # The broker user Celery beat connects as, when it is none of the services' users (the
     # split layout): declare_topology lets it send every service's tasks.
-    "BROKER_SCHEDULER_USER": os.environ.get("BROKER_SCHEDULER_USER", ""),
+    "BROKER_SCHEDULER_USER": env("BROKER_SCHEDULER_USER"),
     # Record every domain event in the audit trail after its commit (and alert on rollbacks).
     "AUDIT_TRAIL": env_bool("OUTBOX_AUDIT_TRAIL", True),
     # Seconds a web process answers anyone but staff from its last look at /health's databases
     # and broker, instead of connecting to them on every request. 0: look every time.
-    "HEALTH_CACHE_SECONDS": float(os.environ.get("HEALTH_CACHE_SECONDS", "5")),
+    "HEALTH_CACHE_SECONDS": float(env("HEALTH_CACHE_SECONDS", "5")),
 }
 
+
+class MetricsSettings(TypedDict):
+    """The type of each of METRICS's values, like OutboxSettings."""
+
+    ENABLED: bool
+    RELAY_PORT: int
+    WORKER_PORT: int
+    ADDRESS: str
+    TOKEN: str
+
+
 # Prometheus metrics (docs/architecture.md, "Metrics"). Off, nothing is timed or counted.
-METRICS = {
+METRICS: MetricsSettings = {
     "ENABLED": env_bool("METRICS_ENABLED", True),
     # The relay's and the worker's own metrics servers; unset or 0: none.
-    "RELAY_PORT": int(os.environ.get("RELAY_METRICS_PORT") or 0),
-    "WORKER_PORT": int(os.environ.get("WORKER_METRICS_PORT") or 0),
+    "RELAY_PORT": int(env("RELAY_METRICS_PORT") or 0),
+    "WORKER_PORT": int(env("WORKER_METRICS_PORT") or 0),
     # Where those two listen: this machine only, unless a scraper elsewhere needs them.
-    "ADDRESS": os.environ.get("METRICS_ADDRESS", "127.0.0.1"),
+    "ADDRESS": env("METRICS_ADDRESS", "127.0.0.1"),
     # The web's /metrics asks for `Authorization: Bearer <token>` when set, and otherwise
     # answers requests from this machine only.
-    "TOKEN": os.environ.get("METRICS_TOKEN", ""),
+    "TOKEN": env("METRICS_TOKEN"),
 }
 
 # Rewards for paid orders (orders.services.loyalty_reward_paid_order): a point per whole unit
 # of the total, and a coupon of COUPON_AMOUNT for an order whose total reaches COUPON_THRESHOLD.
 LOYALTY = {
-    "COUPON_THRESHOLD": Decimal(os.environ.get("LOYALTY_COUPON_THRESHOLD", "100")),
-    "COUPON_AMOUNT": Decimal(os.environ.get("LOYALTY_COUPON_AMOUNT", "10")),
+    "COUPON_THRESHOLD": Decimal(env("LOYALTY_COUPON_THRESHOLD", "100")),
+    "COUPON_AMOUNT": Decimal(env("LOYALTY_COUPON_AMOUNT", "10")),
 }
 
 # The order context's limits (docs/operations.md, "Limits on every door").
@@ -562,6 +598,7 @@ LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
 if LOG_FORMAT == "json":
     # Python's warnings become records too, instead of plain lines among the JSON ones.
     logging.captureWarnings(True)
+LOG_LEVEL = env("LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -582,7 +619,17 @@ LOGGING = {
             "filters": ["event"] if LOG_FORMAT == "json" else [],
         }
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # Axes tells of every sign-in at INFO; a lockout is a WARNING.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Axes tells of every sign-in at INFO; a lockout is a WARNING.
+        "axes": {"level": "WARNING"},
+        # Celery tells of every task it schedules, receives and finishes at INFO: for beat's
+        # upkeep, nine lines every ten seconds that the requests and events scroll away in.
+        # The tasks log what they did when they did something (outbox.tasks); Celery's own
+        # lines show with LOG_LEVEL=DEBUG.
+        **{
+            name: {"level": LOG_LEVEL if LOG_LEVEL == "DEBUG" else "WARNING"}
+            for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+        },
+    },
 }

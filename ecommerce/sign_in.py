@@ -38,8 +38,9 @@ class SignInFailureHandler(AxesDatabaseHandler):
     # AXES_FAILURE_LIMIT, and a successful sign-in would clear the whole address's count.
     def get_failures(self, request: HttpRequest, credentials: dict | None = None) -> int:
         failures = super().get_failures(request, credentials)
+        # Axes's proxy handler sets axes_ip_address on the request before it asks a handler.
         from_address = AccessAttempt.objects.filter(
-            ip_address=request.axes_ip_address,
+            ip_address=request.axes_ip_address,  # type: ignore[attr-defined]
             attempt_time__gte=get_cool_off_threshold(request),
         ).aggregate(total=Sum("failures_since_start"))["total"]
         if (from_address or 0) >= settings.SIGN_IN_ADDRESS_FAILURE_LIMIT:

@@ -1,4 +1,4 @@
-"""URLs: each served context's API at the root, as in the seed's demo, plus admin and OpenAPI."""
+"""URLs: each served context's API at the root, as the demo calls it, plus admin and OpenAPI."""
 
 import uuid
 

@@ -251,6 +251,8 @@ class Order(AggregateRoot):
     def pending_change(self) -> PendingItemCountChange | None:
         if self.pending_change_id is None:
             return None
+        # The three are set together (the order_pending_change_complete constraint).
+        assert self.pending_change_product_id is not None and self.pending_change_count is not None
         return PendingItemCountChange(
             change_id=self.pending_change_id.hex,
             product_id=self.pending_change_product_id.hex,

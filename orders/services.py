@@ -119,7 +119,7 @@ def order_expire_unpaid() -> int:
     for order_id, customer_id in list(expired.values_list("id", "customer_id")):
         try:
             order_cancel(
-                order_id=order_id, customer_id=customer_id, reason=CancellationReason.EXPIRED
+                order_id=order_id.hex, customer_id=customer_id, reason=CancellationReason.EXPIRED
             )
         except StateConflict:
             continue

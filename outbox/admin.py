@@ -17,6 +17,7 @@ from collections import defaultdict
 from celery import Task
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_permission_codename
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -282,7 +283,7 @@ class DeadLetterAdmin(OutboxRecordAdmin):
                 "opts": self.model._meta,
                 "dead_letters": queryset,
                 "form": form,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
             },
         )
 

@@ -5,6 +5,7 @@ Each task works for one service, on that service's database, and is routed to th
 own task queue (`outbox.core.task_queues`), which only that service's workers consume.
 """
 
+import logging
 from datetime import timedelta
 
 from celery import shared_task
@@ -17,6 +18,8 @@ from outbox.models import DeadLetter
 from outbox.operations import retention
 from outbox.operations.replay import dead_letter_replay
 
+logger = logging.getLogger(__name__)
+
 SWEEP_OUTBOX_TASK = "outbox.tasks.sweep_outbox"
 PURGE_EXPIRED_RECORDS_TASK = "outbox.tasks.purge_expired_records"
 PUBLISH_OUTBOX_EVENTS_TASK = "outbox.tasks.publish_outbox_events"
@@ -28,9 +31,14 @@ def sweep_outbox(*, service: str) -> int:
     """Publish whatever the relay left pending (crash, broker down): the safety net."""
     relay = relay_from_settings(registry.get_service(service).database)
     try:
-        return relay.publish_pending()
+        published = relay.publish_pending()
     finally:
         relay.publisher.close()
+    if published:
+        logger.info(
+            "the sweep published %d events of %s that the relay had left", published, service
+        )
+    return published
 
 
 @shared_task(name=listeners.ASYNC_LISTENER_TASK, ignore_result=True)
@@ -42,7 +50,7 @@ def run_async_listener(*, service: str, listener_name: str, cloudevent: str) -> 
 @shared_task(name=PURGE_EXPIRED_RECORDS_TASK, ignore_result=True)
 def purge_expired_records(*, service: str) -> dict[str, int]:
     """Keep the tables that grow with traffic bounded (settings OUTBOX *RETENTION_DAYS)."""
-    return retention.purge_expired_records(
+    purged = retention.purge_expired_records(
         older_than=timedelta(days=settings.OUTBOX["RETENTION_DAYS"]),
         audit_older_than=timedelta(days=settings.OUTBOX["AUDIT_RETENTION_DAYS"]),
         resolved_dead_letters_older_than=timedelta(
@@ -50,6 +58,9 @@ def purge_expired_records(*, service: str) -> dict[str, int]:
         ),
         using=registry.get_service(service).database,
     )
+    if any(purged.values()):
+        logger.info("purged expired records of %s: %s", service, purged)
+    return purged
 
 
 @shared_task(name=PUBLISH_OUTBOX_EVENTS_TASK, ignore_result=True)
@@ -71,4 +82,6 @@ def replay_dead_letters(*, service: str, ids: list[int]) -> dict[str, int]:
         summary = dead_letter_replay(records, publisher)
     finally:
         publisher.close()
-    return {"moved": summary.moved, "skipped": summary.skipped, "failed": summary.failed}
+    counts = {"moved": summary.moved, "skipped": summary.skipped, "failed": summary.failed}
+    logger.info("replayed dead letters of %s: %s", service, counts)
+    return counts

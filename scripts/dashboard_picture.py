@@ -9,11 +9,12 @@ every second. While it scrapes, the script puts load on the system through its A
 stock, orders that are confirmed, rejected and paid) and, with --poison, drops a few
 unreadable messages on a receive queue, which the worker dead-letters.
 
-    .venv/bin/python scripts/dashboard_picture.py --web http://127.0.0.1:8000 \\
+    .venv/bin/python -m scripts.dashboard_picture --web http://127.0.0.1:8000 \\
         --relay http://127.0.0.1:9101 --worker http://127.0.0.1:9102 --seconds 120 --poison
 
 It signs in like the demo (DEMO_USERNAME, DEMO_PASSWORD: a staff user) and stops Prometheus
-when done.
+when done; Prometheus logs to .run/log/dashboard-main/prometheus.log. Run it as a module (-m)
+from the project's directory: it imports the project's `harness`.
 """
 
 import argparse
@@ -22,8 +23,6 @@ import os
 import random
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,21 +37,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
 import requests  # noqa: E402
 
-PROJECT = Path(__file__).resolve().parent.parent
-DASHBOARD = PROJECT / "docs" / "grafana" / "ecommerce-dashboard.json"
-OUTPUT = PROJECT / "docs" / "metrics-dashboard.png"
+from harness.ports import free_port  # noqa: E402
+from harness.processes import Processes, answers  # noqa: E402
+from harness.project import PROJECT_DIR  # noqa: E402
+
+DASHBOARD = PROJECT_DIR / "docs" / "grafana" / "ecommerce-dashboard.json"
+OUTPUT = PROJECT_DIR / "docs" / "metrics-dashboard.png"
 SCRAPE_SECONDS = 1
 STEP_SECONDS = 2
 # What Grafana would put for $__rate_interval at this scrape interval (four scrapes), rounded up.
 RATE_INTERVAL = "10s"
 ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
 UNIT_LABELS = {"s": "seconds", "ops": "per second", "short": ""}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Prometheus:
@@ -78,29 +74,21 @@ class Prometheus:
         }
         # JSON is YAML: Prometheus reads it as its configuration.
         (self.directory / "prometheus.yml").write_text(json.dumps(config))
-        self.process: subprocess.Popen | None = None
+        self.processes = Processes(os.environ, purpose="dashboard")
 
     def start(self) -> None:
-        log = open(self.directory / "prometheus.log", "wb")
-        self.process = subprocess.Popen(
+        self.processes.start(
+            "prometheus",
             [
                 shutil.which("prometheus") or sys.exit("prometheus is not on the PATH"),
                 f"--config.file={self.directory / 'prometheus.yml'}",
                 f"--storage.tsdb.path={self.directory / 'data'}",
                 f"--web.listen-address={self.url.removeprefix('http://')}",
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/-/ready", timeout=2).ok:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        sys.exit(f"prometheus did not start: {(self.directory / 'prometheus.log').read_text()}")
+        self.processes.wait_for(
+            "prometheus", lambda: answers(f"{self.url}/-/ready"), what="prometheus ready"
+        )
 
     def wait_for_targets(self, count: int) -> None:
         """Return once Prometheus has scraped each target; exit naming any that fails."""
@@ -128,9 +116,7 @@ class Prometheus:
         return answer["data"]["result"]
 
     def stop(self) -> None:
-        if self.process:
-            self.process.terminate()
-            self.process.wait(timeout=30)
+        self.processes.stop_all()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

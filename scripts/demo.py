@@ -1,10 +1,12 @@
-"""Seed 000's demo ("系统演示") against a running `make up`, with real HTTP requests.
+"""The demo against a running `make up`, with real HTTP requests: a product is created, its
+inventory follows through events, stock is added and reaches the product, and an order takes
+2 from the stock; each step waits for the events it causes.
 
     make demo
     DEMO_BASE_URL=http://127.0.0.1:8000 DEMO_TIMEOUT=15 .venv/bin/python scripts/demo.py
 
-Against the split layout (`make up-services`), each request goes to its service, as in the
-seed: products on 8082, inventories on 8083, orders on 8080 (`make demo-services`):
+Against the split layout (`make up-services`), each request goes to its service: products on
+8082, inventories on 8083, orders on 8080 (`make demo-services`):
 
     DEMO_PRODUCTS_URL=http://127.0.0.1:8082 DEMO_INVENTORY_URL=http://127.0.0.1:8083 \
     DEMO_ORDERS_URL=http://127.0.0.1:8080 .venv/bin/python scripts/demo.py
@@ -141,7 +143,7 @@ def sign_out() -> None:
 
 
 def play() -> None:
-    """The seed's steps, in its order."""
+    """The demo's steps, in order."""
     sign_in()
     announce("Create the product", "POST", "/products", APPLE)
     product_id = expect(request("POST", PRODUCTS_URL, "/products", APPLE), 201)["id"]
@@ -192,7 +194,7 @@ def main() -> int:
         where = PRODUCTS_URL
     else:
         where = f"products {PRODUCTS_URL}, inventory {INVENTORY_URL}, orders {ORDERS_URL}"
-    print(f"Seed 000's demo against {where} (each wait up to {TIMEOUT:g}s)")
+    print(f"The demo against {where} (each wait up to {TIMEOUT:g}s)")
     try:
         play()
     except StepNotReached as error:

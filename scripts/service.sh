@@ -4,7 +4,7 @@
 #
 #   scripts/service.sh product|inventory|order web|relay|worker|migrate
 #
-#   web       gunicorn on the seed's port: order 8080, product 8082, inventory 8083
+#   web       gunicorn on its demo port: order 8080, product 8082, inventory 8083
 #   relay     manage.py run_relay: drains the service's outbox
 #   worker    a Celery worker: the service's receive queue and task queue
 #   migrate   manage.py migrate --database <app>: the service's own database, as its role
@@ -21,7 +21,7 @@
 #                                service's own broker user (named after the service) and this
 #                                clone's password for it (scripts/secret.sh broker-<service>)
 #   <SERVICE>_WEB_BIND           where its web process listens (SERVICE: PRODUCT, INVENTORY,
-#                                ORDER; default 127.0.0.1:<the seed's port>)
+#                                ORDER; default 127.0.0.1:<its demo port>)
 #   WEB_WORKERS                  gunicorn worker processes (default 2)
 # Passwords go into the URLs as they are: characters like @ : / need the URL variables.
 set -euo pipefail

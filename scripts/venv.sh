@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Create .venv from requirements.txt (installing Debian's python3-venv first if it is missing).
+# Create .venv and install a requirements file into it (default requirements.txt, the runtime;
+# requirements-dev.txt adds the checks', tests' and benchmarks' tools), installing Debian's
+# python3-venv first if it is missing. Marks it done with .venv/.installed or .installed-dev.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+REQUIREMENTS=${1:-requirements.txt}
+case "$REQUIREMENTS" in
+  requirements-dev.txt) MARK=.venv/.installed-dev ;;
+  *) MARK=.venv/.installed ;;
+esac
 
 if [ ! -x .venv/bin/python ]; then
   if ! "$PYTHON" -m venv .venv 2>/dev/null; then
@@ -17,6 +24,6 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
   fi
 fi
-echo "venv: installing requirements.txt"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-touch .venv/.installed
+echo "venv: installing $REQUIREMENTS"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+touch "$MARK"

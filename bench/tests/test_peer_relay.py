@@ -14,7 +14,8 @@ import pytest
 from django.conf import settings
 
 from bench.peer_relay import STOMP_PORT, accepts_connections
-from bench.tests.test_smoke import PROJECT_DIR, bench_names
+from bench.tests.test_smoke import bench_names
+from harness.project import PROJECT_DIR
 
 pytestmark = pytest.mark.e2e
 

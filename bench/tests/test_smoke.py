@@ -16,10 +16,10 @@ import pytest
 from django.conf import settings
 
 from bench import baseline, report
+from harness.project import PROJECT_DIR
 
 pytestmark = pytest.mark.e2e
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 SMOKE_TIMEOUT_SECONDS = 600
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.tests.test_smoke import PROJECT_DIR, SMOKE_TIMEOUT_SECONDS, bench_names
+from bench.tests.test_smoke import SMOKE_TIMEOUT_SECONDS, bench_names
+from harness.project import PROJECT_DIR
 
 pytestmark = pytest.mark.e2e
 

@@ -161,6 +161,7 @@ def test_a_change_is_pending_until_the_inventory_answers() -> None:
 def test_an_applied_change_sets_the_count_and_the_total_at_the_ordered_price() -> None:
     order, items = confirmed_order(2, 1)
     order.request_item_count_change(items=items, product_id=items[0].product_id.hex, count=5)
+    assert order.pending_change is not None
     change_id = order.pending_change.change_id
 
     changed = order.apply_item_count_change(change_id=change_id, items=items)
@@ -177,6 +178,7 @@ def test_a_change_down_lowers_the_total() -> None:
     order, items = confirmed_order(4)
     order.request_item_count_change(items=items, product_id=items[0].product_id.hex, count=1)
 
+    assert order.pending_change is not None
     order.apply_item_count_change(change_id=order.pending_change.change_id, items=items)
 
     assert (items[0].count, order.total_price) == (1, Decimal("10"))
@@ -185,6 +187,7 @@ def test_a_change_down_lowers_the_total() -> None:
 def test_a_refused_change_keeps_the_order_and_says_why() -> None:
     order, items = confirmed_order(2)
     order.request_item_count_change(items=items, product_id=items[0].product_id.hex, count=9)
+    assert order.pending_change is not None
     change_id = order.pending_change.change_id
 
     order.refuse_item_count_change(change_id=change_id, reason="Apple: 7 more wanted, 3 remain.")
@@ -198,6 +201,7 @@ def test_a_refused_change_keeps_the_order_and_says_why() -> None:
 def test_an_answer_to_no_pending_change_changes_nothing() -> None:
     order, items = confirmed_order(2)
     order.request_item_count_change(items=items, product_id=items[0].product_id.hex, count=3)
+    assert order.pending_change is not None
     change_id = order.pending_change.change_id
     order.cancel(items)
     order.collect_events()

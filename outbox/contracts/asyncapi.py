@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Collection, Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from django.conf import settings
@@ -38,6 +38,8 @@ DOCUMENT_VERSION = "1.0.0"
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 # How a UUID travels: its 32 hex digits.
 UUID_PATTERN = r"^[0-9a-f]{32}$"
+
+T = TypeVar("T")
 
 
 def asyncapi_document() -> dict[str, Any]:
@@ -174,7 +176,7 @@ def current_schemas() -> dict[str, dict[str, Any]]:
     return {(schema := data_schema(event))["$id"]: schema for event in known_events()}
 
 
-def _subclasses(cls: type) -> Iterable[type]:
+def _subclasses(cls: type[T]) -> Iterable[type[T]]:
     for subclass in cls.__subclasses__():
         yield subclass
         yield from _subclasses(subclass)
@@ -236,7 +238,7 @@ def _value_schema(hint: Any, where: str) -> dict[str, Any]:
         return {"type": "string", "pattern": UUID_PATTERN}
     if hint is datetime:
         return {"type": "string", "format": "date-time"}
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _object_schema(hint)
     raise TypeError(f"{where}: no JSON Schema for the type {hint!r}")
 

@@ -11,6 +11,7 @@
 
 Beside the path: `cloudevents` (the wire format), `versions` (former versions of an event),
 `senders` (who may publish what), `broker` and `failover` (connections), `containment` (a
-handler cannot stop its process), `sql`, `databases`, `task_queues`; and its instruments:
-`metrics`, `tracing`, `log_context` and `faults` (crash points for the crash tests).
+handler cannot stop its process), `signals` (what the in-process listeners hear), `sql`,
+`databases`, `task_queues`; and its instruments: `metrics`, `tracing`, `log_context` and
+`faults` (crash points for the crash tests).
 """

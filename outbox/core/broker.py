@@ -12,7 +12,7 @@ from django.conf import settings
 from kombu import Connection
 
 from outbox.core import registry, senders, topology
-from outbox.core.failover import broker_connection, connect_to_any_node
+from outbox.core.failover import amqp_channel, broker_connection, connect_to_any_node
 from outbox.core.publisher import ConfirmingPublisher
 from outbox.core.relay import Relay
 
@@ -45,7 +45,7 @@ def declare_topology() -> list[str]:
     with broker_connection(settings.BROKER_ADMIN_URL) as connection:
         connect_to_any_node(connection)
         topology.declare(
-            connection.default_channel,
+            amqp_channel(connection.default_channel),
             services,
             settings.OUTBOX["RETRY_DELAYS_SECONDS"],
             queue_shape(),

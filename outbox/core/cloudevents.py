@@ -4,6 +4,7 @@ Any language can read what the relay publishes; consumers read it back with a to
 reader that checks only the attributes the runtime relies on and hands `data` over as a dict.
 """
 
+import builtins
 import dataclasses
 import json
 import re
@@ -95,7 +96,8 @@ class ReceivedEvent:
         """The version of the shape of `data`, from `dataschema`."""
         return data_version_of(self.dataschema)
 
-    def field(self, name: str, kind: type[T]) -> T:
+    # builtins.type: in the class body, `type` is the event's type field.
+    def field(self, name: str, kind: builtins.type[T]) -> T:
         """A value from `data` that a handler needs, or `MalformedEvent` naming what is off."""
         value = self.data.get(name)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):

@@ -28,27 +28,6 @@ class UnknownEvent(MalformedEvent):
     """A well-formed event that the service has no handler for."""
 
 
-def handle_message(
-    service: Service, body: bytes, *, tally: metrics.HandlingTally | None = None
-) -> Outcome:
-    """Parse a message and run the service's handler for it, unless it ran before.
-
-    The processed-event record, the handler's writes and the outbox rows of the events the
-    handler raises commit together, so redelivery after a crash finds the record and skips.
-    An event of a former version reaches the handler upcast to the shape it reads. While it
-    runs, logs name the event and the consumer, and a span traces it (`outbox.core.tracing`).
-    Raises `MalformedEvent` for a message no retry can fix, and whatever the handler raises;
-    then nothing of it commits. A `tally` notes the outcome and the handler's time, for the
-    metrics.
-    """
-    event = read_message(service, body)
-    with transaction.atomic(using=service.database):
-        recorded = record_known(service, [event])
-        return handle_event(
-            service, event, recorded_now=event.id in recorded, alone=False, tally=tally
-        )
-
-
 def read_message(service: Service, body: bytes) -> ReceivedEvent:
     """The event a message carries, upcast to the version the service's handler reads."""
     return upcast(service, parse_cloudevent(body))
@@ -134,13 +113,19 @@ def _run_in_savepoint(service: Service, event: ReceivedEvent, handler: EventHand
 
 
 def handle_batch(
-    service: Service, bodies: Sequence[bytes], *, senders: Sequence[str | None] | None = None
+    service: Service, bodies: Sequence[bytes], *, senders: Sequence[str | None]
 ) -> list[Outcome | Exception]:
-    """Handle messages in order, in one transaction: one commit for the whole batch.
+    """Handle messages in order, in one transaction: one commit for the whole batch. This is
+    the worker's way in (`outbox.core.worker`), and the only one.
+
+    The processed-event records, the handlers' writes and the outbox rows of the events the
+    handlers raise commit together, so that a redelivery after a crash finds the record and
+    skips. An event of a former version reaches its handler upcast to the shape it reads. While
+    a handler runs, logs name the event and the consumer, and a span traces it
+    (`outbox.core.tracing`).
 
     `senders` are the broker users that sent the messages (`outbox.core.senders`), as the worker
     reads them; an event whose sender is not its source's user fails as `Forged`, unhandled.
-    Without them, the bodies come from this process itself and are not checked.
 
     The inbox records of the whole batch are written first, in one statement; an event the
     consumer had handled before, or that came earlier in the same batch, is a duplicate. The
@@ -156,8 +141,7 @@ def handle_batch(
     """
     tally = metrics.HandlingTally(service.name) if metrics.enabled() else None
     events = [
-        _read_or_error(service, body, sender, checked=senders is not None)
-        for body, sender in zip(bodies, senders or [None] * len(bodies), strict=True)
+        _read_or_error(service, body, sender) for body, sender in zip(bodies, senders, strict=True)
     ]
     with transaction.atomic(using=service.database):
         recorded = record_known(
@@ -165,11 +149,12 @@ def handle_batch(
         )
         outcome = _handle_together(service, bodies, events, recorded, tally)
         if isinstance(outcome, FirstFailure):
-            logger.info(
-                "%s handles the %d other events of the batch again, each alone",
-                service.name,
-                len(bodies) - 1,
-            )
+            if len(bodies) > 1:
+                logger.info(
+                    "%s handles the %d other events of the batch again, each alone",
+                    service.name,
+                    len(bodies) - 1,
+                )
             if tally:
                 tally.forget_outcomes()
             outcomes = [
@@ -185,13 +170,10 @@ def handle_batch(
     return outcomes
 
 
-def _read_or_error(
-    service: Service, body: bytes, sender: str | None, *, checked: bool
-) -> ReceivedEvent | Exception:
+def _read_or_error(service: Service, body: bytes, sender: str | None) -> ReceivedEvent | Exception:
     try:
         event = read_message(service, body)
-        if checked:
-            check_sender(event, sender)
+        check_sender(event, sender)
         return event
     except Forged as forged:
         metrics.count_forged(service.name, forged.sender)

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Connection
 from kombu.exceptions import OperationalError
+from kombu.transport.base import StdChannel
 
 TLS_SCHEME = "amqps"
 # The environment variable of each key of the BROKER_TLS setting, to name it in errors.
@@ -43,7 +44,8 @@ class FailoverConnection(Connection):
     and would check every later node of the list against that name.
     """
 
-    def _init_params(self, **params: Any) -> None:
+    # kombu passes these by keyword only, so the whole of them may be taken as **params.
+    def _init_params(self, **params: Any) -> None:  # type: ignore[override]
         options = params.get("ssl")
         if isinstance(options, dict) and "server_hostname" in options:
             params["ssl"] = {**options, "server_hostname": None}
@@ -89,7 +91,7 @@ def broker_tls_options(url: str, tls: Mapping[str, str | None]) -> dict[str, Any
     return options
 
 
-def broker_connection(url: str, **options: object) -> Connection:
+def broker_connection(url: str, **options: Any) -> Connection:
     """A connection to the broker `url`, which may list several nodes separated by `;`."""
     return FailoverConnection(
         url,
@@ -97,6 +99,13 @@ def broker_connection(url: str, **options: object) -> Connection:
         ssl=broker_tls_options(url, settings.BROKER_TLS),
         **options,
     )
+
+
+def amqp_channel(channel: StdChannel) -> amqp.Channel:
+    """A kombu channel as the py-amqp channel it is: the broker is RabbitMQ, which kombu
+    reaches through py-amqp for every `amqp://` and `amqps://` URL."""
+    assert isinstance(channel, amqp.Channel), f"not a py-amqp channel: {channel!r}"
+    return channel
 
 
 def connect_to_any_node(connection: Connection) -> None:

@@ -72,9 +72,9 @@ class FailureRouter:
                 headers=headers,
             )
             self.publisher.publish([delayed])
-            metrics.count_failure_routed(service, message.body, retried=True)
+            metrics.count_failure_routed(service, body_of(message), retried=True)
             return queue
-        headers[DEAD_LETTER_KEY] = dead_letter_key(service, message.body)
+        headers[DEAD_LETTER_KEY] = dead_letter_key(service, body_of(message))
         # After a retry the delivery's routing key names a retry queue; the event type is what
         # the message was first routed by, and what a replay should show.
         routing_key = message.properties.get("type") or message.delivery_info.get("routing_key")
@@ -85,8 +85,15 @@ class FailureRouter:
             headers=headers,
         )
         self.publisher.publish([dead])
-        metrics.count_failure_routed(service, message.body, retried=False)
+        metrics.count_failure_routed(service, body_of(message), retried=False)
         return topology.receive_dead_letter_queue(service)
+
+
+def body_of(message: Message) -> bytes:
+    """A received message's body, the bytes that were sent: the worker's channel does not
+    decode bodies (`auto_decode` off), whatever kombu's stubs say."""
+    assert isinstance(message.body, bytes), "a body from a channel that does not decode"
+    return message.body
 
 
 def failure_headers(
@@ -128,6 +135,6 @@ def copy_of(
     return OutgoingMessage(
         exchange=exchange,
         routing_key=routing_key,
-        body=message.body,
+        body=body_of(message),
         properties={**properties, "application_headers": headers},
     )

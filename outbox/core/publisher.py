@@ -11,13 +11,13 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import amqp
 from kombu.exceptions import OperationalError
 
-from outbox.core.failover import broker_connection, connect_to_any_node
+from outbox.core.failover import amqp_channel, broker_connection, connect_to_any_node
 
 logger = logging.getLogger(__name__)
 
@@ -140,10 +140,12 @@ class ConfirmingPublisher:
     def _confirming_channel(self) -> amqp.Channel:
         if self._channel is None:
             connect_to_any_node(self._connection)
-            channel = self._connection.channel()
+            channel = amqp_channel(self._connection.channel())
             channel.confirm_select()
-            channel.events["basic_ack"].add(self._on_ack)
-            channel.events["basic_nack"].add(self._on_nack)
+            # The callbacks of each method the broker sends; amqp's stubs leave it out.
+            events: dict[str, set[Callable[..., None]]] = channel.events  # type: ignore[attr-defined]
+            events["basic_ack"].add(self._on_ack)
+            events["basic_nack"].add(self._on_nack)
             self._channel = channel
             self._next_tag, self._settled_up_to = 1, 0
             self._settled.clear()

@@ -8,6 +8,7 @@ idempotent, absorb the copy.
 """
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -141,7 +142,7 @@ class Relay:
         published: list[int] = []
         for start in range(0, len(ordered), self.batch_size):
             chunk = ordered[start : start + self.batch_size]
-            published += self._publish(lambda chunk=chunk: claim_selected(self.database, chunk))
+            published += self._publish(functools.partial(claim_selected, self.database, chunk))
         return published
 
     def publish_batch(self, *, after: int = 0) -> list[int]:

@@ -5,8 +5,9 @@ that transaction commits and hold it through the commit's WAL flush: every notif
 waits for the one before it, and concurrent commits cannot share a flush. Sent after the commit
 instead, on the same connection in a transaction of its own that writes nothing, the lock is
 held only for that empty transaction, which need not wait for the disk: a wake-up lost in a
-crash costs at most the relay's sweep (`OUTBOX["RELAY_IDLE_SECONDS"]`), never an event.
-Measured in docs/performance.md ("PostgreSQL: group commit and NOTIFY").
+crash costs at most the relay's idle wait (`OUTBOX["RELAY_IDLE_SECONDS"]`), after which it
+looks for pending rows anyway; never an event.
+Measured in docs/performance.md ("What bounds each figure", "Commits and the wake-up").
 """
 
 import dataclasses
@@ -29,7 +30,8 @@ def wake_relay_after_commit(using: str) -> None:
 
     Once per transaction, however many rows or aggregates it saves. Nothing is sent if the
     transaction rolls back, nor for the writes of a savepoint rolled back. A failed wake-up is
-    logged, not raised: the transaction has committed, and the sweep publishes the rows.
+    logged, not raised: the transaction has committed, and the relay finds the rows when its
+    idle wait ends.
     """
     transaction_phases.once_after_commit(WakeRelay(using), using)
 

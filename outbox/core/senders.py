@@ -69,7 +69,7 @@ def sender_of(
     """The broker user that first sent a message that `consumer` received, or None when it
     carries no `user_id`."""
     user = properties.get("user_id")
-    if user is not None and user == broker_user(consumer) and SENDER_HEADER in (headers or {}):
+    if user is not None and user == broker_user(consumer) and headers and SENDER_HEADER in headers:
         return headers[SENDER_HEADER] or None
     return user
 

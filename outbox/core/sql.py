@@ -1,9 +1,14 @@
 """Multi-row statements through Django's cursor: many rows in one statement and one round trip."""
 
 from collections.abc import Sequence
+from typing import Any
+
+# A statement's parameters: whatever the database driver adapts, psycopg2's Json among them,
+# which django-stubs' type of `cursor.execute`'s parameters leaves out.
+Parameters = list[Any]
 
 
-def multi_row(sql: str, row: str, rows: Sequence[Sequence[object]]) -> tuple[str, list[object]]:
+def multi_row(sql: str, row: str, rows: Sequence[Sequence[object]]) -> tuple[str, Parameters]:
     """`sql` with its `{rows}` written out as one `row` template per row, and the parameters of
     every row in order, for `cursor.execute`.
 

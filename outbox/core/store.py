@@ -14,7 +14,6 @@ import functools
 from collections.abc import Mapping
 
 from django.db import connections, models, router, transaction
-from django.dispatch import Signal
 from django.utils import timezone
 from psycopg2.extras import Json
 
@@ -23,13 +22,9 @@ from outbox.core.aggregates import AggregateRoot
 from outbox.core.cloudevents import to_cloudevent
 from outbox.core.events import DomainEvent
 from outbox.core.relay_wakeup import wake_relay_after_commit
-from outbox.core.sql import insert_sql, multi_row
+from outbox.core.signals import event_saved
+from outbox.core.sql import Parameters, insert_sql, multi_row
 from outbox.models import OutboxEvent
-
-# Every saved event, in the saving transaction, with the keyword arguments `event` and `using`
-# (its database). The in-process listeners (`outbox.inprocess`) hear events through it; the
-# core knows nothing of them.
-event_saved = Signal()
 
 
 def save(aggregate: AggregateRoot) -> None:
@@ -91,25 +86,30 @@ def row_statements(model: type[models.Model], using: str) -> RowStatements:
     """The row statements of `model` on database `using`, built once."""
     meta = model._meta
     quote = connections[using].ops.quote_name
+
+    def column(field: models.Field) -> str:
+        assert field.column is not None, "a concrete field has a column"
+        return quote(field.column)
+
     pk = meta.pk
     fields = (pk, *(field for field in meta.local_concrete_fields if field is not pk))
     table = quote(meta.db_table)
     insert = (
-        f"INSERT INTO {table} ({', '.join(quote(field.column) for field in fields)})"
+        f"INSERT INTO {table} ({', '.join(column(field) for field in fields)})"
         f" VALUES ({', '.join(['%s'] * len(fields))})"
     )
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields[1:])
+    assignments = ", ".join(f"{column(field)} = %s" for field in fields[1:])
     return RowStatements(
         fields=fields,
         insert=insert,
-        insert_unless_exists=f"{insert} ON CONFLICT DO NOTHING RETURNING {quote(pk.column)}",
-        update=f"UPDATE {table} SET {assignments} WHERE {quote(pk.column)} = %s",
+        insert_unless_exists=f"{insert} ON CONFLICT DO NOTHING RETURNING {column(pk)}",
+        update=f"UPDATE {table} SET {assignments} WHERE {column(pk)} = %s",
     )
 
 
 def row_values(
     instance: models.Model, fields: tuple[models.Field, ...], *, add: bool, using: str
-) -> list[object]:
+) -> Parameters:
     """The values `Model.save` would write for `fields` (an `auto_now` field is set first)."""
     connection = connections[using]
     return [

@@ -21,7 +21,7 @@ def service_task_queue(service: str) -> Queue:
 
 def route_to_service(
     name: str, args: tuple, kwargs: dict[str, Any], options: dict[str, Any], **extra: Any
-) -> dict[str, Queue] | None:
+) -> dict[str, Queue | str] | None:
     """Celery task router: a task with a `service` argument goes to that service's queue,
     through its exchange. Without the exchange named, Celery would publish to RabbitMQ's
     default exchange, which no service's broker user may write to."""

@@ -393,6 +393,15 @@ def exists(channel: amqp.Channel, queue: str) -> bool:
     return True
 
 
+def queue_counts(channel: amqp.Channel, queue: str) -> tuple[int, int]:
+    """The ready messages and the consumers of an existing queue (a passive declare, which
+    creates nothing); `amqp.exceptions.NotFound` when there is no such queue."""
+    declared = channel.queue_declare(queue, passive=True)
+    assert declared is not None, "a declare without nowait returns the broker's answer"
+    _, messages, consumers = declared
+    return messages, consumers
+
+
 def reason(error: amqp.exceptions.AMQPError) -> str:
     """RabbitMQ's explanation of a refusal, e.g. "inequivalent arg 'x-queue-type' ..."."""
     return str(error.reply_text).removeprefix("PRECONDITION_FAILED - ")

@@ -117,14 +117,21 @@ def current_trace_context() -> dict[str, str]:
 
 
 class PublishedEvent(Protocol):
-    """An outbox row as the relay publishes it."""
+    """An outbox row as the relay publishes it. Read-only properties: frozen dataclasses
+    satisfy it."""
 
-    event_id: str
-    event_type: str
-    service: str
-    subject: str
-    traceparent: str
-    tracestate: str
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def traceparent(self) -> str: ...
+    @property
+    def tracestate(self) -> str: ...
 
 
 def publishing(events: Sequence[PublishedEvent]) -> AbstractContextManager[None]:
@@ -170,14 +177,21 @@ def _publish_span(tracer: Tracer, event: PublishedEvent) -> trace.Span:
 
 
 class HandledEvent(Protocol):
-    """A received event, as far as its handling span needs it."""
+    """A received event, as far as its handling span needs it; read-only, like
+    PublishedEvent."""
 
-    id: str
-    type: str
-    source: str
-    subject: str
-    traceparent: str
-    tracestate: str
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def traceparent(self) -> str: ...
+    @property
+    def tracestate(self) -> str: ...
 
 
 def consuming(consumer: str, event: HandledEvent) -> AbstractContextManager[trace.Span]:

@@ -20,13 +20,16 @@ import logging
 import select
 import time
 from collections.abc import Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 from celery import bootsteps
+from celery.worker import consumer as celery_consumer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 from kombu import Connection, Consumer, Queue
 from kombu.asynchronous import Hub
 from kombu.message import Message
+from kombu.transport import pyamqp
 
 from outbox.core import metrics, registry, topology, tracing
 from outbox.core.broker import confirming_publisher, declare_own_topology
@@ -34,7 +37,7 @@ from outbox.core.cloudevents import MalformedEvent
 from outbox.core.consumer import handle_batch
 from outbox.core.databases import DatabaseUnreachable, require_databases
 from outbox.core.dead_letters import dead_letter_record
-from outbox.core.failures import FailureRouter
+from outbox.core.failures import FailureRouter, body_of
 from outbox.core.publisher import PublishFailed
 from outbox.core.senders import sender_of
 from outbox.core.task_queues import service_task_queue
@@ -50,13 +53,15 @@ BATCH_LINGER_SECONDS = 0.005
 DELIVERY_COUNT_HEADER = "x-delivery-count"
 
 MessageCallback = Callable[[Message], None]
-BatchCallback = Callable[[list[Message]], None]
+# What a batch gathers: kombu messages in the worker, anything in a test of the batching alone.
+M = TypeVar("M")
+BatchCallback = Callable[[list[M]], None]
 
 
 class EventConsumerStep(bootsteps.ConsumerStep):
     """Declares the topology and consumes the served services' receive and dead-letter queues."""
 
-    def __init__(self, parent: object, **kwargs: object) -> None:
+    def __init__(self, parent: celery_consumer.Consumer, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
         try:
             require_databases(registry.outbox_databases())
@@ -70,17 +75,18 @@ class EventConsumerStep(bootsteps.ConsumerStep):
         )
         self.hub: Hub | None = None
         self.connection: Connection | None = None
-        self.batches: MessageBatches | None = None
+        self.batches: MessageBatches[Message] | None = None
         for service in registry.all_services():
             parent.app.amqp.queues.select_add(service_task_queue(service.name))
         metrics.serve(settings.METRICS["WORKER_PORT"], "worker")
 
-    def start(self, c: object) -> None:
-        # Set on every (re)connection, before the consumers are made.
-        self.hub, self.connection = c.hub, c.connection
+    def start(self, c: celery_consumer.Consumer) -> None:
+        # Set on every (re)connection, before the consumers are made. Celery's stubs leave
+        # out the consumer's event loop.
+        self.hub, self.connection = c.hub, c.connection  # type: ignore[attr-defined]
         super().start(c)
 
-    def get_consumers(self, channel: object) -> list[Consumer]:
+    def get_consumers(self, channel: pyamqp.Channel) -> list[Consumer]:
         # Bodies as sent: py-amqp would otherwise decode a body with whatever content
         # encoding its sender names, and a hostile one could fail or change it.
         channel.auto_decode = False
@@ -109,11 +115,13 @@ class EventConsumerStep(bootsteps.ConsumerStep):
             ]
         return consumers
 
-    def shutdown(self, c: object) -> None:
+    def shutdown(self, c: celery_consumer.Consumer) -> None:
         super().shutdown(c)
         self.failures.publisher.close()
 
-    def _consumer(self, channel: object, queue: str, on_message: MessageCallback) -> Consumer:
+    def _consumer(
+        self, channel: pyamqp.Channel, queue: str, on_message: MessageCallback
+    ) -> Consumer:
         return Consumer(
             channel,
             queues=[Queue(queue, no_declare=True)],
@@ -127,7 +135,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
             try:
                 outcomes = handle_batch(
                     service,
-                    [message.body for message in messages],
+                    [body_of(message) for message in messages],
                     senders=[
                         sender_of(message.properties, message.headers, service.name)
                         for message in messages
@@ -139,14 +147,16 @@ class EventConsumerStep(bootsteps.ConsumerStep):
             for message, outcome in zip(messages, outcomes, strict=True):
                 if isinstance(outcome, MalformedEvent):
                     self._route_failure(service.name, message, outcome, retry=False)
-                elif isinstance(outcome, Exception):  # logged by handle_message, with its event
+                elif isinstance(outcome, Exception):  # logged by handle_batch, with its event
                     self._route_failure(service.name, message, outcome, retry=True)
                 else:
                     message.ack()
 
-        return lambda message: self.batches.add(
-            on_batch, message, previous_deliveries=previous_deliveries(message)
-        )
+        def on_message(message: Message) -> None:
+            assert self.batches is not None, "get_consumers made the batches"
+            self.batches.add(on_batch, message, previous_deliveries=previous_deliveries(message))
+
+        return on_message
 
     def _route_failure(
         self, service: str, message: Message, error: Exception, *, retry: bool
@@ -165,7 +175,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
                 dead_letter_record(
                     service=service.name,
                     kind=kind,
-                    body=message.body,
+                    body=body_of(message),
                     properties=message.properties,
                     routing_key=message.delivery_info.get("routing_key", ""),
                     using=service.database,
@@ -180,12 +190,19 @@ class EventConsumerStep(bootsteps.ConsumerStep):
 
     def frames_waiting(self) -> bool:
         """Whether the broker has sent more than this worker has read yet."""
+        assert self.connection is not None, "start() set the connection"
         socket = self.connection.connection.sock
         readable, _, _ = select.select([socket], [], [], 0)
         return bool(readable)
 
 
-class MessageBatches:
+class Timers(Protocol):
+    """What the batches need of the worker's event loop (kombu's `Hub`)."""
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> object: ...
+
+
+class MessageBatches(Generic[M]):
     """Received messages gathered into batches, one per service, each for one transaction.
 
     A message joins its service's batch. While the broker has sent more than the worker has
@@ -199,15 +216,15 @@ class MessageBatches:
     alone, each in its own transaction, after the fresh messages that arrived with them.
     """
 
-    def __init__(self, size: int, frames_waiting: Callable[[], bool], hub: Hub | None) -> None:
+    def __init__(self, size: int, frames_waiting: Callable[[], bool], hub: Timers | None) -> None:
         self.size = size
         self.frames_waiting = frames_waiting
         self.hub = hub
-        self.waiting: dict[BatchCallback, list[Message]] = {}
-        self.redelivered: list[Redelivery] = []
+        self.waiting: dict[BatchCallback[M], list[M]] = {}
+        self.redelivered: list[Redelivery[M]] = []
         self.linger_timer_set = False
 
-    def add(self, handle: BatchCallback, message: Message, *, previous_deliveries: int = 0) -> None:
+    def add(self, handle: BatchCallback[M], message: M, *, previous_deliveries: int = 0) -> None:
         if previous_deliveries:
             self.redelivered.append(Redelivery(handle, message, previous_deliveries))
         else:
@@ -233,20 +250,20 @@ class MessageBatches:
         for redelivery in in_handling_order(redelivered):
             redelivery.handle([redelivery.message])
 
-    def flush(self, handle: BatchCallback) -> None:
+    def flush(self, handle: BatchCallback[M]) -> None:
         messages = self.waiting.pop(handle, [])
         if messages:
             handle(messages)
 
 
 @dataclasses.dataclass(frozen=True)
-class Redelivery:
-    handle: BatchCallback
-    message: Message
+class Redelivery(Generic[M]):
+    handle: BatchCallback[M]
+    message: M
     previous_deliveries: int
 
 
-def in_handling_order(redelivered: Sequence[Redelivery]) -> list[Redelivery]:
+def in_handling_order(redelivered: Sequence[Redelivery[M]]) -> list[Redelivery[M]]:
     """Fewest previous deliveries first; equal ones in arrival order on odd counts, in reverse
     on even counts.
 

@@ -1,6 +1,6 @@
 """The audit trail and failure alerts: in-process listeners on every domain event.
 
-Seed 004's "operation records" and its alert on failure: the audit record of a committed event
+Operation records, and an alert on failure: the audit record of a committed event
 is written after the commit, in its own transaction, so a failing audit never undoes business
 work; the records of one commit are written together, in one multi-row insert (a batch
 listener, in plain SQL as `outbox.core.store` writes outbox rows). An event whose transaction

@@ -1,8 +1,9 @@
 """In-process listeners of domain events, each bound to a phase of the publishing transaction.
 
-This is seed 004's `@TransactionalEventListener` for Django. One `raise_event` has two
-audiences: `outbox.core.store.save` writes the event to the outbox for other services and hands
-the same event object to the listeners registered here, in this process.
+Transactional event listeners, as Spring's `@TransactionalEventListener`, for Django. One
+`raise_event` has two audiences: `outbox.core.store.save` writes the event to the outbox for
+other services and hands the same event object to the listeners registered here, in this
+process.
 
     @listeners.listen(AggregateEvent)                      # AFTER_COMMIT, the default
     def record(event: AggregateEvent) -> None: ...
@@ -10,14 +11,14 @@ the same event object to the listeners registered here, in this process.
 A listener hears its event class and every subclass of it. Its phase says when it runs:
 
 - IN_TRANSACTION: at once, inside the caller's transaction; if it raises, the caller's work
-  and its own roll back together (seed 004's "unified transaction").
+  and its own roll back together (one unified transaction).
 - BEFORE_COMMIT: inside the transaction, just before it commits; if it raises, everything
   rolls back and the error reaches the code that was committing.
-- AFTER_COMMIT: after the commit, in a transaction of its own (seed 004's "independent
-  transaction"): the after-commit listeners of one commit share one new transaction, each in
-  a savepoint of its own, so they cost one more commit, not one each. If a listener raises,
-  its own writes roll back, the caller's work stays committed, the failure is logged with the
-  event id, and the other listeners still run and commit.
+- AFTER_COMMIT: after the commit, in a transaction of its own (an independent transaction): the
+  after-commit listeners of one commit share one new transaction, each in a savepoint of its
+  own, so they cost one more commit, not one each. If a listener raises, its own writes roll
+  back, the caller's work stays committed, the failure is logged with the event id, and the
+  other listeners still run and commit.
 - AFTER_ROLLBACK: after the transaction rolled back, in a transaction of its own (shared in
   the same way).
 - AFTER_COMPLETION: after either end, in a transaction of its own; it is called as
@@ -37,10 +38,10 @@ happened: none of its transaction-bound listeners run, neither AFTER_COMMIT nor 
 exactly as Django drops `on_commit` callbacks registered there. The phases come from
 `outbox.postgresql.transaction_phases` and need the database ENGINE `outbox.postgresql`.
 
-Seed 004's pitfall, an after-commit listener whose own events are silently dropped because no
-transaction is active any more, cannot happen: every listener that runs after the end of the
-caller's transaction runs in a transaction of its own, so what it saves or publishes is bound
-to that transaction and reaches its own listeners.
+The known pitfall of such listeners, an after-commit listener whose own events are silently
+dropped because no transaction is active any more, cannot happen here: every listener that runs
+after the end of the caller's transaction runs in a transaction of its own, so what it saves or
+publishes is bound to that transaction and reaches its own listeners.
 
 Publishing outside any transaction (autocommit, no `atomic()` block): each statement has
 committed already. IN_TRANSACTION listeners run as usual; the others run at once only if
@@ -74,7 +75,7 @@ from typing import Any
 from celery import current_app
 from django.db import DEFAULT_DB_ALIAS, transaction
 
-from outbox.core import registry, store
+from outbox.core import registry, signals
 from outbox.core.cloudevents import parse_cloudevent, to_cloudevent
 from outbox.core.containment import contained
 from outbox.core.events import DomainEvent
@@ -244,11 +245,11 @@ def publish(event: DomainEvent, *, using: str = DEFAULT_DB_ALIAS) -> None:
 def hear_saved_event(
     sender: type[DomainEvent], *, event: DomainEvent, using: str, **_: Any
 ) -> None:
-    """Receiver of `outbox.core.store.event_saved`: the listeners hear every saved event."""
+    """Receiver of `outbox.core.signals.event_saved`: the listeners hear every saved event."""
     publish(event, using=using)
 
 
-store.event_saved.connect(hear_saved_event, dispatch_uid="outbox.inprocess.listeners")
+signals.event_saved.connect(hear_saved_event, dispatch_uid="outbox.inprocess.listeners")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ of `outbox.core.metrics`.
 import dataclasses
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.db import DatabaseError
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
@@ -118,7 +118,7 @@ class MessagingStateCollector(Collector):
 class ThisProcess(Collector):
     """This process's own metrics, as a collector of another registry."""
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterable[Metric]:
         return REGISTRY.collect()
 
 

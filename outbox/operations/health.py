@@ -12,7 +12,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from outbox.core import registry, topology
-from outbox.core.failover import broker_connection, connect_to_any_node
+from outbox.core.failover import amqp_channel, broker_connection, connect_to_any_node
 from outbox.models import DeadLetter, OutboxEvent
 
 BROKER_TIMEOUT_SECONDS = 3
@@ -38,8 +38,10 @@ def health_report() -> dict[str, Any]:
 def cached_healthy() -> bool:
     """Whether the databases and the broker answer, as this process last saw them at most
     OUTBOX["HEALTH_CACHE_SECONDS"] ago: a burst of probes costs one look, not one each."""
-    return cache.get_or_set(
-        HEALTHY_CACHE_KEY, _healthy, timeout=settings.OUTBOX["HEALTH_CACHE_SECONDS"]
+    return bool(
+        cache.get_or_set(
+            HEALTHY_CACHE_KEY, _healthy, timeout=settings.OUTBOX["HEALTH_CACHE_SECONDS"]
+        )
     )
 
 
@@ -80,10 +82,8 @@ def _broker_status() -> dict[str, Any]:
             settings.CELERY_BROKER_URL, connect_timeout=BROKER_TIMEOUT_SECONDS
         ) as broker:
             connect_to_any_node(broker)
-            channel = broker.default_channel
-            depths = {
-                queue: channel.queue_declare(queue, passive=True).message_count for queue in queues
-            }
+            channel = amqp_channel(broker.default_channel)
+            depths = {queue: topology.queue_counts(channel, queue)[0] for queue in queues}
         return {"ok": True, "queues": depths}
     except Exception as error:  # noqa: BLE001 - any failure to reach the broker is "down"
         return {"ok": False, "error": f"{type(error).__name__}: {error}"}

@@ -15,7 +15,7 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from outbox.core import registry, topology
-from outbox.core.failover import broker_connection, connect_to_any_node
+from outbox.core.failover import amqp_channel, broker_connection, connect_to_any_node
 from outbox.models import DeadLetter, OutboxEvent
 
 BROKER_TIMEOUT_SECONDS = 3
@@ -127,13 +127,13 @@ def queue_depths() -> list[QueueDepth]:
             settings.CELERY_BROKER_URL, connect_timeout=BROKER_TIMEOUT_SECONDS
         ) as broker:
             connect_to_any_node(broker)
-            channel = broker.channel()
+            channel = amqp_channel(broker.channel())
             for queue, service, role in served_queues():
                 try:
-                    _, messages, consumers = channel.queue_declare(queue, passive=True)
+                    messages, consumers = topology.queue_counts(channel, queue)
                 except amqp.exceptions.NotFound:
                     # The broker closed the channel with its refusal.
-                    channel = broker.channel()
+                    channel = amqp_channel(broker.channel())
                     continue
                 depths.append(QueueDepth(queue, service, role, messages, consumers))
     except Exception as error:  # noqa: BLE001 - whatever keeps the broker from answering

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 import amqp
 
 from outbox.core import topology
-from outbox.core.failover import broker_connection, connect_to_any_node
+from outbox.core.failover import amqp_channel, broker_connection, connect_to_any_node
 from outbox.core.publisher import ConfirmingPublisher, OutgoingMessage
 from outbox.core.registry import Service
 from outbox.core.topology import QueueDeclaration, QueueShape
@@ -83,7 +83,7 @@ class QueueMigration:
         """Report what `run` would do, changing nothing."""
         with broker_connection(self.broker_url) as connection:
             connect_to_any_node(connection)
-            channel = connection.channel()
+            channel = amqp_channel(connection.channel())
             for queue in self.wanted.queues:
                 leftover = self._inspect(channel, temporary(queue), queue.name)
                 if leftover.exists:
@@ -107,7 +107,7 @@ class QueueMigration:
         """Migrate every queue that differs; refuse before touching any if one has consumers."""
         with broker_connection(self.broker_url) as connection:
             connect_to_any_node(connection)
-            channel = connection.channel()
+            channel = amqp_channel(connection.channel())
             # Bodies are moved as the bytes they are, whatever their content encoding says.
             channel.auto_decode = False
             self._refuse_consumed_queues(channel)
@@ -127,7 +127,7 @@ class QueueMigration:
         for queue in self.wanted.queues:
             for name in (queue.name, temporary(queue).name):
                 try:
-                    _, _, consumers = channel.queue_declare(name, passive=True)
+                    _, consumers = topology.queue_counts(channel, name)
                 except amqp.exceptions.NotFound:
                     continue
                 if consumers:
@@ -191,7 +191,7 @@ class QueueMigration:
         self, channel: amqp.Channel, queue: QueueDeclaration, original_name: str
     ) -> QueueState:
         try:
-            _, messages, consumers = channel.queue_declare(queue.name, passive=True)
+            messages, consumers = topology.queue_counts(channel, queue.name)
         except amqp.exceptions.NotFound:
             return QueueState(exists=False)
         try:
@@ -224,7 +224,7 @@ class QueueMigration:
         moved = 0
         while True:
             moved += _move(channel, publisher, source, destination)
-            _, messages, consumers = channel.queue_declare(source, passive=True)
+            messages, consumers = topology.queue_counts(channel, source)
             if consumers:
                 raise MigrationRefused(f"{source} got {consumers} consumers: stop every worker")
             if not messages:
@@ -237,7 +237,7 @@ def _move(
     """Move what the source holds now, a confirmed batch at a time; return how many."""
     moved = 0
     while True:
-        batch = []
+        batch: list[amqp.Message] = []
         while len(batch) < MOVE_BATCH_SIZE:
             message = channel.basic_get(source, no_ack=False)
             if message is None:
@@ -246,7 +246,9 @@ def _move(
         if not batch:
             return moved
         publisher.publish([_copy(message, destination) for message in batch])
-        channel.basic_ack(batch[-1].delivery_tag, multiple=True)
+        last_tag = batch[-1].delivery_tag
+        assert last_tag is not None, "a message from basic_get has its delivery tag"
+        channel.basic_ack(last_tag, multiple=True)
         moved += len(batch)
 
 
@@ -255,6 +257,7 @@ def _copy(message: amqp.Message, queue: str) -> OutgoingMessage:
     properties = dict(message.properties)
     # The publisher makes every message persistent.
     properties.pop("delivery_mode", None)
+    assert isinstance(message.body, bytes), "the migration's channel does not decode bodies"
     return OutgoingMessage(exchange="", routing_key=queue, body=message.body, properties=properties)
 
 

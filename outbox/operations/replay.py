@@ -33,7 +33,8 @@ def dead_letter_replay(
     dead_letters: QuerySet[DeadLetter],
     publisher: ConfirmingPublisher,
     *,
-    on_progress: Callable[[int], None] = lambda moved: None,
+    # Whatever it returns is ignored (tqdm's `update` returns whether it redrew).
+    on_progress: Callable[[int], object] = lambda moved: None,
 ) -> ReplaySummary:
     """Send pending dead letters back where they can be handled: failed ones to their
     service's recover exchange, unroutable ones to the publish exchange they missed."""

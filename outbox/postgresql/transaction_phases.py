@@ -31,19 +31,29 @@ The callbacks follow `on_commit`'s rules, so that all phases agree:
   outside any transaction, before the after-commit callbacks; equal callbacks registered in
   one transaction run once. The relay's wake-up is one: a notification that must not be sent
   inside a writing transaction (`outbox.core.relay_wakeup`).
-- Django's `TestCase` rolls back the transaction wrapping each test as its cleanup: that is
-  not the outcome of the code under test, so callbacks bound to it never run (as Django
-  never runs `on_commit` callbacks there). A connection lost mid-transaction drops them too.
+- Django's `TestCase` runs each test in a savepoint that it rolls back as its cleanup: the
+  callbacks the test registered are dropped with that savepoint, so none of them runs (as
+  Django never runs `on_commit` callbacks there). A connection lost mid-transaction drops them
+  too. Only what the public API shows is read: no private attribute of Django's.
 """
 
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.transaction import TransactionManagementError
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    # What the mixin extends, for the type checker; at run time the backend's DatabaseWrapper
+    # comes after it in the class's bases.
+    _DatabaseWrapper = BaseDatabaseWrapper
+else:
+    _DatabaseWrapper = object
 
 logger = logging.getLogger(__name__)
 
@@ -97,15 +107,14 @@ def gathered_calls(entries: Iterable[Callback | Gathered]) -> list[Callback]:
 PHASE_AWARE_ENGINE = "outbox.postgresql"
 
 
-class TransactionPhasesMixin:
+class TransactionPhasesMixin(_DatabaseWrapper):
     """A `DatabaseWrapper` mixin adding `before_commit`, `after_commit`, `after_rollback`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.run_before_commit: list[tuple[SavepointIds, Callback]] = []
         self.run_after_commit: list[tuple[SavepointIds, Callback | Gathered]] = []
-        # Each entry also says whether the transaction is a test case's wrapper.
-        self.run_on_rollback: list[tuple[SavepointIds, Callback, bool]] = []
+        self.run_on_rollback: list[tuple[SavepointIds, Callback]] = []
         # Callbacks of the transaction that just ended, run when autocommit is back on.
         self.run_after_end: list[Callback] = []
         # Callbacks to run once after the commit, outside any transaction (`once_after_commit`).
@@ -139,10 +148,7 @@ class TransactionPhasesMixin:
     def after_rollback(self, func: Callback) -> None:
         """Run `func` after the current transaction rolls back, in a new transaction."""
         self.validate_in_atomic_block("after_rollback")
-        wraps_a_test = bool(self.atomic_blocks) and getattr(
-            self.atomic_blocks[0], "_from_testcase", False
-        )
-        self.run_on_rollback.append((set(self.savepoint_ids), func, wraps_a_test))
+        self.run_on_rollback.append((set(self.savepoint_ids), func))
 
     def validate_in_atomic_block(self, hook: str) -> None:
         if not self.in_atomic_block:
@@ -186,7 +192,7 @@ class TransactionPhasesMixin:
         self.run_after_commit = []
         self.run_once_after_commit = []
         rolled_back, self.run_on_rollback = self.run_on_rollback, []
-        self.run_after_end += [func for _, func, in_test in rolled_back if not in_test]
+        self.run_after_end += [func for _, func in rolled_back]
 
     def set_autocommit(
         self, autocommit: bool, force_begin_transaction_with_broken_autocommit: bool = False

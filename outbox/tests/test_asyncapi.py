@@ -44,7 +44,7 @@ def sample(hint: Any, *, optional_present: bool) -> Any:
         return sample(present, optional_present=True)
     if origin in (tuple, list):
         return origin([sample(arguments[0], optional_present=optional_present)] * 2)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return build(hint, optional_present=optional_present)
     return {
         str: "text",

@@ -9,6 +9,9 @@ import pytest
 
 from outbox.core.worker import BATCH_LINGER_SECONDS, MessageBatches
 
+# The batches a handler was given; the messages are letters.
+Handled = list[list[str]]
+
 
 class Loop:
     """Stands in for the worker's event loop: keeps the timers it is given."""
@@ -33,8 +36,8 @@ class Connection:
 
 
 def test_a_lone_message_is_handled_at_once() -> None:
-    connection, handled = Connection(), []
-    batches = MessageBatches(50, lambda: connection.frames_waiting, Loop())
+    connection, handled = Connection(), Handled()
+    batches = MessageBatches[str](50, lambda: connection.frames_waiting, Loop())
 
     batches.add(handled.append, "a")
 
@@ -42,8 +45,8 @@ def test_a_lone_message_is_handled_at_once() -> None:
 
 
 def test_messages_wait_while_more_are_arriving_then_go_together() -> None:
-    connection, handled = Connection(), []
-    batches = MessageBatches(50, lambda: connection.frames_waiting, Loop())
+    connection, handled = Connection(), Handled()
+    batches = MessageBatches[str](50, lambda: connection.frames_waiting, Loop())
 
     connection.frames_waiting = True
     batches.add(handled.append, "a")
@@ -56,8 +59,8 @@ def test_messages_wait_while_more_are_arriving_then_go_together() -> None:
 
 
 def test_a_full_batch_goes_without_waiting_for_the_rest() -> None:
-    connection, handled = Connection(), []
-    batches = MessageBatches(2, lambda: connection.frames_waiting, Loop())
+    connection, handled = Connection(), Handled()
+    batches = MessageBatches[str](2, lambda: connection.frames_waiting, Loop())
     connection.frames_waiting = True
 
     for message in "abc":
@@ -67,8 +70,8 @@ def test_a_full_batch_goes_without_waiting_for_the_rest() -> None:
 
 
 def test_each_service_has_its_own_batch_and_all_go_when_the_connection_is_idle() -> None:
-    connection, inventory, order = Connection(), [], []
-    batches = MessageBatches(50, lambda: connection.frames_waiting, Loop())
+    connection, inventory, order = Connection(), Handled(), Handled()
+    batches = MessageBatches[str](50, lambda: connection.frames_waiting, Loop())
 
     connection.frames_waiting = True
     batches.add(inventory.append, "i1")
@@ -79,8 +82,8 @@ def test_each_service_has_its_own_batch_and_all_go_when_the_connection_is_idle()
 
 
 def test_frames_that_bring_no_message_hold_a_batch_only_until_the_linger_timer() -> None:
-    connection, loop, handled = Connection(), Loop(), []
-    batches = MessageBatches(50, lambda: connection.frames_waiting, loop)
+    connection, loop, handled = Connection(), Loop(), Handled()
+    batches = MessageBatches[str](50, lambda: connection.frames_waiting, loop)
 
     connection.frames_waiting = True  # a heartbeat, say: no further message follows
     batches.add(handled.append, "a")
@@ -92,8 +95,8 @@ def test_frames_that_bring_no_message_hold_a_batch_only_until_the_linger_timer()
 
 
 def test_without_an_event_loop_every_message_is_handled_alone() -> None:
-    connection, handled = Connection(), []
-    batches = MessageBatches(50, lambda: connection.frames_waiting, None)
+    connection, handled = Connection(), Handled()
+    batches = MessageBatches[str](50, lambda: connection.frames_waiting, None)
     connection.frames_waiting = True
 
     batches.add(handled.append, "a")
@@ -103,8 +106,8 @@ def test_without_an_event_loop_every_message_is_handled_alone() -> None:
 
 
 def test_a_redelivered_message_is_handled_alone_after_the_fresh_ones() -> None:
-    connection, handled = Connection(), []
-    batches = MessageBatches(50, lambda: connection.frames_waiting, Loop())
+    connection, handled = Connection(), Handled()
+    batches = MessageBatches[str](50, lambda: connection.frames_waiting, Loop())
 
     connection.frames_waiting = True
     batches.add(handled.append, "suspect", previous_deliveries=1)
@@ -116,8 +119,8 @@ def test_a_redelivered_message_is_handled_alone_after_the_fresh_ones() -> None:
 
 
 def test_redeliveries_go_fewest_deliveries_first_then_by_arrival_turned_at_every_count() -> None:
-    connection, handled = Connection(), []
-    batches = MessageBatches(50, lambda: connection.frames_waiting, Loop())
+    connection, handled = Connection(), Handled()
+    batches = MessageBatches[str](50, lambda: connection.frames_waiting, Loop())
 
     connection.frames_waiting = True
     for message, deliveries in [("a2", 2), ("b1", 1), ("c2", 2), ("d1", 1), ("e3", 3)]:
@@ -145,7 +148,11 @@ def test_a_message_that_kills_every_worker_is_left_alone_within_two_restarts() -
             handled.extend(batch)
 
         connection = Connection()
-        batches = MessageBatches(50, lambda c=connection: c.frames_waiting, Loop())
+
+        def frames_waiting(connection: Connection = connection) -> bool:
+            return connection.frames_waiting
+
+        batches = MessageBatches[str](50, frames_waiting, Loop())
         connection.frames_waiting = True
         for message, deliveries in held.items():
             batches.add(handle, message, previous_deliveries=deliveries)

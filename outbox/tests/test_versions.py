@@ -56,9 +56,9 @@ def received(data: dict[str, Any], version: int) -> ReceivedEvent:
     return parse_cloudevent(json.dumps(document).encode())
 
 
-def consumer(**upcasters: Any) -> Service:
+def consumer() -> Service:
     table = {FormerVersion(WEIGHED, 1): version_1_to_2, FormerVersion(WEIGHED, 2): version_2_to_3}
-    return Service("warehouse", {WEIGHED: lambda event: None}, upcasters={**table, **upcasters})
+    return Service("warehouse", {WEIGHED: lambda event: None}, upcasters=table)
 
 
 def test_the_version_is_the_end_of_the_dataschema_and_1_without_one() -> None:

@@ -3,47 +3,28 @@ that server alone (every request to another host is refused, as if the machine w
 and records each Content-Security-Policy violation its pages report."""
 
 import os
-import sys
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 from django.conf import settings
 from playwright.sync_api import Browser, ConsoleMessage, Route, sync_playwright
 
-from conftest import Processes, database_url, free_port
+from conftest import Processes, database_url
 from tests.browser.pages import CHROMIUM, PAGE_TIMEOUT_MS, OfflinePage
-from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
 def web(django_db_setup: None) -> Iterator[str]:
     """A real gunicorn serving the project on the test database, as `make up` runs it; its URL."""
-    url = f"http://127.0.0.1:{free_port()}"
     env = {
         **os.environ,
         "DJANGO_DEBUG": "false",
         "DATABASE_URL": database_url(settings.DATABASES["default"]),
     }
     processes = Processes(env)
-    process = processes.start(
-        "docs-web",
-        sys.executable, "-m", "gunicorn", "ecommerce.wsgi:application",
-        "--bind", url.removeprefix("http://"), "--workers", "1", "--no-control-socket",
-    )  # fmt: skip
-
-    def answers() -> bool:
-        assert process.poll() is None, f"gunicorn exited with {process.returncode}"
-        try:
-            # A page that needs neither the database nor the broker to answer.
-            return requests.get(f"{url}/api/docs", timeout=5).status_code == 200
-        except requests.ConnectionError:
-            return False
-
     try:
-        wait_until(answers, timeout=60, what=f"gunicorn answering at {url}")
-        yield url
+        yield processes.start_web("docs-web", "--workers", "1")
     finally:
         processes.stop_all()
 

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from tests.browser.pages import OfflinePage
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "admin-pages-staff-password"
 

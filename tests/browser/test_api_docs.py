@@ -3,10 +3,13 @@ headless Chromium, from a real gunicorn with DEBUG off and from that server alon
 to another host is refused, as if the machine were offline. Their Content-Security-Policy
 refuses nothing of their own."""
 
+import pytest
 import requests
 from playwright.sync_api import expect
 
 from tests.browser.pages import PAGE_TIMEOUT_MS, OfflinePage
+
+pytestmark = pytest.mark.processes
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 

@@ -9,24 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from django.conf import settings
 from knox.models import AuthToken
-from kombu import Connection
 
-from conftest import (
-    EVERY_PROCESSES,
-    PROJECT_DIR,
-    Processes,
-    consumer_count,
-    database_url,
-    free_port,
-)
+from conftest import EVERY_PROCESSES, Processes, database_url
 from ecommerce.staff import catalog_manager_create
-from outbox.core import registry, topology
+from harness.project import PROJECT_DIR
 from tests.cluster.load import ApiClient
 from tests.cluster.nodes import Cluster
-from tests.waiting import wait_until
 
 # Retries spaced as in production, only shorter: a handler that runs ahead of its source (two
 # workers share each queue) has several seconds to let it arrive before being dead-lettered.
@@ -57,7 +47,7 @@ class ClusterProcesses:
     workers: list[subprocess.Popen]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def on_the_cluster(
     started_cluster: Cluster, django_db_setup: None, probe_dir: Path
 ) -> Iterator[ClusterProcesses]:
@@ -89,34 +79,13 @@ def on_the_cluster(
     try:
         workers = [from_first.start_worker("cluster-worker-1")]
         workers.append(from_second.start_worker("cluster-worker-2"))
-        with Connection(cluster.broker_url()) as broker:
-            for service in registry.all_services():
-                queue = topology.receive_queue(service.name)
-                wait_until(
-                    lambda queue=queue: consumer_count(broker, queue) >= 2,
-                    timeout=60,
-                    what=f"both workers consuming {queue}",
-                )
-        relay = from_first.start("cluster-relay", sys.executable, "manage.py", "run_relay")
-        web_url = f"http://127.0.0.1:{free_port()}"
-        from_first.start(
-            "cluster-web",
-            sys.executable, "-m", "gunicorn", "ecommerce.wsgi:application",
-            "--bind", web_url.removeprefix("http://"), "--workers", "1", "--threads", "4",
-        )  # fmt: skip
-        wait_until(lambda: web_answers(web_url), timeout=60, what="the web process answering")
+        from_second.wait_for_consumers("cluster-worker-2", consumers=2)
+        relay = from_first.start_relay("cluster-relay")
+        web_url = from_first.start_web("cluster-web", "--workers", "1", "--threads", "4")
         yield ClusterProcesses(web_url, relay, workers)
     finally:
         from_first.stop_all()
         from_second.stop_all()
-
-
-def web_answers(web_url: str) -> bool:
-    try:
-        requests.get(f"{web_url}/health", timeout=10)
-    except requests.ConnectionError:
-        return False
-    return True
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from typing import Any
 
 import requests
 
-from conftest import PROJECT_DIR, local_secret
-from tests.waiting import wait_until
+from harness.project import PROJECT_DIR, local_secret
+from harness.waiting import wait_until
 
 # The broker's administrator, as scripts/services.sh makes it on every node of this clone.
 USER = "admin"

@@ -16,6 +16,7 @@ from itertools import pairwise
 
 import pytest
 
+from harness.waiting import wait_until
 from inventory.models import Inventory, StockReservation
 from orders.models import Order, OrderStatus, OrderSummary
 from outbox.models import DeadLetter, OutboxEvent
@@ -24,7 +25,6 @@ from tests.cluster.conftest import ClusterProcesses
 from tests.cluster.load import ApiClient, OrderStream
 from tests.cluster.nodes import Cluster
 from tests.e2e.shop import stocked_product
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 

@@ -8,11 +8,11 @@ from typing import Any
 
 from django.conf import settings
 
+from harness.waiting import wait_until
 from outbox.core import topology
 from outbox.core.cloudevents import CONTENT_TYPE
 from outbox.core.publisher import ConfirmingPublisher, OutgoingMessage
 from tests import probe
-from tests.waiting import wait_until
 
 
 def cloudevent(

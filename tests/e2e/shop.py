@@ -3,9 +3,10 @@
 from kombu import Connection
 from rest_framework.test import APIClient
 
+from harness.processes import consumer_count
+from harness.waiting import wait_until
 from inventory.models import Inventory
 from orders.models import CatalogProduct
-from tests.waiting import wait_until
 
 ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
 INVENTORY_QUEUE = "inventory-receive-q"
@@ -55,11 +56,6 @@ def ready_messages(broker: Connection, queue: str) -> int:
     return ready
 
 
-def consumers_of(broker: Connection, queue: str) -> int:
-    _, _, consumers = broker.default_channel.queue_declare(queue, passive=True)
-    return consumers
-
-
 def wait_until_inventory_queue_drained(
     client: APIClient, broker: Connection, product_id: str
 ) -> None:
@@ -68,7 +64,7 @@ def wait_until_inventory_queue_drained(
     One consumer takes the queue in order and acknowledges each message before the next: once
     this rename is applied, every message queued before it has been handled and acknowledged.
     """
-    assert consumers_of(broker, INVENTORY_QUEUE) == 1, "the in-order argument needs one consumer"
+    assert consumer_count(broker, INVENTORY_QUEUE) == 1, "the in-order argument needs one consumer"
     response = client.post(f"/products/{product_id}/name", {"newName": "红富士"}, format="json")
     assert response.status_code == 200
     wait_until(

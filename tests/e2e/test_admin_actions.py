@@ -9,11 +9,11 @@ import pytest
 from django.test import Client
 
 from conftest import Processes
+from harness.waiting import wait_until
 from outbox.core.cloudevents import CONTENT_TYPE
 from outbox.models import DeadLetter
 from tests import probe
 from tests.e2e.messages import cloudevent, lines
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

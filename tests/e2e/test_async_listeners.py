@@ -7,11 +7,11 @@ import pytest
 from celery import current_app
 from django.db import transaction
 
-from conftest import LOG_DIR, Processes
+from conftest import Processes
+from harness.waiting import wait_until
 from outbox.inprocess import listeners
 from outbox.models import ProcessedEvent
 from tests import probe
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -79,6 +79,6 @@ def test_a_task_naming_an_unregistered_listener_is_refused_and_the_worker_goes_o
     worker_row(after)
     assert worker.poll() is None, "the worker stopped"
     assert processes.running["worker"] is worker
-    log = (LOG_DIR / "test-worker.log").read_text(errors="replace")
+    log = processes.log_file("worker").read_text(errors="replace")
     assert f"refused to run {listener_name!r} on event {forged.event_id.hex}" in log
     assert not ProcessedEvent.objects.filter(event_id=forged.event_id.hex).exists()

@@ -6,12 +6,12 @@ import pytest
 from kombu import Connection
 from rest_framework.test import APIClient
 
-from conftest import Processes, consumer_count
-from outbox.core import registry, topology
+from conftest import Processes
+from harness.waiting import wait_until
+from outbox.core import topology
 from tests import management_api
 from tests.broker_tls import PROJECT_CA_FILE, broker_url
 from tests.e2e.shop import created_product, inventory_of
-from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.e2e,
@@ -37,16 +37,10 @@ def processes_over_tls(processes: Processes, broker: Connection) -> Iterator[Pro
     )
     try:
         over_tls.start_relay("relay-tls")
-        # Processes waits for consumers with a plain kombu connection, which trusts only the
-        # system's CAs: wait here, on the test's own connection, instead.
+        # The wait asks the broker over the test's own plain connection: a kombu connection to
+        # the amqps:// URL would trust only the system's CAs.
         over_tls.start_worker("worker-tls", wait=False)
-        for service in registry.all_services():
-            queue = topology.receive_queue(service.name)
-            wait_until(
-                lambda queue=queue: consumer_count(broker, queue) > 0,
-                timeout=60,
-                what=f"the worker over TLS consuming {queue}",
-            )
+        over_tls.wait_for_consumers("worker-tls", broker_url=broker.as_uri(include_password=True))
         yield over_tls
     finally:
         over_tls.stop_all()
@@ -58,7 +52,9 @@ def consumer_connection(queue: str) -> dict | None:
     """The management API's description of the connection that consumes `queue`, once its
     statistics (a few seconds behind) list it."""
     consumers = management_api.queue_info(queue).get("consumer_details") or [{}]
-    name = consumers[0].get("channel_details", {}).get("connection_name")
+    # The statistics give `[]` for a channel they have not described yet.
+    channel = consumers[0].get("channel_details") or {}
+    name = channel.get("connection_name") if isinstance(channel, dict) else None
     return next((each for each in management_api.connections() if each["name"] == name), None)
 
 

@@ -9,12 +9,12 @@ import pytest
 from rest_framework.test import APIClient
 
 from conftest import Processes
+from harness.waiting import wait_until
 from inventory.models import Inventory, ReservationStatus, StockReservation
 from orders.models import CatalogProduct
 from outbox.models import OutboxEvent, ProcessedEvent
 from tests.e2e.messages import event_message, publish_all
 from tests.e2e.shop import ADDRESS, stocked_product
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

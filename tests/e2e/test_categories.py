@@ -8,13 +8,13 @@ from kombu import Connection
 from rest_framework.test import APIClient
 
 from conftest import Processes
+from harness.waiting import wait_until
 from orders.models import CatalogCategory, CatalogProduct
 from orders.selectors import catalog_product_list
 from outbox.core.cloudevents import to_cloudevent
 from outbox.models import OutboxEvent, ProcessedEvent
 from products.events import CategoryCreatedEvent
 from tests.e2e.messages import event_message, publish_all
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from conftest import TEST_RETRY_DELAYS, Processes
+from harness.waiting import wait_until
 from outbox.models import DeadLetter, ProcessedEvent
 from tests import probe
 from tests.e2e.messages import cloudevent, event_message, lines, publish_all
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

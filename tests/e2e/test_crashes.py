@@ -7,7 +7,6 @@ effect arrived, once.
 
 import re
 import signal
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,7 +17,9 @@ from knox.models import AuthToken
 from kombu import Connection
 from rest_framework.test import APIClient
 
-from conftest import LOG_DIR, Processes, free_port
+from conftest import Processes
+from harness.processes import consumer_count
+from harness.waiting import wait_until
 from inventory.models import Inventory, StockReservation
 from orders.models import CatalogProduct, Order
 from outbox.core import topology
@@ -26,13 +27,11 @@ from outbox.core.faults import CRASH_AT_VARIABLE, CrashPoint
 from outbox.models import OutboxEvent, ProcessedEvent
 from tests.e2e.shop import (
     ADDRESS,
-    consumers_of,
     created_product,
     inventory_of,
     orderable_product,
     wait_until_inventory_queue_drained,
 )
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -45,29 +44,29 @@ def armed(processes: Processes, point: CrashPoint, event_type: str, **env: str) 
     return Processes({**processes.env, CRASH_AT_VARIABLE: f"{point}:{event_type}", **env})
 
 
-def log_of(name: str) -> str:
-    return (LOG_DIR / f"test-{name}.log").read_text(errors="replace")
+def log_of(processes: Processes, name: str) -> str:
+    return processes.log_file(name).read_text(errors="replace")
 
 
-def forget_log(name: str) -> None:
+def forget_log(processes: Processes, name: str) -> None:
     """Start a process's log afresh, so that what it shows is this run's."""
-    (LOG_DIR / f"test-{name}.log").unlink(missing_ok=True)
+    processes.log_file(name).unlink(missing_ok=True)
 
 
 def assert_killed_at(processes: Processes, name: str, point: CrashPoint) -> None:
     """Wait for an armed process to die; it died by SIGKILL, at `point`."""
     process = processes.running.pop(name)
     wait_until(lambda: process.poll() is not None, timeout=60, what=f"{name} dead at {point}")
-    log = log_of(name)
+    log = log_of(processes, name)
     assert process.returncode == -signal.SIGKILL, log[-3000:]
     crashes = [match.groupdict() for match in CRASH_MARKER.finditer(log)]
     assert crashes == [{"point": point, "pid": str(process.pid)}], log[-3000:]
 
 
-def skipped_as_duplicate(consumer: str, event: OutboxEvent) -> bool:
+def skipped_as_duplicate(processes: Processes, consumer: str, event: OutboxEvent) -> bool:
     """Whether the session's worker logged a copy of the event it had handled before."""
     line = f"{consumer} skipped duplicate {event.event_type} {event.event_id.hex}"
-    return line in log_of("worker")
+    return line in log_of(processes, "worker")
 
 
 def order_body(product_id: str, count: int) -> dict:
@@ -82,11 +81,11 @@ def test_the_relay_killed_between_publish_and_mark_publishes_again_and_the_effec
 ) -> None:
     processes.stop("relay")
     crashing = armed(processes, CrashPoint.RELAY_AFTER_PUBLISH, "ProductCreatedEvent")
-    forget_log("crashing-relay")
+    forget_log(crashing, "crashing-relay")
     try:
         product_id = created_product(staff_client)
         created = OutboxEvent.objects.get(aggregate_id=product_id, event_type="ProductCreatedEvent")
-        crashing.start_relay("crashing-relay")
+        crashing.start_relay("crashing-relay", wait=False)
 
         assert_killed_at(crashing, "crashing-relay", CrashPoint.RELAY_AFTER_PUBLISH)
         wait_until(lambda: inventory_of(product_id), what="the crashed relay's copy handled")
@@ -98,7 +97,8 @@ def test_the_relay_killed_between_publish_and_mark_publishes_again_and_the_effec
 
     wait_until(
         lambda: (
-            skipped_as_duplicate("inventory", created) and skipped_as_duplicate("order", created)
+            skipped_as_duplicate(processes, "inventory", created)
+            and skipped_as_duplicate(processes, "order", created)
         ),
         what="the restarted relay's copy skipped by both consumers",
     )
@@ -127,11 +127,11 @@ def worker_crashing_after_commit(
     crashing = armed(
         processes, CrashPoint.WORKER_AFTER_COMMIT, event_type, ECOMMERCE_SERVICES=service
     )
-    forget_log("crashing-worker")
+    forget_log(crashing, "crashing-worker")
     try:
         crashing.start_worker("crashing-worker", wait=False)
         wait_until(
-            lambda: consumers_of(broker, topology.receive_queue(service)) == 1,
+            lambda: consumer_count(broker, topology.receive_queue(service)) == 1,
             timeout=60,
             what=f"the armed worker consuming the {service} queue",
         )
@@ -164,7 +164,7 @@ def test_a_worker_killed_after_commit_before_the_ack_gets_the_message_again_and_
 
     created = OutboxEvent.objects.get(aggregate_id=order_id, event_type="OrderCreatedEvent")
     wait_until(
-        lambda: skipped_as_duplicate("inventory", created),
+        lambda: skipped_as_duplicate(processes, "inventory", created),
         what="the unacknowledged message redelivered and skipped",
     )
     wait_until(
@@ -203,7 +203,7 @@ def test_a_worker_killed_after_committing_a_payments_rewards_grants_them_once(
 
     payment = OutboxEvent.objects.get(aggregate_id=order_id, event_type="OrderPaidEvent")
     wait_until(
-        lambda: skipped_as_duplicate("order", payment),
+        lambda: skipped_as_duplicate(processes, "order", payment),
         what="the unacknowledged payment redelivered and skipped",
     )
     loyalty = customer_client.get("/loyalty").json()
@@ -214,31 +214,15 @@ def test_a_worker_killed_after_committing_a_payments_rewards_grants_them_once(
 
 
 class WebProcess:
-    """A real gunicorn serving the API on a free port, with a customer's token."""
+    """A real gunicorn serving the API, started at once, with a customer's token."""
 
     def __init__(self, processes: Processes, name: str, token: str) -> None:
         self.processes = processes
         self.name = name
-        self.url = f"http://127.0.0.1:{free_port()}"
+        forget_log(processes, name)
+        self.url = processes.start_web(name, "--workers", "1")
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Token {token}"
-
-    def start(self) -> None:
-        forget_log(self.name)
-        self.processes.start(
-            self.name,
-            sys.executable, "-m", "gunicorn", "ecommerce.wsgi:application",
-            "--bind", self.url.removeprefix("http://"), "--workers", "1",
-        )  # fmt: skip
-        wait_until(self.answers, timeout=60, what=f"{self.name} answering")
-
-    def answers(self) -> bool:
-        assert self.processes.running[self.name].poll() is None, log_of(self.name)[-3000:]
-        try:
-            requests.get(f"{self.url}/health", timeout=5)
-        except requests.ConnectionError:
-            return False
-        return True
 
     def post(self, path: str, body: dict) -> requests.Response:
         return self.session.post(f"{self.url}{path}", json=body, timeout=30)
@@ -250,7 +234,7 @@ class WebProcess:
         """The web worker that served the request died by SIGKILL at `point`, as its master
         process saw (which then started another)."""
         log = wait_until(
-            lambda: "was sent SIGKILL" in (text := log_of(self.name)) and text,
+            lambda: "was sent SIGKILL" in (text := log_of(self.processes, self.name)) and text,
             what=f"{self.name}'s master reporting the worker's death",
         )
         [crash] = [match.groupdict() for match in CRASH_MARKER.finditer(log)]
@@ -269,10 +253,8 @@ def web(
 ) -> Iterator[WebProcess]:
     """A web process armed at `save-after-commit` for the test's event type (its parameter)."""
     crashing = armed(processes, CrashPoint.SAVE_AFTER_COMMIT, request.param)
-    web = WebProcess(crashing, "crashing-web", AuthToken.objects.create(user=customer)[1])
     try:
-        web.start()
-        yield web
+        yield WebProcess(crashing, "crashing-web", AuthToken.objects.create(user=customer)[1])
     finally:
         crashing.stop_all()
 

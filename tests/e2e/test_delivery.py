@@ -9,13 +9,13 @@ from kombu import Connection
 from rest_framework.test import APIClient
 
 from conftest import Processes
+from harness.waiting import wait_until
 from orders.events import Address, OrderCreatedEvent, OrderLine
 from outbox.core.cloudevents import CONTENT_TYPE, to_cloudevent
 from outbox.core.publisher import OutgoingMessage
 from outbox.models import ProcessedEvent
 from tests.e2e.messages import publish_all
 from tests.e2e.shop import created_product, inventory_of, wait_until_inventory_queue_drained
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import Processes
+from harness.waiting import wait_until
 from inventory.models import StockReservation
 from orders.models import Order
 from orders.services import order_request_item_count_change
@@ -28,7 +29,6 @@ from tests.e2e.test_cancel_and_change import (
     wait_for_status,
 )
 from tests.former_versions import ITEM_COUNT_CHANGE_REQUESTED, item_count_change_as_version_1
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from conftest import TEST_DELIVERY_LIMIT, TEST_RETRY_DELAYS, Processes
+from harness.waiting import wait_until
 from outbox.core import topology
 from outbox.core.publisher import ConfirmingPublisher
 from outbox.models import DeadLetter, ProcessedEvent
@@ -22,7 +23,6 @@ from tests.e2e.messages import (
     publish_probe,
     wait_for_probe_queue_to_drain,
 )
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -1,7 +1,5 @@
 """Faults lose nothing: a worker killed mid-transaction, the broker down, an unroutable event."""
 
-import os
-import subprocess
 from collections.abc import Iterator
 from io import StringIO
 
@@ -13,13 +11,14 @@ from kombu import Connection
 from rest_framework.test import APIClient
 
 from conftest import Processes, database_url
+from harness.waiting import wait_until
 from inventory.models import Inventory
 from orders.models import OrderSummary
 from outbox.core import topology
 from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
 from tests.e2e.messages import cloudevent, publish_event
 from tests.e2e.shop import ADDRESS, stocked_product
-from tests.waiting import wait_until
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -64,6 +63,7 @@ def answers_dead_lettered(count: int) -> None:
             DeadLetter.objects.filter(service="order", event_type="StockReservedEvent").count()
             == count
         ),
+        timeout=60,
         what="the answers to orders the order context never had dead-lettered",
     )
 
@@ -139,29 +139,36 @@ def test_a_batch_cut_off_from_the_database_is_handled_again_in_full(
     answers_dead_lettered(2)
 
 
-def rabbitmq(action: str) -> None:
-    """Run rabbitmqctl on the test broker's node: RABBITMQ_NODENAME, as for rabbitmqctl
-    itself, or the node of scripts/services.sh."""
-    node = os.environ.get("RABBITMQ_NODENAME", "rabbit@localhost")
-    subprocess.run(["rabbitmqctl", "-n", node, action], check=True, capture_output=True)
-
-
-def test_orders_taken_while_the_broker_is_down_drain_once_it_returns(
-    processes: Processes, client: APIClient, broker: Connection
+def test_orders_taken_while_the_broker_is_out_of_reach_drain_once_it_returns(
+    processes: Processes, client: APIClient
 ) -> None:
+    """The relay loses its broker, as when the broker goes down: orders are taken, their events
+    wait in the outbox, and all of them are published once the broker is back. The broker is
+    cut off by a proxy, never stopped: other tests, and other test workers, are using it."""
     product_id, inventory = stocked_inventory(client, 20)
     order = {"items": [{"productId": product_id, "count": 1, "itemPrice": 10}], "address": ADDRESS}
-    rabbitmq("stop_app")
+    broker = Connection(settings.CELERY_BROKER_URL)
+    processes.stop("relay")
     try:
-        responses = [client.post("/orders", order, format="json") for _ in range(5)]
-        assert [response.status_code for response in responses] == [201] * 5
-        order_ids = [response.json()["id"] for response in responses]
-        pending = OutboxEvent.objects.filter(aggregate_id__in=order_ids, published_at=None)
-        assert pending.count() == 5
+        with TcpProxy(broker.hostname, broker.port or 5672) as proxy:
+            behind_proxy = broker.clone(hostname="127.0.0.1", port=proxy.port)
+            relay = Processes(
+                {**processes.env, "CELERY_BROKER_URL": behind_proxy.as_uri(include_password=True)}
+            )
+            relay.start_relay("relay-behind-proxy")
+            try:
+                proxy.cut()
+                responses = [client.post("/orders", order, format="json") for _ in range(5)]
+                assert [response.status_code for response in responses] == [201] * 5
+                order_ids = [response.json()["id"] for response in responses]
+                pending = OutboxEvent.objects.filter(aggregate_id__in=order_ids, published_at=None)
+                assert pending.count() == 5
+                proxy.restore()
+                wait_until(lambda: not pending.exists(), what="the orders' events all published")
+            finally:
+                relay.stop_all()
     finally:
-        rabbitmq("start_app")
-        broker.close()  # the session's connection died with the broker
-        broker.ensure_connection(max_retries=30)
+        processes.start_relay()
 
     wait_until(lambda: remaining(inventory) == 15, timeout=90, what="every order took stock")
     wait_until(
@@ -169,7 +176,6 @@ def test_orders_taken_while_the_broker_is_down_drain_once_it_returns(
         timeout=30,
         what="every order in the read model",
     )
-    wait_until(lambda: not pending.exists(), what="the orders' events all published")
     stocked_product(client, 1)  # a barrier behind any redelivered copy
     assert remaining(inventory) == 15
 

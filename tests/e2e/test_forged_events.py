@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from harness.waiting import wait_until
 from orders.events import Address, OrderCreatedEvent, OrderLine
 from outbox.core import senders, topology
 from outbox.core.cloudevents import CONTENT_TYPE, to_cloudevent
@@ -20,7 +21,6 @@ from outbox.models import DeadLetter
 from products.events import ProductNameChangedEvent
 from tests.e2e.shop import inventory_of, stocked_product
 from tests.management_api import broker_user
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

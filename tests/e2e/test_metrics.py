@@ -5,7 +5,6 @@ The session's relay and worker are replaced by ones that serve metrics, so that 
 these tests is counted by the processes scraped here.
 """
 
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,13 +15,14 @@ import requests
 from django.contrib.auth.models import AbstractUser
 from knox.models import AuthToken
 
-from conftest import TEST_RETRY_DELAYS, Processes, free_port
+from conftest import TEST_RETRY_DELAYS, Processes
+from harness.ports import free_port
+from harness.waiting import wait_until
 from outbox.models import DeadLetter, OutboxEvent, ProcessedEvent
 from tests import probe
 from tests.e2e.messages import cloudevent, lines, publish_event, publish_probe
 from tests.e2e.shop import ADDRESS
 from tests.metrics_text import Scrape, scrape
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -35,38 +35,28 @@ class Watched:
     """A worker and a web server serving metrics, and a relay to start when a test says."""
 
     def __init__(self, processes: Processes) -> None:
-        self.relay_url = f"http://127.0.0.1:{free_port()}/metrics"
-        self.worker_url = f"http://127.0.0.1:{free_port()}/metrics"
-        self.web_url = f"http://127.0.0.1:{free_port()}"
+        relay_port, worker_port, self.web_port = free_port(), free_port(), free_port()
+        self.relay_url = f"http://127.0.0.1:{relay_port}/metrics"
+        self.worker_url = f"http://127.0.0.1:{worker_port}/metrics"
+        self.web_url = f"http://127.0.0.1:{self.web_port}"
         self.processes = Processes(
             {
                 **processes.env,
-                "RELAY_METRICS_PORT": self.relay_url.split(":")[2].removesuffix("/metrics"),
-                "WORKER_METRICS_PORT": self.worker_url.split(":")[2].removesuffix("/metrics"),
+                "RELAY_METRICS_PORT": str(relay_port),
+                "WORKER_METRICS_PORT": str(worker_port),
                 "METRICS_TOKEN": METRICS_TOKEN,
             }
         )
 
     def start(self) -> None:
         self.processes.start_worker("metrics-worker")
-        self.processes.start(
-            "metrics-web",
-            sys.executable, "-m", "gunicorn", "ecommerce.wsgi:application",
-            "--bind", self.web_url.removeprefix("http://"), "--workers", "2",
-        )  # fmt: skip
-        wait_until(lambda: self.answers(f"{self.web_url}/health"), timeout=60, what="web")
+        self.processes.start_web("metrics-web", "--workers", "2", port=self.web_port)
 
     def start_relay(self) -> None:
+        """Start the relay unless it runs; once it is ready, it serves its metrics (it starts
+        serving them before it says it runs)."""
         if "metrics-relay" not in self.processes.running:
             self.processes.start_relay("metrics-relay")
-            wait_until(lambda: self.answers(self.relay_url), timeout=60, what="relay metrics")
-
-    def answers(self, url: str) -> bool:
-        try:
-            requests.get(url, timeout=5)
-        except requests.ConnectionError:
-            return False
-        return True
 
     def relay(self) -> Scrape:
         return scrape(self.relay_url)
@@ -81,22 +71,23 @@ class Watched:
 
 
 @pytest.fixture(scope="module")
-def watched(processes: Processes, django_db_blocker: object) -> Iterator[Watched]:
-    with django_db_blocker.unblock():
-        wait_until(
-            lambda: not OutboxEvent.objects.filter(published_at__isnull=True).exists(),
-            what="the session's relay done with earlier tests' events",
-        )
-    processes.stop("relay")
-    processes.stop("worker")
-    watching = Watched(processes)
+def watched(shared_processes: Processes, django_db_blocker: object) -> Iterator[Watched]:
+    """The processes whose metrics the tests read, in place of the session's relay and worker
+    (which the next test that asks for them starts again), once those are done with what
+    earlier tests left."""
+    if shared_processes.running:
+        with django_db_blocker.unblock():
+            wait_until(
+                lambda: not OutboxEvent.objects.filter(published_at__isnull=True).exists(),
+                what="the session's relay done with earlier tests' events",
+            )
+        shared_processes.stop_all()
+    watching = Watched(shared_processes)
     try:
         watching.start()
         yield watching
     finally:
         watching.processes.stop_all()
-        processes.start_relay()
-        processes.start_worker()
 
 
 class Staff:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import Processes
+from harness.waiting import wait_until
 from orders.models import Order
 from orders.tasks import expire_unpaid_orders
 from tests.e2e.shop import stocked_product
@@ -19,7 +20,6 @@ from tests.e2e.test_cancel_and_change import (
     summary_shows,
     wait_for_status,
 )
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

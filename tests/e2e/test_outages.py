@@ -3,12 +3,8 @@
 back; an order placed while only the broker is down is taken as usual."""
 
 import os
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -16,57 +12,38 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from knox.models import AuthToken
 
-from conftest import LOG_DIR, PROJECT_DIR, database_url, wait_or_kill
+from conftest import Processes, database_url
+from harness.ports import free_port
+from harness.processes import answers
+from harness.waiting import wait_until
 from orders.models import CatalogProduct, Order
 from tests.tcp_proxy import TcpProxy
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
-START_TIMEOUT = 60
-
-
-def closed_port() -> int:
-    """A local port that nothing listens on: connecting to it is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Web:
     """gunicorn serving the API, on the test database through a proxy we can cut."""
 
     def __init__(self, proxy: TcpProxy, broker_url: str) -> None:
-        self.url = f"http://127.0.0.1:{closed_port()}"
         database = {**settings.DATABASES["default"], "HOST": "127.0.0.1", "PORT": proxy.port}
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(database),
-            "CELERY_BROKER_URL": broker_url,
-        }
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.log = LOG_DIR / "test-outage-web.log"
-        self.process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"), "ecommerce.wsgi:application",
-                "--bind", self.url.removeprefix("http://"), "--workers", "1", "--threads", "2",
-                "--no-control-socket",
-            ],
-            cwd=PROJECT_DIR, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        wait_until(self.answers, timeout=START_TIMEOUT, what=f"the web process at {self.url}")
+        self.processes = Processes(
+            {
+                **os.environ,
+                "DATABASE_URL": database_url(database),
+                "CELERY_BROKER_URL": broker_url,
+            }
+        )
+        self.url = self.processes.start_web("outage-web", "--workers", "1", "--threads", "2")
 
-    def answers(self) -> bool:
-        assert self.process.poll() is None, self.log.read_text(errors="replace")[-3000:]
-        try:
-            return requests.get(f"{self.url}/products", timeout=5).status_code == 200
-        except requests.ConnectionError:
-            return False
+    def serves_products(self) -> bool:
+        self.processes.check_alive()
+        return answers(f"{self.url}/products")
 
     def stop(self) -> None:
-        self.process.terminate()
-        wait_or_kill(self.process)
+        self.processes.stop_all()
 
 
 @pytest.fixture
@@ -126,7 +103,7 @@ def test_without_its_database_the_api_answers_503_and_writes_nothing(
         assert health.status_code == 503 and health.json() == {"healthy": False}
 
         database_proxy.restore()
-        wait_until(web.answers, what="the web process serving again")
+        wait_until(web.serves_products, what="the web process serving again")
         assert not Order.objects.exists()
     finally:
         web.stop()
@@ -135,7 +112,7 @@ def test_without_its_database_the_api_answers_503_and_writes_nothing(
 def test_without_its_broker_an_order_is_taken(
     database_proxy: TcpProxy, customer_token: str, apple: CatalogProduct
 ) -> None:
-    web = Web(database_proxy, f"amqp://nobody:unreachable@127.0.0.1:{closed_port()}/nowhere")
+    web = Web(database_proxy, f"amqp://nobody:unreachable@127.0.0.1:{free_port()}/nowhere")
     try:
         order = place_order(web, customer_token, apple)
         health = requests.get(f"{web.url}/health", timeout=30)

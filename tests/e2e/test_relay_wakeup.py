@@ -9,9 +9,9 @@ from django.conf import settings
 from kombu import Connection
 
 from conftest import EVERY_PROCESSES, Processes, database_url
+from harness.waiting import wait_until
 from outbox.models import OutboxEvent
 from products.services import product_create
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -1,4 +1,4 @@
-"""Seed 000's three services apart, as `make up-services` runs them.
+"""The three services apart, as `make up-services` runs them.
 
 Each service runs as its own PostgreSQL role on a database of its own (a set made for the test
 by `scripts/services.sh split-databases`, named test_ecommerce_products and so on), with its own
@@ -20,11 +20,12 @@ import requests
 from django.conf import settings
 from kombu import Connection
 
-from conftest import LOG_DIR, PROJECT_DIR, Processes, consumer_count, database_url, free_port
+from conftest import Processes, database_url
+from harness.ports import free_port
+from harness.project import PROJECT_DIR
 from outbox.core import topology
 from tests import management_api
 from tests.event_contract import breaches_of
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -53,6 +54,7 @@ def password(app: str) -> str:
 class SplitDeployment:
     env: dict[str, str]
     urls: dict[str, str]
+    processes: Processes
 
 
 def split_databases(env: dict[str, str], *action: str) -> None:
@@ -63,28 +65,6 @@ def split_databases(env: dict[str, str], *action: str) -> None:
         cwd=PROJECT_DIR, env=local, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert finished.returncode == 0, finished.stdout + finished.stderr
-
-
-def log_tail(name: str, chars: int | None = 3000) -> str:
-    """The end of a process's log (`chars=None`: all of it)."""
-    log = LOG_DIR / f"test-{name}.log"
-    text = log.read_text(errors="replace") if log.exists() else ""
-    return text if chars is None else text[-chars:]
-
-
-def running(processes: Processes, name: str) -> bool:
-    """True while a started process lives; its log in the failure once it has died."""
-    code = processes.running[name].poll()
-    assert code is None, f"{name} exited with {code}:\n{log_tail(name)}"
-    return True
-
-
-def web_answers(processes: Processes, name: str, url: str) -> bool:
-    running(processes, name)
-    try:
-        return requests.get(f"{url}/health", timeout=5).status_code == 200
-    except requests.ConnectionError:
-        return False
 
 
 def runs_on_the_local_server(database: dict) -> bool:
@@ -134,51 +114,42 @@ def split(django_db_setup: None) -> Iterator[SplitDeployment]:
     split_databases(env)
     management_api.create_vhost(vhost)
     try:
-        migrate(processes)
-        start_services(processes, urls, broker_url)
-        yield SplitDeployment(env, urls)
+        migrate(env)
+        start_services(processes, urls)
+        yield SplitDeployment(env, urls, processes)
     finally:
         processes.stop_all()
         management_api.delete_vhost(vhost)
         split_databases(env, "drop")
 
 
-def migrate(processes: Processes) -> None:
+def migrate(env: dict[str, str]) -> None:
     """As make up-services does: the identity database as its owner, each service's database
     as its role, then the topology, so that every binding exists before the first event."""
-    name = "split-migrate"
-    migration = processes.start(name, "scripts/migrate_services.sh")
-    assert migration.wait(timeout=START_TIMEOUT) == 0, log_tail(name)
+    finished = subprocess.run(
+        ["scripts/migrate_services.sh"],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=START_TIMEOUT,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stdout + finished.stderr
 
 
-def start_services(processes: Processes, urls: dict[str, str], broker_url: str) -> None:
+def start_services(processes: Processes, urls: dict[str, str]) -> None:
     """Web, relay and worker of each service; return once workers consume and webs answer."""
     for service in SERVICES:
         for process in PROCESSES:
             name = f"split-{service}-{process}"
             # Each log starts afresh: what it shows is this run's (see the broker test below).
-            (LOG_DIR / f"test-{name}.log").unlink(missing_ok=True)
-            processes.start(name, "scripts/service.sh", service, process)
-    with Connection(broker_url) as connection:
-        for service in SERVICES:
-            worker, queue = f"split-{service}-worker", topology.receive_queue(service)
-            wait_until(
-                lambda worker=worker, queue=queue: (
-                    running(processes, worker) and consumer_count(connection, queue) > 0
-                ),
-                timeout=START_TIMEOUT,
-                what=f"{worker} consuming {queue}",
-            )
-    for service, url in urls.items():
-        web = f"split-{service}-web"
-        wait_until(
-            lambda web=web, url=url: web_answers(processes, web, url),
-            timeout=START_TIMEOUT,
-            what=f"{web} answering at {url}",
+            processes.log_file(name).unlink(missing_ok=True)
+            processes.start(name, ["scripts/service.sh", service, process])
+    for service in SERVICES:
+        processes.wait_for_consumers(
+            f"split-{service}-worker", queues=[topology.receive_queue(service)]
         )
+    for service, url in urls.items():
+        processes.wait_for_web(f"split-{service}-web", url)
 
 
-def test_seed_demo_through_the_three_services(
+def test_the_demo_through_the_three_services(
     split: SplitDeployment, django_user_model: type
 ) -> None:
     # Identity is shared: a user of the identity database signs in on any service.
@@ -232,7 +203,8 @@ def test_no_service_is_refused_anything_by_the_broker(split: SplitDeployment) ->
     does is refused (a refusal costs a reconnection loop, not an error a request would see)."""
     for service in SERVICES:
         for process in PROCESSES:
-            assert "ACCESS_REFUSED" not in log_tail(f"split-{service}-{process}", chars=None)
+            log = split.processes.log_file(f"split-{service}-{process}")
+            assert "ACCESS_REFUSED" not in log.read_text(errors="replace")
 
 
 def test_a_context_role_cannot_connect_to_another_context_database(

@@ -3,8 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+from harness.waiting import wait_until
 from tests.e2e.shop import ADDRESS, stocked_product
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

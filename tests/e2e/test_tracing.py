@@ -6,8 +6,6 @@ traced ones.
 """
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,15 +16,15 @@ from django.contrib.auth.models import AbstractUser
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from conftest import LOG_DIR, PROJECT_DIR, Processes, free_port
+from conftest import Processes
+from harness.otlp_receiver import OtlpReceiver, ReceivedSpan, otlp_receiver
+from harness.waiting import wait_until
 from orders.models import Order
 from outbox.core.tracing import CLOUDEVENTS_ID, MESSAGING_CONSUMER_GROUP, OUTCOME
 from outbox.models import OutboxEvent
 from tests import probe
 from tests.e2e.messages import lines, publish_probe
 from tests.e2e.shop import ADDRESS, orderable_product
-from tests.otlp_receiver import OtlpReceiver, ReceivedSpan, otlp_receiver
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -36,58 +34,18 @@ EXPORT_DELAY_MILLISECONDS = "100"
 CALLERS_TRACEPARENT = f"00-{'4b' * 16}-{'00f0' * 4}-01"
 
 
-class ProcessesWithStderrApart(Processes):
-    """Processes whose standard error (where logging writes) goes to a file of its own."""
-
-    def start(self, name: str, *command: str) -> subprocess.Popen:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        stdout = open(LOG_DIR / f"test-{name}.log", "ab")
-        stderr = open(stderr_path(name), "wb")
-        process = subprocess.Popen(
-            command, cwd=PROJECT_DIR, env=self.env, stdout=stdout, stderr=stderr
-        )
-        self.running[name] = process
-        return process
-
-    def start_web(self, name: str = "web") -> str:
-        """gunicorn on a free port, answering; its URL."""
-        url = f"http://127.0.0.1:{free_port()}"
-        self.start(
-            name,
-            sys.executable, "-m", "gunicorn", "ecommerce.wsgi:application",
-            "--bind", url.removeprefix("http://"), "--workers", "1",
-        )  # fmt: skip
-        wait_until(lambda: self.answers(name, url), timeout=60, what=f"{name} answering")
-        return url
-
-    def answers(self, name: str, url: str) -> bool:
-        assert self.running[name].poll() is None, stderr_path(name).read_text()[-3000:]
-        try:
-            requests.get(f"{url}/health", timeout=5)
-        except requests.ConnectionError:
-            return False
-        return True
-
-
-def stderr_path(name: str) -> Path:
-    return LOG_DIR / f"test-{name}.stderr.log"
-
-
 @contextmanager
-def stack(processes: Processes, name: str, env: dict[str, str]) -> Iterator[str]:
-    """A relay, a worker and a web server with `env` in place of the session's relay and worker,
-    which are back afterwards; the web server's URL."""
-    processes.stop("relay")
-    processes.stop("worker")
-    running = ProcessesWithStderrApart({**processes.env, **env})
+def stack(shared: Processes, name: str, env: dict[str, str]) -> Iterator[str]:
+    """A relay, a worker and a web server with `env` in place of the session's relay and worker
+    (which the next test that asks for them starts again); the web server's URL."""
+    shared.stop_all()
+    running = Processes({**shared.env, **env})
     try:
         running.start_relay(f"{name}-relay")
         running.start_worker(f"{name}-worker")
-        yield running.start_web(f"{name}-web")
+        yield running.start_web(f"{name}-web", "--workers", "1")
     finally:
         running.stop_all()
-        processes.start_relay()
-        processes.start_worker()
 
 
 @pytest.fixture(scope="module")
@@ -97,14 +55,14 @@ def otlp() -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture(scope="module")
-def traced(processes: Processes, otlp: OtlpReceiver) -> Iterator[str]:
+def traced(shared_processes: Processes, otlp: OtlpReceiver) -> Iterator[str]:
     """Processes that trace, exporting to `otlp`, and log in JSON; the web server's URL."""
     env = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": EXPORT_DELAY_MILLISECONDS,
         "LOG_FORMAT": "json",
     }
-    with stack(processes, "traced", env) as url:
+    with stack(shared_processes, "traced", env) as url:
         yield url
 
 
@@ -224,19 +182,25 @@ def test_one_orders_trace_holds_the_request_the_publishes_and_each_consumers_han
     assert spans["order handles reserved"].service == reservation.service
 
 
-def worker_log_records() -> list[dict]:
-    """What the traced worker logged: every line is a JSON object."""
-    return [json.loads(line) for line in stderr_path("traced-worker").read_text().splitlines()]
+def worker_log_records(processes: Processes) -> list[dict]:
+    """What the traced worker logged: its log's lines that are JSON objects, every line of its
+    logging (the others are Celery's banner)."""
+    log_lines = processes.log_file("traced-worker").read_text().splitlines()
+    return [json.loads(line) for line in log_lines if line.startswith("{")]
 
 
 def test_a_failed_handlings_json_log_line_names_the_event_and_the_consumer_and_joins_its_span(
-    traced: str, otlp: OtlpReceiver, probe_dir: Path
+    shared_processes: Processes, traced: str, otlp: OtlpReceiver, probe_dir: Path
 ) -> None:
     event_id = publish_probe(probe_dir, failures=1)
 
     wait_until(lambda: lines(probe_dir, event_id, "handled"), what="handled on its retry")
 
-    [failure] = [record for record in worker_log_records() if record.get("event_id") == event_id]
+    [failure] = [
+        record
+        for record in worker_log_records(shared_processes)
+        if record.get("event_id") == event_id
+    ]
     assert failure["level"] == "WARNING"
     assert "probe failed to handle ProbeEvent" in failure["message"]
     assert (failure["consumer"], failure["event_type"]) == (probe.SERVICE, probe.EVENT_TYPE)

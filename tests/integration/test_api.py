@@ -1,4 +1,4 @@
-"""The REST API's happy paths on real PostgreSQL: what a user of seed 000's system relies on."""
+"""The REST API's happy paths on real PostgreSQL: what a user of the three services relies on."""
 
 import uuid
 

@@ -9,18 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from django.conf import settings
 from django.core.management import call_command
 from knox.models import AuthToken
 from kombu import Connection
 from rest_framework.test import APIClient
 
-from conftest import LOG_DIR, database_url, free_port, wait_or_kill
+from conftest import Processes, database_url
 from ecommerce.staff import catalog_manager_create
-from tests.waiting import wait_until
+from harness.project import PROJECT_DIR
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.processes
+
 BIN = Path(sys.executable).parent
 # A small budget with a fixed seed: the same cases on every run, in about a minute on 2 cores.
 SCHEMATHESIS_SEED = 20261130
@@ -32,35 +32,17 @@ SCHEMATHESIS_TIMEOUT_SECONDS = 300
 def web(broker: Connection) -> Iterator[str]:
     """gunicorn serving the API on the test database and broker (its topology declared, so
     that `/health` answers 200); its URL."""
-    url = f"http://127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(settings.DATABASES["default"]),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = LOG_DIR / "test-contract-web.log"
-    process = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"), "ecommerce.wsgi:application",
-            "--bind", url.removeprefix("http://"), "--workers", "2",
-        ],
-        cwd=PROJECT_DIR, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-
-    def answers() -> bool:
-        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-        try:
-            return requests.get(f"{url}/health", timeout=5).status_code == 200
-        except requests.ConnectionError:
-            return False
-
+    processes = Processes(
+        {
+            **os.environ,
+            "DATABASE_URL": database_url(settings.DATABASES["default"]),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        }
+    )
     try:
-        wait_until(answers, timeout=60, what=f"the web process at {url}")
-        yield url
+        yield processes.start_web("contract-web", "--workers", "2")
     finally:
-        process.terminate()
-        wait_or_kill(process)
+        processes.stop_all()
 
 
 # Schemathesis writes products, categories and failed sign-ins: the tables are emptied after.

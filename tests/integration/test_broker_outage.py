@@ -3,7 +3,6 @@ task, sent after the commit, is logged as not sent and dropped (it is at most on
 
 import dataclasses
 import logging
-import socket
 import uuid
 from collections.abc import Iterator
 from typing import ClassVar
@@ -12,6 +11,7 @@ import pytest
 from celery import Celery, current_app
 from django.db import transaction
 
+from harness.ports import free_port
 from outbox.core.cloudevents import ReceivedEvent
 from outbox.core.events import DomainEvent
 from outbox.inprocess import listeners
@@ -30,19 +30,13 @@ def never_runs_here(event: ReceivedEvent) -> None:
     """An asynchronous listener: a worker would import and run it."""
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The current Celery app is one whose broker refuses connections."""
     # Celery prefers this variable to the broker an app is given.
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     previous = current_app._get_current_object()
-    app = Celery("unreachable", broker=f"amqp://nobody:unreachable@127.0.0.1:{closed_port()}//")
+    app = Celery("unreachable", broker=f"amqp://nobody:unreachable@127.0.0.1:{free_port()}//")
     app.set_current()
     try:
         yield

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from kombu import Connection
 
+from harness.waiting import wait_until
 from outbox.core.failover import BrokerUnreachable, broker_connection, connect_to_any_node
 from outbox.core.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
 from tests import management_api
@@ -23,7 +24,6 @@ from tests.broker_tls import (
     client_certificate,
     self_signed_certificate,
 )
-from tests.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(
     not PROJECT_CA_FILE.is_file(), reason="no local CA: scripts/services.sh start makes it"

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from outbox.core.consumer import Outcome, handle_batch, handle_message
+from outbox.core.consumer import Outcome
 from outbox.core.containment import HandlerAborted
 from outbox.core.registry import get_service
 from outbox.models import ProcessedEvent
 from tests import probe
+from tests.consuming import deliver
 from tests.e2e.messages import cloudevent, lines
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,10 +28,11 @@ def test_a_handler_calling_sys_exit_raises_handler_aborted_and_leaves_no_record(
     event_id, body = probe_message("exits")
     (probe_dir / f"{event_id}.exit").touch()
 
-    with pytest.raises(HandlerAborted, match=r"handle_probe raised SystemExit\(3\)") as raised:
-        handle_message(get_service(probe.SERVICE), body)
+    [outcome] = deliver(get_service(probe.SERVICE), [body])
 
-    assert isinstance(raised.value.__cause__, SystemExit)
+    assert isinstance(outcome, HandlerAborted)
+    assert "handle_probe raised SystemExit(3)" in str(outcome)
+    assert isinstance(outcome.__cause__, SystemExit)
     assert lines(probe_dir, event_id, "attempt") == 1
     assert not ProcessedEvent.objects.filter(event_id=event_id).exists()
 
@@ -43,7 +45,7 @@ def test_in_a_batch_the_exiting_handler_fails_alone_and_the_others_commit(
     )
     (probe_dir / f"{exiting_id}.exit").touch()
 
-    outcomes = handle_batch(get_service(probe.SERVICE), [first, exiting, last])
+    outcomes = deliver(get_service(probe.SERVICE), [first, exiting, last])
 
     assert outcomes[0] is Outcome.HANDLED and outcomes[2] is Outcome.HANDLED
     assert isinstance(outcomes[1], HandlerAborted)

@@ -6,7 +6,6 @@ import os
 import secrets
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -14,14 +13,14 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from ecommerce.settings import env_proxy_ssl_header
+from harness.processes import relay_command, web_command, worker_command
+from harness.project import PROJECT_DIR
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 PROCESSES = [
-    [str(BIN / "python"), "manage.py", "check"],
-    [str(BIN / "python"), "manage.py", "run_relay"],
-    [str(BIN / "celery"), "-A", "ecommerce", "worker", "--pool=solo", "--without-mingle"],
-    [str(BIN / "gunicorn"), "ecommerce.wsgi:application", "--bind", "127.0.0.1:0"],
+    [sys.executable, "manage.py", "check"],
+    relay_command(),
+    worker_command("ecommerce", "worker"),
+    web_command("127.0.0.1:0"),
 ]
 A_GOOD_DATABASE = "postgres://ecommerce:a-password-of-its-own@127.0.0.1:5432/ecommerce"
 A_GOOD_BROKER = "amqp://ecommerce:a-password-of-its-own@127.0.0.1:5672/ecommerce"
@@ -68,6 +67,7 @@ def test_a_process_without_a_secret_key_refuses_to_start(command: list[str]) -> 
     ("variable", "url", "said"),
     [
         ("DATABASE_URL", None, "DATABASE_URL is not set"),
+        ("DATABASE_URL", " ", "DATABASE_URL is not set"),
         ("DATABASE_URL", "postgres://ecommerce:ecommerce@db/ecommerce", "a default password"),
         ("DATABASE_URL", "postgres://shop@db/shop", "no password"),
         ("ORDERS_DATABASE_URL", "postgres://orders:orders@db/orders", "a default password"),
@@ -89,6 +89,28 @@ def test_a_known_or_missing_password_is_refused_naming_the_variable(
     assert finished.returncode != 0
     assert variable in finished.stdout + finished.stderr
     assert said in finished.stdout + finished.stderr
+
+
+def test_an_empty_variable_means_unset() -> None:
+    """`DATABASE_URL= make migrate` takes the default URL, as with no DATABASE_URL at all,
+    and so does every other setting: none reads an empty value as given."""
+    env = environment_without_django_settings(
+        DJANGO_DEBUG="true", DATABASE_URL="", CELERY_BROKER_URL="", OUTBOX_RELAY_BATCH_SIZE=""
+    )
+    read = "from django.conf import settings as s; print(s.DATABASES['default']['NAME'], "
+    read += "s.CELERY_BROKER_URL, s.OUTBOX['RELAY_BATCH_SIZE'])"
+
+    finished = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--verbosity=0", "-c", read],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.split() == [
+        "ecommerce",
+        "amqp://ecommerce@127.0.0.1:5672/ecommerce",
+        "1000",
+    ]
 
 
 @pytest.mark.parametrize("command", PROCESSES[1:], ids=["relay", "worker", "web"])

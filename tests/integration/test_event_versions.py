@@ -12,10 +12,11 @@ from inventory.models import StockReservation
 from inventory.services import inventory_create_for_product, stock_reserve_for_order
 from orders.events import OrderItemCountChangeRequestedEvent
 from outbox.core.cloudevents import to_cloudevent
-from outbox.core.consumer import Outcome, handle_message
+from outbox.core.consumer import Outcome
 from outbox.core.registry import get_service
 from outbox.models import OutboxEvent
 from products.services import product_create
+from tests.consuming import deliver
 from tests.event_contract import contract_breaches, event_contract
 from tests.former_versions import item_count_change_as_version_1
 
@@ -56,8 +57,8 @@ def test_the_inventory_handles_version_1_and_version_2_side_by_side() -> None:
 
     assert event_contract().violations(old) == event_contract().violations(new) == []
     for cloudevent in (old, new):
-        outcome = handle_message(inventory_service, json.dumps(cloudevent).encode())
-        assert outcome is Outcome.HANDLED
+        outcomes = deliver(inventory_service, [json.dumps(cloudevent).encode()])
+        assert outcomes == [Outcome.HANDLED]
 
     assert StockReservation.objects.get(pk=order_id).held == {product_id: 4}
     assert adjusted_counts(order_id) == [5, 4]

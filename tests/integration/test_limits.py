@@ -8,7 +8,6 @@ import sys
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -21,11 +20,11 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from ecommerce.pagination import MAX_OFFSET
 from ecommerce.settings import env_throttle_rate
+from harness.project import PROJECT_DIR
 from orders.models import CatalogProduct, Order
 from orders.services import order_cancel, order_confirm, order_pay
 from outbox.models import OutboxEvent
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 ADDRESS = {"province": "四川", "city": "成都", "detail": "天府软件园1号"}
 
 

@@ -11,13 +11,13 @@ from django.test import Client, override_settings
 from kombu import Connection
 
 from outbox.core import topology
-from outbox.core.consumer import handle_batch
 from outbox.core.publisher import ConfirmingPublisher
 from outbox.core.registry import get_service
 from outbox.core.relay import Relay
 from outbox.models import DeadLetter, OutboxEvent
 from outbox.tests.rows import saved_outbox_event
 from products.services import product_create
+from tests.consuming import deliver
 from tests.metrics_text import Scrape
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,7 +77,7 @@ def test_a_consumer_batch_counts_each_outcome_by_consumer_and_event_type(client:
     body = product_created_body()
     inventory = get_service("inventory")
 
-    outcomes = handle_batch(inventory, [body, body, b"{not json"])
+    outcomes = deliver(inventory, [body, body, b"{not json"])
 
     assert [type(outcome).__name__ for outcome in outcomes] == [
         "Outcome",
@@ -103,7 +103,7 @@ def test_a_batch_handled_again_after_a_failure_counts_each_event_once(client: Cl
     document = json.loads(broken)
     del document["data"]["name"]
 
-    outcomes = handle_batch(
+    outcomes = deliver(
         get_service("inventory"), [handled_first, json.dumps(document).encode(), handled_last]
     )
 
@@ -186,7 +186,7 @@ def test_metrics_turned_off_count_nothing_and_answer_404(client: Client) -> None
     before = metrics(client)
 
     with override_settings(METRICS={**settings.METRICS, "ENABLED": False}):
-        handle_batch(get_service("inventory"), [product_created_body()])
+        deliver(get_service("inventory"), [product_created_body()])
         assert client.get("/metrics").status_code == 404
 
     handled = {"consumer": "inventory", "event_type": "ProductCreatedEvent", "outcome": "handled"}

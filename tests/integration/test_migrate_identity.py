@@ -10,7 +10,8 @@ import pytest
 from django.conf import settings
 from psycopg2 import sql
 
-from conftest import PROJECT_DIR, database_url
+from conftest import database_url
+from harness.project import PROJECT_DIR
 
 IDENTITY_APPS = {
     "admin",

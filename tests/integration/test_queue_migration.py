@@ -10,6 +10,7 @@ from django.test import override_settings
 from kombu import Connection
 
 from conftest import TEST_DELIVERY_LIMIT, TEST_RETRY_DELAYS
+from harness.waiting import wait_until
 from outbox.core import topology
 from outbox.core.registry import Service
 from outbox.core.topology import CLASSIC, QUORUM, QueueShape
@@ -22,7 +23,6 @@ from tests.integration.scratch import (
     source,
 )
 from tests.management_api import queue_info
-from tests.waiting import wait_until
 
 
 def migration(service: Service, queue_type: str, lines: list[str]) -> QueueMigration:

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from kombu import Connection
 
 from conftest import TEST_RETRY_DELAYS, queue_shape_for_tests
+from harness.waiting import wait_until
 from outbox.core import registry, topology
 from outbox.core.dead_letters import dead_letter_record
 from outbox.core.registry import Service
@@ -14,7 +15,6 @@ from outbox.core.topology import CLASSIC, QUORUM, QueueShape
 from outbox.models import DeadLetter
 from tests.integration.scratch import SCRATCH_EVENT_TYPE, declare, event_message, source
 from tests.management_api import queue_info
-from tests.waiting import wait_until
 
 
 def test_every_queue_of_the_test_topology_has_the_configured_type(broker: Connection) -> None:

@@ -5,10 +5,10 @@ import threading
 import pytest
 from django.db import connection, transaction
 
+from harness.waiting import wait_until
 from outbox.core.relay_process import RelayProcess
 from outbox.core.relay_wakeup import RELAY_WAKEUP_CHANNEL, wake_relay_after_commit
 from outbox.tests.rows import saved_outbox_event
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.events_written_by_hand]
 

@@ -1,23 +1,15 @@
 """A process whose database is unreachable refuses to start, naming it (outbox.core.databases)."""
 
 import os
-import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from harness.ports import free_port
+from harness.processes import relay_command, web_command, worker_command
+from harness.project import PROJECT_DIR
+
 PASSWORD = "not-to-be-printed"
-
-
-def closed_port() -> int:
-    """A local port that nothing listens on: connecting to it is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -27,7 +19,7 @@ def unreachable_inventory() -> dict[str, str]:
         **os.environ,
         "ECOMMERCE_SERVICES": "inventory",
         "INVENTORY_DATABASE_URL": (
-            f"postgres://inventory_role:{PASSWORD}@127.0.0.1:{closed_port()}/inventory_db"
+            f"postgres://inventory_role:{PASSWORD}@127.0.0.1:{free_port()}/inventory_db"
         ),
     }
 
@@ -35,9 +27,9 @@ def unreachable_inventory() -> dict[str, str]:
 @pytest.mark.parametrize(
     "command",
     [
-        [str(BIN / "python"), "manage.py", "run_relay"],
-        [str(BIN / "celery"), "-A", "ecommerce", "worker", "--pool=solo", "--without-mingle"],
-        [str(BIN / "gunicorn"), "ecommerce.wsgi:application", "--bind", "127.0.0.1:0"],
+        relay_command(),
+        worker_command("ecommerce", "worker"),
+        web_command("127.0.0.1:0"),
     ],
     ids=["relay", "worker", "web"],
 )

@@ -55,7 +55,7 @@ class Command(BaseCommand):
             help="the split layout's service roles: each gets IDENTITY_PRIVILEGES, and no more",
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, grant_to: list[str], **options: object) -> None:
         # A plain `migrate` would also record the contexts' migrations in this database's
         # migration table, as applied although their tables are made in the contexts' own
         # databases; a single-database deployment on it would then lack those tables.
@@ -69,8 +69,8 @@ class Command(BaseCommand):
                 interactive=False,
                 verbosity=options["verbosity"],
             )
-        if options["grant_to"]:
-            grant_identity_privileges(options["grant_to"])
+        if grant_to:
+            grant_identity_privileges(grant_to)
 
 
 def grant_identity_privileges(roles: list[str]) -> None:

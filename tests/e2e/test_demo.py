@@ -1,9 +1,9 @@
-"""Seed 000's demo, through the API, with real relay and worker processes."""
+"""The demo (scripts/demo.py), through the API, with real relay and worker processes."""
 
 import pytest
 from rest_framework.test import APIClient
 
-from tests.waiting import wait_until
+from harness.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -1,7 +1,8 @@
-"""An OTLP/HTTP receiver of traces for tests: it keeps the spans that processes export to it.
+"""An OTLP/HTTP receiver of traces: it keeps the spans that processes export to it, for a
+test to read or a benchmark to count.
 
-The processes under test export with the SDK's OTLP exporter (protobuf over HTTP, POST
-/v1/traces), as they would to a collector; this decodes `ExportTraceServiceRequest`s with the
+The processes export with the SDK's OTLP exporter (protobuf over HTTP, POST /v1/traces), as
+they would to a collector; this decodes `ExportTraceServiceRequest`s with the
 `opentelemetry-proto` package.
 """
 

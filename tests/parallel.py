@@ -1,0 +1,42 @@
+"""What keeps pytest-xdist's workers apart, so that the suite runs in parallel.
+
+Each worker has a test database of its own: pytest-django appends the worker's id to its name.
+Each also has a RabbitMQ vhost of its own, the configured one with the worker's id appended
+(`ecommerce_test_gw0`), made when the session starts and deleted when it ends: the relays and
+workers a test starts there never meet another worker's events. The vhost's URL replaces the
+configured one in the settings and in the environment that started processes inherit.
+"""
+
+import os
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from django.conf import settings
+
+BROKER_URL_SETTINGS = ("CELERY_BROKER_URL", "BROKER_ADMIN_URL")
+
+
+def xdist_worker() -> str | None:
+    """This process's pytest-xdist worker id (`gw0`, ...), or None outside pytest-xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def vhost_of(url: str) -> str:
+    return unquote(urlsplit(url).path.lstrip("/")) or "/"
+
+
+def with_vhost(url: str, vhost: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + quote(vhost, safe="")))
+
+
+def use_worker_vhost() -> str | None:
+    """Point the broker settings, and the environment, at this worker's own vhost; return its
+    name, or None outside pytest-xdist (the configured vhost is used as it is)."""
+    worker = xdist_worker()
+    if worker is None:
+        return None
+    vhost = f"{vhost_of(settings.CELERY_BROKER_URL)}_{worker}"
+    for name in BROKER_URL_SETTINGS:
+        url = with_vhost(getattr(settings, name), vhost)
+        setattr(settings, name, url)
+        os.environ[name] = url
+    return vhost
