@@ -18,4 +18,5 @@ COPY . .
 
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "ecommerce.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4"]
+# Workers and threads as gunicorn.conf.py sets them (WEB_WORKERS, WEB_THREADS).
+CMD ["gunicorn", "ecommerce.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

@@ -122,11 +122,13 @@ class Processes(harness.processes.Processes):
 
     def start_relay_and_worker(self) -> None:
         """Start the relay and the worker, unless they run: an earlier test may have stopped
-        or killed them."""
-        if "relay" not in self.running:
-            self.start_relay()
-        if "worker" not in self.running:
-            self.start_worker()
+        or killed them, or left a message that made the worker exit."""
+        for name, start in (("relay", self.start_relay), ("worker", self.start_worker)):
+            process = self.running.get(name)
+            if process is not None and process.poll() is not None:
+                del self.running[name]
+            if name not in self.running:
+                start()
 
 
 @pytest.fixture(scope="session")
@@ -192,12 +194,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     starts none has to stop them (`database_and_broker_to_itself`). pytest-xdist keeps this
     order (make test: --dist loadfile --no-loadscope-reorder)."""
 
-    def rank(item: pytest.Item) -> int:
-        if item.get_closest_marker("cluster"):
-            return 2
-        return 1 if item.get_closest_marker("e2e") else 0
-
-    items.sort(key=rank)
     for item in items:
         if item.get_closest_marker("e2e") or item.get_closest_marker("cluster"):
             item.add_marker(pytest.mark.processes)
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("cluster"):
+            return 2
+        return 1 if item.get_closest_marker("processes") else 0
+
+    items.sort(key=rank)

@@ -153,9 +153,11 @@ def run_peer(
             "peer-relay",
             [str(python), "-m", "bench.peer_child"],
             pipes=True,
-            DJANGO_SETTINGS_MODULE=PEER_SETTINGS,
-            BENCH_PEER_CHUNK_SIZE=str(batch_size),
-            BENCH_STOMP_PORT=str(STOMP_PORT),
+            env={
+                "DJANGO_SETTINGS_MODULE": PEER_SETTINGS,
+                "BENCH_PEER_CHUNK_SIZE": str(batch_size),
+                "BENCH_STOMP_PORT": str(STOMP_PORT),
+            },
         )
         if process.stdout.readline().strip() != "ready":
             raise RuntimeError(f"the peer failed to start; see {children.log_file('peer-relay')}")

@@ -103,7 +103,7 @@ def run_publishers(
                 name,
                 [sys.executable, "-m", "bench.publish_child", mode, str(batch_size)],
                 pipes=True,
-                **env,
+                env=env,
             )
             for name in (f"publish-{mode}-{index}" for index in range(count))
         }

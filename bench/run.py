@@ -111,7 +111,11 @@ def words(text: str) -> list[str]:
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     """The run's options; each has an environment variable too, for `make bench`."""
-    env = os.environ.get
+
+    def env(name: str, default: str) -> str:
+        # An empty variable is unset, as for the project's settings.
+        return os.environ.get(name) or default
+
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     option = parser.add_argument
     option("--smoke", action="store_true", help="a few hundred events, short phases")

@@ -54,8 +54,7 @@ class OtlpReceiver:
 
     @property
     def endpoint(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self.server.server_port}"
 
     def received(self) -> list[ReceivedSpan]:
         with self.lock:
@@ -101,7 +100,7 @@ Receiver = TypeVar("Receiver", bound=OtlpReceiver)
 
 
 @contextmanager
-def otlp_receiver(kind: type[Receiver] = OtlpReceiver) -> Iterator[Receiver]:
+def otlp_receiver(kind: type[Receiver]) -> Iterator[Receiver]:
     """A receiver of `kind`, listening while the block runs."""
     receiver = kind()
     receiver.thread.start()

@@ -23,7 +23,9 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import cast
 
+import amqp
 import requests
 from kombu import Connection
 
@@ -93,7 +95,10 @@ def answers(url: str) -> bool:
 
 
 def consumer_count(broker: Connection, queue: str) -> int:
-    _, _, consumers = broker.default_channel.queue_declare(queue, passive=True)
+    channel = cast(amqp.Channel, broker.default_channel)  # kombu's pyamqp transport
+    declared = channel.queue_declare(queue, passive=True)
+    assert declared is not None, "a passive declare answers or raises"
+    _, _, consumers = declared
     return consumers
 
 
@@ -137,7 +142,12 @@ class Processes:
         return log_file(self.purpose, name)
 
     def start(
-        self, name: str, command: Sequence[str], *, pipes: bool = False, **env: str
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        pipes: bool = False,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.Popen:
         """Start `command` as `name`, with `env` added to the environment. Its output goes to
         its log; with `pipes`, this process talks to it through its stdin and stdout instead,
@@ -149,7 +159,7 @@ class Processes:
                 command,
                 cwd=PROJECT_DIR,
                 # Each line reaches the log as it is written, the relay's start line included.
-                env={"PYTHONUNBUFFERED": "1", **self.env, **env},
+                env={"PYTHONUNBUFFERED": "1", **self.env, **(env or {})},
                 stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
                 stdout=subprocess.PIPE if pipes else output,
                 stderr=output if pipes else subprocess.STDOUT,
@@ -181,12 +191,14 @@ class Processes:
         queues: Sequence[str] | None = None,
         wait: bool = True,
         loglevel: str = "INFO",
-        **env: str,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.Popen:
         """A worker, with `env` added to its environment, returned once it consumes each of
         `queues` (default: `worker_queues`), or at once without `wait` (a worker that may die
         before it could be seen consuming)."""
-        process = self.start(name, worker_command(self.celery_app, name, loglevel=loglevel), **env)
+        process = self.start(
+            name, worker_command(self.celery_app, name, loglevel=loglevel), env=env
+        )
         if wait:
             self.wait_for_consumers(name, queues=queues)
         return process
@@ -236,19 +248,20 @@ class Processes:
         worker waited for."""
         with Connection(broker_url or self.env["CELERY_BROKER_URL"]) as broker:
             for queue in self.worker_queues if queues is None else queues:
-                self.wait_for(
-                    name,
-                    lambda queue=queue: consumer_count(broker, queue) >= consumers,
-                    what=f"{name} consuming {queue} ({consumers} consumer(s) or more)",
-                )
+
+                def consumed(queue: str = queue) -> bool:
+                    return consumer_count(broker, queue) >= consumers
+
+                what = f"{name} consuming {queue} ({consumers} consumer(s) or more)"
+                self.wait_for(name, consumed, what=what)
 
     def _wait_for_line(self, name: str, line: str) -> None:
         """Return once `name` has written `line` since it started."""
         self.wait_for(
-            name, lambda: line in self._written_since_start(name), what=f"{name} writing {line!r}"
+            name, lambda: line in self.written_since_start(name), what=f"{name} writing {line!r}"
         )
 
-    def _written_since_start(self, name: str) -> str:
+    def written_since_start(self, name: str) -> str:
         with log_file(self.purpose, name).open("rb") as log:
             log.seek(self._log_starts[name])
             return log.read().decode(errors="replace")

@@ -35,9 +35,7 @@ def sweep_outbox(*, service: str) -> int:
     finally:
         relay.publisher.close()
     if published:
-        logger.info(
-            "the sweep published %d events of %s that the relay had left", published, service
-        )
+        logger.info("the sweep published %d pending events of %s", published, service)
     return published
 
 

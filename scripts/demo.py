@@ -28,13 +28,13 @@ from typing import Any, TypeVar
 
 import requests
 
-BASE_URL = os.environ.get("DEMO_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
-PRODUCTS_URL = os.environ.get("DEMO_PRODUCTS_URL", BASE_URL).rstrip("/")
-INVENTORY_URL = os.environ.get("DEMO_INVENTORY_URL", BASE_URL).rstrip("/")
-ORDERS_URL = os.environ.get("DEMO_ORDERS_URL", BASE_URL).rstrip("/")
-USERNAME = os.environ.get("DEMO_USERNAME", "demo")
-PASSWORD = os.environ.get("DEMO_PASSWORD", "")
-TIMEOUT = float(os.environ.get("DEMO_TIMEOUT", "15"))
+BASE_URL = (os.environ.get("DEMO_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+PRODUCTS_URL = (os.environ.get("DEMO_PRODUCTS_URL") or BASE_URL).rstrip("/")
+INVENTORY_URL = (os.environ.get("DEMO_INVENTORY_URL") or BASE_URL).rstrip("/")
+ORDERS_URL = (os.environ.get("DEMO_ORDERS_URL") or BASE_URL).rstrip("/")
+USERNAME = os.environ.get("DEMO_USERNAME") or "demo"
+PASSWORD = os.environ.get("DEMO_PASSWORD") or ""
+TIMEOUT = float(os.environ.get("DEMO_TIMEOUT") or "15")
 REQUEST_TIMEOUT = 10.0
 POLL_INTERVAL = 0.2
 

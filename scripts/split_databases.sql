@@ -1,4 +1,4 @@
--- Databases and roles of the split layout (README, "Split services"): run as a superuser,
+-- Databases and roles of the split layout (docs/operations.md, "Split services"): run as a superuser,
 -- connected to any database. Safe to run again: what exists is brought back to this state.
 --
 -- Each context's database is owned by a role of the same name, which may connect to nothing

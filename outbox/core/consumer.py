@@ -4,6 +4,7 @@ import dataclasses
 import enum
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 from django.db import connections, transaction
@@ -167,7 +168,25 @@ def handle_batch(
             outcomes = outcome
     if tally:
         tally.count()
+    if logger.isEnabledFor(logging.INFO):
+        _log_handled(service, events, outcomes)
     return outcomes
+
+
+def _log_handled(
+    service: Service,
+    events: Sequence[ReceivedEvent | Exception],
+    outcomes: Sequence[Outcome | Exception],
+) -> None:
+    """One line per committed batch, for whoever watches the worker: what it handled."""
+    handled = Counter(
+        event.type
+        for event, outcome in zip(events, outcomes, strict=True)
+        if isinstance(event, ReceivedEvent) and outcome is Outcome.HANDLED
+    )
+    if handled:
+        counts = ", ".join(f"{count} {event_type}" for event_type, count in sorted(handled.items()))
+        logger.info("%s handled %s", service.name, counts)
 
 
 def _read_or_error(service: Service, body: bytes, sender: str | None) -> ReceivedEvent | Exception:

@@ -2,7 +2,7 @@
 
 The trigger sends the notification inside the writing transaction; PostgreSQL delivers it
 only if that transaction commits, and once however many rows or statements it wrote. The
-channel is `outbox.relay_process.RELAY_WAKEUP_CHANNEL`.
+channel is `outbox.core.relay_wakeup.RELAY_WAKEUP_CHANNEL`.
 """
 
 from django.db import migrations

@@ -2,8 +2,8 @@
 
 The trigger of migration 0004 sent the wake-up inside the writing transaction, which makes
 every such commit take a database-wide lock through its WAL flush: concurrent writers of
-outbox rows committed one at a time. `outbox.store.save` now sends the wake-up once the
-transaction has committed (`outbox.relay_wakeup`); rows written by other means are published
+outbox rows committed one at a time. `outbox.core.store.save` now sends the wake-up once the
+transaction has committed (`outbox.core.relay_wakeup`); rows written by other means are published
 by the relay's sweep.
 """
 

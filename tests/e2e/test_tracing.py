@@ -50,11 +50,11 @@ def stack(shared: Processes, name: str, env: dict[str, str]) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def otlp() -> Iterator[OtlpReceiver]:
-    with otlp_receiver() as receiver:
+    with otlp_receiver(OtlpReceiver) as receiver:
         yield receiver
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def traced(shared_processes: Processes, otlp: OtlpReceiver) -> Iterator[str]:
     """Processes that trace, exporting to `otlp`, and log in JSON; the web server's URL."""
     env = {
@@ -92,17 +92,16 @@ def outbox_event(aggregate_id: str, event_type: str) -> OutboxEvent:
     return OutboxEvent.objects.get(aggregate_id=aggregate_id, event_type=event_type)
 
 
-# Runs first: the processes of `traced` live until the module's last test.
 def test_without_an_endpoint_no_traceparent_is_written_and_nothing_is_exported(
-    processes: Processes, staff_client: APIClient, customer: requests.Session
+    shared_processes: Processes, staff_client: APIClient, customer: requests.Session
 ) -> None:
-    with otlp_receiver() as receiver:
+    with otlp_receiver(OtlpReceiver) as receiver:
         # Every OTLP setting but the one that switches tracing on.
         env = {
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{receiver.endpoint}/v1/traces",
             "OTEL_BSP_SCHEDULE_DELAY": EXPORT_DELAY_MILLISECONDS,
         }
-        with stack(processes, "untraced", env) as url:
+        with stack(shared_processes, "untraced", env) as url:
             product_id = orderable_product(staff_client, 10)
             order_id = placed_order(customer, url, product_id, traceparent=CALLERS_TRACEPARENT)
         # The processes have exited: a tracer provider would have exported on the way out.

@@ -12,7 +12,14 @@ from outbox.core.publisher import ConfirmingPublisher, OutgoingMessage, SentBatc
 from outbox.core.relay import Relay
 from outbox.models import OutboxEvent
 from products.services import product_create, product_rename
-from tests.integration.test_relay import INVENTORY_QUEUE, drain, new_relay
+
+# `empty_inventory_queue` is autouse here too: each test reads back exactly what it published.
+from tests.integration.test_relay import (  # noqa: F401
+    INVENTORY_QUEUE,
+    drain,
+    empty_inventory_queue,
+    new_relay,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

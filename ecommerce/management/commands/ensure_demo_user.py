@@ -20,8 +20,8 @@ class Command(BaseCommand):
                 "ensure_demo_user runs only with DJANGO_DEBUG on: a deployment has no demo "
                 "user. Create real users with `manage.py createsuperuser`."
             )
-        username = os.environ.get("DEMO_USERNAME", "demo")
-        password = os.environ.get("DEMO_PASSWORD", "")
+        username = os.environ.get("DEMO_USERNAME") or "demo"
+        password = os.environ.get("DEMO_PASSWORD") or ""
         if not password:
             raise CommandError(
                 "DEMO_PASSWORD is not set: the demo user gets no known password "
