@@ -182,5 +182,6 @@ def assert_every_order_settled_once_and_counted(
         lambda: not OutboxEvent.objects.filter(published_at=None).exists(),
         what="every event published",
     )
-    assert not DeadLetter.objects.exists()
+    dead_letters = DeadLetter.objects.values_list("service", "kind", "event_type", "error_message")
+    assert list(dead_letters) == []
     assert sum(cluster.queue_depths("-dlq").values()) == 0
