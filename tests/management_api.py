@@ -18,6 +18,7 @@ from django.conf import settings
 from kombu import Connection
 
 from outbox.core import topology
+from tests.parallel import vhost_of
 
 MANAGEMENT_URL = os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
 
@@ -67,7 +68,7 @@ def delete_vhost(name: str) -> None:
 
 
 def _vhost() -> str:
-    return unquote(urlsplit(settings.CELERY_BROKER_URL).path.lstrip("/")) or "/"
+    return vhost_of(settings.CELERY_BROKER_URL)
 
 
 def _call(method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
