@@ -15,6 +15,7 @@ from outbox.core.cloudevents import to_cloudevent
 from outbox.models import OutboxEvent, ProcessedEvent
 from products.events import CategoryCreatedEvent
 from tests.e2e.messages import event_message, publish_all
+from tests.e2e.shop import ready_messages
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -51,11 +52,6 @@ def category_created(name: str) -> dict:
     """The CloudEvent of a CategoryCreatedEvent, as the product context publishes it."""
     event = CategoryCreatedEvent(name=name, aggregate_id=uuid.uuid4().hex, aggregate_version=1)
     return to_cloudevent(event)
-
-
-def ready_messages(broker: Connection, queue: str) -> int:
-    _, ready, _ = broker.default_channel.queue_declare(queue, passive=True)
-    return ready
 
 
 def test_a_category_and_a_product_in_it_reach_the_order_catalog(

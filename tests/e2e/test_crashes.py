@@ -44,20 +44,11 @@ def armed(processes: Processes, point: CrashPoint, event_type: str, **env: str) 
     return Processes({**processes.env, CRASH_AT_VARIABLE: f"{point}:{event_type}", **env})
 
 
-def log_of(processes: Processes, name: str) -> str:
-    return processes.log_file(name).read_text(errors="replace")
-
-
-def forget_log(processes: Processes, name: str) -> None:
-    """Start a process's log afresh, so that what it shows is this run's."""
-    processes.log_file(name).unlink(missing_ok=True)
-
-
 def assert_killed_at(processes: Processes, name: str, point: CrashPoint) -> None:
     """Wait for an armed process to die; it died by SIGKILL, at `point`."""
     process = processes.running.pop(name)
     wait_until(lambda: process.poll() is not None, timeout=60, what=f"{name} dead at {point}")
-    log = log_of(processes, name)
+    log = processes.written_since_start(name)
     assert process.returncode == -signal.SIGKILL, log[-3000:]
     crashes = [match.groupdict() for match in CRASH_MARKER.finditer(log)]
     assert crashes == [{"point": point, "pid": str(process.pid)}], log[-3000:]
@@ -66,7 +57,7 @@ def assert_killed_at(processes: Processes, name: str, point: CrashPoint) -> None
 def skipped_as_duplicate(processes: Processes, consumer: str, event: OutboxEvent) -> bool:
     """Whether the session's worker logged a copy of the event it had handled before."""
     line = f"{consumer} skipped duplicate {event.event_type} {event.event_id.hex}"
-    return line in log_of(processes, "worker")
+    return line in processes.written_since_start("worker")
 
 
 def order_body(product_id: str, count: int) -> dict:
@@ -81,7 +72,6 @@ def test_the_relay_killed_between_publish_and_mark_publishes_again_and_the_effec
 ) -> None:
     processes.stop("relay")
     crashing = armed(processes, CrashPoint.RELAY_AFTER_PUBLISH, "ProductCreatedEvent")
-    forget_log(crashing, "crashing-relay")
     try:
         product_id = created_product(staff_client)
         created = OutboxEvent.objects.get(aggregate_id=product_id, event_type="ProductCreatedEvent")
@@ -127,7 +117,6 @@ def worker_crashing_after_commit(
     crashing = armed(
         processes, CrashPoint.WORKER_AFTER_COMMIT, event_type, ECOMMERCE_SERVICES=service
     )
-    forget_log(crashing, "crashing-worker")
     try:
         crashing.start_worker("crashing-worker", wait=False)
         wait_until(
@@ -219,7 +208,6 @@ class WebProcess:
     def __init__(self, processes: Processes, name: str, token: str) -> None:
         self.processes = processes
         self.name = name
-        forget_log(processes, name)
         self.url = processes.start_web(name, "--workers", "1")
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Token {token}"
@@ -234,7 +222,10 @@ class WebProcess:
         """The web worker that served the request died by SIGKILL at `point`, as its master
         process saw (which then started another)."""
         log = wait_until(
-            lambda: "was sent SIGKILL" in (text := log_of(self.processes, self.name)) and text,
+            lambda: (
+                "was sent SIGKILL" in (text := self.processes.written_since_start(self.name))
+                and text
+            ),
             what=f"{self.name}'s master reporting the worker's death",
         )
         [crash] = [match.groupdict() for match in CRASH_MARKER.finditer(log)]

@@ -12,6 +12,7 @@ from psycopg2 import sql
 
 from conftest import database_url
 from harness.project import PROJECT_DIR
+from harness.waiting import wait_until
 
 IDENTITY_APPS = {
     "admin",
@@ -40,14 +41,24 @@ def empty_database(django_db_setup: None) -> Iterator[dict]:
     drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
         sql.Identifier(database["NAME"])
     )
+
+    def dropped() -> bool:
+        try:
+            with admin.cursor() as cursor:
+                cursor.execute(drop)
+        except psycopg2.errors.InsufficientPrivilege:
+            # An autovacuum worker, which runs as the superuser, is still in it: FORCE may not
+            # end it, and it leaves on its own.
+            return False
+        return True
+
+    wait_until(dropped, what=f"{database['NAME']} dropped")
     with admin.cursor() as cursor:
-        cursor.execute(drop)
         cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database["NAME"])))
     try:
         yield database
     finally:
-        with admin.cursor() as cursor:
-            cursor.execute(drop)
+        wait_until(dropped, what=f"{database['NAME']} dropped")
         admin.close()
 
 
