@@ -11,14 +11,13 @@ import os
 import secrets
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import requests
 from django.conf import settings
 from kombu import Connection
 
 from outbox.core import topology
-from tests.parallel import vhost_of
 
 MANAGEMENT_URL = os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
 
@@ -58,7 +57,7 @@ def broker_user(name: str, permissions: topology.Permissions | None = None) -> I
 def create_vhost(name: str) -> None:
     """A vhost of its own for a test, on which the test session's user may do everything."""
     _call("PUT", f"vhosts/{quote(name, safe='')}")
-    user = unquote(urlsplit(settings.CELERY_BROKER_URL).username or "")
+    user = Connection(settings.CELERY_BROKER_URL).userid
     every_right = {"configure": ".*", "write": ".*", "read": ".*"}
     _call("PUT", f"permissions/{quote(name, safe='')}/{quote(user, safe='')}", every_right)
 
@@ -68,16 +67,16 @@ def delete_vhost(name: str) -> None:
 
 
 def _vhost() -> str:
-    return vhost_of(settings.CELERY_BROKER_URL)
+    return Connection(settings.CELERY_BROKER_URL).virtual_host
 
 
 def _call(method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
-    broker = urlsplit(settings.CELERY_BROKER_URL)
+    broker = Connection(settings.CELERY_BROKER_URL)
     response = requests.request(
         method,
         f"{MANAGEMENT_URL}/api/{path}",
         json=body,
-        auth=(unquote(broker.username or ""), unquote(broker.password or "")),
+        auth=(broker.userid, broker.password),
         timeout=10,
     )
     response.raise_for_status()

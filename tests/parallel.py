@@ -8,35 +8,23 @@ configured one in the settings and in the environment that started processes inh
 """
 
 import os
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from django.conf import settings
+from kombu import Connection
 
 BROKER_URL_SETTINGS = ("CELERY_BROKER_URL", "BROKER_ADMIN_URL")
-
-
-def xdist_worker() -> str | None:
-    """This process's pytest-xdist worker id (`gw0`, ...), or None outside pytest-xdist."""
-    return os.environ.get("PYTEST_XDIST_WORKER")
-
-
-def vhost_of(url: str) -> str:
-    return unquote(urlsplit(url).path.lstrip("/")) or "/"
-
-
-def with_vhost(url: str, vhost: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + quote(vhost, safe="")))
 
 
 def use_worker_vhost() -> str | None:
     """Point the broker settings, and the environment, at this worker's own vhost; return its
     name, or None outside pytest-xdist (the configured vhost is used as it is)."""
-    worker = xdist_worker()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker is None:
         return None
-    vhost = f"{vhost_of(settings.CELERY_BROKER_URL)}_{worker}"
+    vhost = f"{Connection(settings.CELERY_BROKER_URL).virtual_host}_{worker}"
     for name in BROKER_URL_SETTINGS:
-        url = with_vhost(getattr(settings, name), vhost)
+        url = Connection(getattr(settings, name)).clone(virtual_host=vhost)
+        url = url.as_uri(include_password=True)
         setattr(settings, name, url)
         os.environ[name] = url
     return vhost
