@@ -12,8 +12,16 @@ export DJANGO_SECRET_KEY := $(call secret,secret_key)
 endif
 export DJANGO_SECURE_SSL ?= false
 # Given to the commands that need them, not exported: scripts/services.sh starts no local server
-# of a kind whose URL the environment names.
-APP_DATABASE_URL = $(or $(DATABASE_URL),postgres://ecommerce:$(call secret,postgres)@127.0.0.1:5432/ecommerce)
+# of a kind whose URL the environment names. While `make pg-cluster`'s PostgreSQL cluster runs,
+# the app uses it: its URL names every member, and each connection goes to the primary.
+PG_CLUSTER_URL := $(shell scripts/pg_cluster.sh url 2>/dev/null)
+APP_DATABASE_URL = $(or $(DATABASE_URL),$(PG_CLUSTER_URL),postgres://ecommerce:$(call secret,postgres)@127.0.0.1:5432/ecommerce)
+# The cluster's URL when the app uses it (no DATABASE_URL given), else empty: then no local
+# PostgreSQL is started, and the split layout lives on the cluster too. Its servers and query,
+# from postgres://user:password@SERVERS/database?OPTIONS, for scripts/service.sh.
+USE_PG_CLUSTER = $(if $(DATABASE_URL),,$(PG_CLUSTER_URL))
+PG_CLUSTER_SERVERS = $(firstword $(subst /, ,$(lastword $(subst @, ,$(PG_CLUSTER_URL)))))
+PG_CLUSTER_OPTIONS = $(lastword $(subst ?, ,$(PG_CLUSTER_URL)))
 APP_BROKER_URL = $(or $(CELERY_BROKER_URL),$(call local_broker,ecommerce,ecommerce))
 APP_BROKER_ADMIN_URL = $(or $(BROKER_ADMIN_URL),$(call local_broker,admin,ecommerce))
 APP_ENV = DATABASE_URL='$(APP_DATABASE_URL)' CELERY_BROKER_URL='$(APP_BROKER_URL)' \
@@ -28,7 +36,9 @@ TEST_ENV = DATABASE_URL='$(APP_DATABASE_URL)' CELERY_BROKER_URL='$(TEST_CELERY_B
 SERVICES_VHOST ?= ecommerce_services
 SERVICES_ENV = DATABASE_URL='$(APP_DATABASE_URL)' SERVICES_VHOST='$(SERVICES_VHOST)' \
 	BROKER_ADMIN_URL='$(or $(BROKER_ADMIN_URL),$(call local_broker,admin,$(SERVICES_VHOST)))' \
-	CELERY_BROKER_URL='$(call local_broker,beat,$(SERVICES_VHOST))'
+	CELERY_BROKER_URL='$(call local_broker,beat,$(SERVICES_VHOST))' \
+	$(if $(USE_PG_CLUSTER),SPLIT_DATABASE_SERVERS='$(PG_CLUSTER_SERVERS)' \
+		SPLIT_DATABASE_OPTIONS='$(PG_CLUSTER_OPTIONS)')
 MANAGE = env $(APP_ENV) $(BIN)/python manage.py
 DEMO_ENV = DEMO_PASSWORD='$(call secret,demo-user)'
 # As root, the Procfiles' workers run as nobody (celery worker --uid/--gid), provided nobody can
@@ -36,7 +46,7 @@ DEMO_ENV = DEMO_PASSWORD='$(call secret,demo-user)'
 NOBODY_RUNS_PYTHON = $(shell runuser -u nobody -- $(BIN)/python -c 'import celery' 2>/dev/null && echo yes)
 WORKER_USER = $(if $(filter 0,$(shell id -u)),$(if $(NOBODY_RUNS_PYTHON),WORKER_PRIVILEGES='--uid=nobody --gid=nogroup',$(warning the worker runs as root: nobody cannot run $(realpath $(BIN)/python); make .venv from a system Python, e.g. rm -r .venv && PYTHON=/usr/bin/python3 scripts/venv.sh)))
 
-.PHONY: up demo test check lint asyncapi asyncapi-check event-schemas services down migrate bench bench-check up-services migrate-services demo-services cluster cluster-down
+.PHONY: up demo test check lint asyncapi asyncapi-check event-schemas services down migrate bench bench-check up-services migrate-services demo-services cluster cluster-down pg-cluster pg-cluster-down
 
 # The runtime (requirements.txt); the checks', tests', demo's and benchmarks' tools on top.
 .venv/.installed: requirements.txt
@@ -51,9 +61,12 @@ WORKER_USER = $(if $(filter 0,$(shell id -u)),$(if $(NOBODY_RUNS_PYTHON),WORKER_
 # The modules go out in collection order (no reorder), the tests that start processes last.
 TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 2 ? 2 : n )))
 PYTEST = env $(TEST_ENV) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+# The tests keep the local server while `make pg-cluster`'s cluster runs (tests/pg_failover runs
+# a cluster of its own): for them and what they need first, as if it did not run.
+check test bench bench-check: PG_CLUSTER_URL :=
 
 services:
-	scripts/services.sh start
+	$(if $(USE_PG_CLUSTER),DATABASE_URL='$(USE_PG_CLUSTER)' )scripts/services.sh start
 
 migrate: .venv/.installed services
 	$(MANAGE) migrate --noinput
@@ -75,7 +88,7 @@ demo: .venv/.installed-dev
 ## The split layout: a database and a role per service, the identity database as its owner,
 ## then each service's database as the service's role.
 migrate-services: .venv/.installed services
-	scripts/services.sh split-databases
+	$(if $(USE_PG_CLUSTER),scripts/pg_cluster.sh,scripts/services.sh) split-databases
 	env $(SERVICES_ENV) scripts/migrate_services.sh
 
 ## The three services apart, until Ctrl-C: order :8080, product :8082, inventory :8083.
@@ -150,6 +163,18 @@ cluster:
 cluster-down:
 	scripts/cluster.sh stop
 
+## A PostgreSQL cluster with automatic failover (Patroni, etcd): a primary and two standbys on
+## 5433-5435, synchronous replication unless PG_CLUSTER_SYNCHRONOUS=false. While it runs, make
+## up, make up-services and the demos use it instead of the local server.
+pg-cluster:
+	scripts/pg_cluster.sh start
+
+## Stop the PostgreSQL cluster (its data stays in .run/pg-cluster); the app goes back to the
+## local server.
+pg-cluster-down:
+	scripts/pg_cluster.sh stop
+
 down:
+	scripts/pg_cluster.sh stop
 	scripts/cluster.sh stop
 	scripts/services.sh stop

@@ -86,15 +86,21 @@ def broker() -> Iterator[Connection]:
                 break
             except topology.QueueMismatch as mismatch:
                 channel.queue_delete(mismatch.queue)
-        for service in registry.all_services():
-            for queue in (
-                topology.receive_queue(service.name),
-                topology.receive_dead_letter_queue(service.name),
-                topology.publish_dead_letter_queue(service.name),
-                *(topology.receive_retry_queue(service.name, d) for d in TEST_RETRY_DELAYS),
-            ):
-                channel.queue_purge(queue)
+        empty_every_queue(connection)
         yield connection
+
+
+def empty_every_queue(broker: Connection) -> None:
+    """Purge every service's receive, retry and dead-letter queues."""
+    channel = broker.default_channel
+    for service in registry.all_services():
+        for queue in (
+            topology.receive_queue(service.name),
+            topology.receive_dead_letter_queue(service.name),
+            topology.publish_dead_letter_queue(service.name),
+            *(topology.receive_retry_queue(service.name, d) for d in TEST_RETRY_DELAYS),
+        ):
+            channel.queue_purge(queue)
 
 
 # Every Processes of the session. A relay on the test database publishes every test's events,
@@ -139,14 +145,11 @@ def probe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-@pytest.fixture(scope="session")
-def shared_processes(
-    django_db_setup: None, broker: Connection, probe_dir: Path
-) -> Iterator[Processes]:
-    """The relay and the worker that the end-to-end tests share, for the session."""
-    env = {
+def process_env(database: str, probe_dir: Path) -> dict[str, str]:
+    """The environment of the processes the tests start on `database` and the test vhost."""
+    return {
         **os.environ,
-        "DATABASE_URL": database_url(settings.DATABASES["default"]),
+        "DATABASE_URL": database,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "OUTBOX_RELAY_IDLE_SECONDS": "1",
         "OUTBOX_RETRY_DELAYS_SECONDS": ",".join(map(str, TEST_RETRY_DELAYS)),
@@ -160,6 +163,14 @@ def shared_processes(
             f"{service.name}={senders.own_broker_user()}" for service in registry.all_services()
         ),
     }
+
+
+@pytest.fixture(scope="session")
+def shared_processes(
+    django_db_setup: None, broker: Connection, probe_dir: Path
+) -> Iterator[Processes]:
+    """The relay and the worker that the end-to-end tests share, for the session."""
+    env = process_env(database_url(settings.DATABASES["default"]), probe_dir)
     running = Processes(env)
     try:
         yield running
@@ -193,13 +204,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     cluster tests after the others: each group's processes then start once, and no test that
     starts none has to stop them (`database_and_broker_to_itself`). pytest-xdist keeps this
     order (make test: --dist loadfile --no-loadscope-reorder)."""
-
+    clusters = ("cluster", "pg_cluster")
     for item in items:
-        if item.get_closest_marker("e2e") or item.get_closest_marker("cluster"):
+        if item.get_closest_marker("e2e") or any(map(item.get_closest_marker, clusters)):
             item.add_marker(pytest.mark.processes)
 
     def rank(item: pytest.Item) -> int:
-        if item.get_closest_marker("cluster"):
+        if any(map(item.get_closest_marker, clusters)):
             return 2
         return 1 if item.get_closest_marker("processes") else 0
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TypedDict
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -242,8 +242,23 @@ TEMPLATES = [
 
 
 def database(url: str) -> dj_database_url.DBConfig:
-    """A database of the project from its URL, on the backend that knows transaction phases."""
-    config = dj_database_url.parse(url, conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "60")))
+    """A database of the project from its URL, on the backend that knows transaction phases.
+
+    The URL may name several servers, as libpq does: with
+    `postgres://user:password@host1:5433,host2:5434/name?target_session_attrs=read-write` each
+    new connection goes to whichever of them is the primary, so that after a failover the
+    processes reconnect to the new one (docs/architecture.md, "PostgreSQL failover").
+    """
+    parts = urlsplit(url)
+    credentials, at, servers = parts.netloc.rpartition("@")
+    first, *others = servers.split(",")
+    # dj-database-url reads one server: it is given the first, and libpq gets them all.
+    one_server = urlunsplit(parts._replace(netloc=f"{credentials}{at}{first}"))
+    config = dj_database_url.parse(one_server, conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "60")))
+    if others:
+        addresses = [urlsplit(f"//{server}") for server in (first, *others)]
+        config["HOST"] = ",".join(address.hostname or "" for address in addresses)
+        config["PORT"] = ",".join(str(address.port or 5432) for address in addresses)
     # Django's PostgreSQL backend plus before-commit and after-rollback hooks, which the
     # in-process listeners of outbox.inprocess.listeners bind their transaction phases to.
     config["ENGINE"] = "outbox.postgresql"
@@ -503,6 +518,7 @@ class OutboxSettings(TypedDict):
     BROKER_SCHEDULER_USER: str
     AUDIT_TRAIL: bool
     HEALTH_CACHE_SECONDS: float
+    WAIT_FOR_STANDBY: bool
 
 
 # The outbox: how the relay publishes and how consumers receive. See docs/architecture.md.
@@ -549,6 +565,10 @@ OUTBOX: OutboxSettings = {
     # Seconds a web process answers anyone but staff from its last look at /health's databases
     # and broker, instead of connecting to them on every request. 0: look every time.
     "HEALTH_CACHE_SECONDS": float(env("HEALTH_CACHE_SECONDS", "5")),
+    # Publish a batch, and acknowledge a handled one, only once a PostgreSQL standby has
+    # flushed its WAL (outbox.core.replication): what keeps asynchronous replication from
+    # inventing events or losing effects at a failover. Off: synchronous replication, or none.
+    "WAIT_FOR_STANDBY": env_bool("OUTBOX_WAIT_FOR_STANDBY", False),
 }
 
 

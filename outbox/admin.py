@@ -25,7 +25,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from outbox import tasks
-from outbox.core import registry
+from outbox.core import registry, replication
 from outbox.core.broker import confirming_publisher, relay_from_settings
 from outbox.core.publisher import PublishFailed
 from outbox.models import AuditRecord, DeadLetter, OutboxEvent, ProcessedEvent
@@ -33,6 +33,8 @@ from outbox.operations.replay import dead_letter_discard, dead_letter_replay
 
 # Rows an action publishes while the operator's page waits; more go to a worker.
 BACKGROUND_THRESHOLD = 100
+# How long "publish now" waits for a standby (OUTBOX_WAIT_FOR_STANDBY) before it answers.
+STANDBY_PATIENCE_SECONDS = 10.0
 
 # The index links to the operations page (outbox.operations.admin_page).
 admin.site.index_template = "admin/outbox/index.html"
@@ -167,11 +169,20 @@ class OutboxEventAdmin(OutboxRecordAdmin):
                 "follow them.",
             )
             return
-        relay = relay_from_settings(admin_database())
+        relay = relay_from_settings(
+            admin_database(), replication.give_up_after(STANDBY_PATIENCE_SECONDS)
+        )
         try:
             published = relay.publish_selected([pk for ids in selected.values() for pk in ids])
         except PublishFailed as error:
             self.message_user(request, f"The broker did not take them: {error}", messages.ERROR)
+            return
+        except replication.StandbyWaitAbandoned as waited:
+            self.message_user(
+                request,
+                f"Not published: {waited}. The relay publishes them once a standby has them.",
+                messages.WARNING,
+            )
             return
         finally:
             relay.publisher.close()

@@ -17,6 +17,10 @@
 #                                INVENTORY, ORDERS)
 #   SPLIT_DATABASE_HOST, SPLIT_DATABASE_PORT
 #                                the PostgreSQL server of both (127.0.0.1, $PGPORT_LOCAL or 5432)
+#   SPLIT_DATABASE_SERVERS       instead, several servers, host:port,host:port,... (a cluster's
+#                                members: make up-services gives those of make pg-cluster)
+#   SPLIT_DATABASE_OPTIONS       the query of both URLs, e.g. target_session_attrs=read-write
+#                                (connect to whichever of the servers is the primary)
 #   CELERY_BROKER_URL            <SERVICE>_BROKER_URL, or the given CELERY_BROKER_URL with the
 #                                service's own broker user (named after the service) and this
 #                                clone's password for it (scripts/secret.sh broker-<service>)
@@ -47,7 +51,8 @@ esac
 
 role=$(split_role "$app")
 password=$(split_password "$app")
-server="${SPLIT_DATABASE_HOST:-127.0.0.1}:${SPLIT_DATABASE_PORT:-${PGPORT_LOCAL:-5432}}"
+server="${SPLIT_DATABASE_SERVERS:-${SPLIT_DATABASE_HOST:-127.0.0.1}:${SPLIT_DATABASE_PORT:-${PGPORT_LOCAL:-5432}}}"
+options="${SPLIT_DATABASE_OPTIONS:+?$SPLIT_DATABASE_OPTIONS}"
 identity_variable="${app^^}_IDENTITY_DATABASE_URL"
 database_variable="${app^^}_DATABASE_URL"
 bind_variable="${service^^}_WEB_BIND"
@@ -55,8 +60,8 @@ bind_variable="${service^^}_WEB_BIND"
 export ECOMMERCE_SERVICES="$service"
 CELERY_BROKER_URL=$(split_broker_url "$service")
 export CELERY_BROKER_URL
-export DATABASE_URL="${!identity_variable:-postgres://$role:$password@$server/$SPLIT_IDENTITY_DATABASE}"
-export "$database_variable=${!database_variable:-postgres://$role:$password@$server/$role}"
+export DATABASE_URL="${!identity_variable:-postgres://$role:$password@$server/$SPLIT_IDENTITY_DATABASE$options}"
+export "$database_variable=${!database_variable:-postgres://$role:$password@$server/$role$options}"
 
 cd "$PROJECT_DIR"
 if [ -d .venv/bin ]; then PATH="$PROJECT_DIR/.venv/bin:$PATH"; fi

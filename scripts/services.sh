@@ -255,11 +255,9 @@ CONF
     if is_root; then chown postgres: "$PG_DATA/pg_hba.conf"; fi
 }
 
-pg_ensure_app_db() {  # idempotent: role + database ecommerce
-    local port=$1
-    run_as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$port" -U "$PG_SUPER" -d postgres \
-        >>"$PG_LOG" 2>&1 <<SQL || { show_log "$PG_LOG"; die "postgres: could not create role/database $APP_DB"; }
-ALTER ROLE "$PG_SUPER" PASSWORD '$(secret postgres-superuser)';
+pg_app_db_sql() {  # the psql script that makes role + database ecommerce, or brings them back
+    # to this state (also scripts/pg_cluster.sh's, on its primary)
+    cat <<SQL
 SELECT format('CREATE ROLE %I', '$APP_USER')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$APP_USER')
 \gexec
@@ -268,6 +266,15 @@ SELECT format('CREATE DATABASE %I OWNER %I', '$APP_DB', '$APP_USER')
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$APP_DB')
 \gexec
 ALTER DATABASE "$APP_DB" OWNER TO "$APP_USER";
+SQL
+}
+
+pg_ensure_app_db() {  # idempotent: role + database ecommerce
+    local port=$1
+    run_as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$port" -U "$PG_SUPER" -d postgres \
+        >>"$PG_LOG" 2>&1 <<SQL || { show_log "$PG_LOG"; die "postgres: could not create role/database $APP_DB"; }
+ALTER ROLE "$PG_SUPER" PASSWORD '$(secret postgres-superuser)';
+$(pg_app_db_sql)
 SQL
 }
 
@@ -642,10 +649,24 @@ split_sql_variables() {  # split_sql_variables ACTION: the psql variables of spl
     done
 }
 
-cmd_split_databases() {  # cmd_split_databases [drop]
-    local action=${1:-create} assignment value arguments=()
+split_databases_apply() {  # split_databases_apply LABEL ACTION PSQL...: split_databases.sql through
+    # that psql command, connected as a superuser to any database of the server (the local one,
+    # or the primary of scripts/pg_cluster.sh); LABEL names the server in the messages
+    local label=$1 action=$2 assignment arguments=() names; shift 2
     case $action in create|drop) ;; *) die "split-databases takes 'drop' or nothing, not '$action'" ;; esac
-    local names; names="$(split_role products), $(split_role inventory), $(split_role orders)"
+    names="$(split_role products), $(split_role inventory), $(split_role orders)"
+    while IFS= read -r assignment; do arguments+=(-v "$assignment"); done < <(split_sql_variables "$action")
+    "$@" "${arguments[@]}" <"$SPLIT_SQL" || die "$label: the split layout's SQL failed ($action)"
+    if [ "$action" = drop ]; then
+        say "$label: dropped the databases and roles $names"
+    else
+        say "$label: databases and roles $names, each reading the identity database $SPLIT_IDENTITY_DATABASE"
+    fi
+}
+
+cmd_split_databases() {  # cmd_split_databases [drop]
+    local action=${1:-create} assignment value
+    case $action in create|drop) ;; *) die "split-databases takes 'drop' or nothing, not '$action'" ;; esac
     if [ -n "${DATABASE_URL:-}" ]; then
         # Not our server: its superuser is the operator's. Print a script they can run as is.
         warn "postgres: DATABASE_URL is set: not applying the split layout's SQL. As a superuser of that server, run what follows (psql -d postgres -f FILE):"
@@ -658,14 +679,8 @@ cmd_split_databases() {  # cmd_split_databases [drop]
     fi
     pg_setup_vars
     pg_running || die "postgres: the local server is not running (scripts/services.sh start)"
-    while IFS= read -r assignment; do arguments+=(-v "$assignment"); done < <(split_sql_variables "$action")
-    run_as_pg "$PG_BIN/psql" -X -q -h "$PG_DIR" -p "$(pg_actual_port)" -U "$PG_SUPER" -d postgres \
-        "${arguments[@]}" <"$SPLIT_SQL" || die "postgres: the split layout's SQL failed ($action)"
-    if [ "$action" = drop ]; then
-        say "postgres: dropped the databases and roles $names"
-    else
-        say "postgres: databases and roles $names, each reading the identity database $SPLIT_IDENTITY_DATABASE"
-    fi
+    split_databases_apply postgres "$action" \
+        run_as_pg "$PG_BIN/psql" -X -q -h "$PG_DIR" -p "$(pg_actual_port)" -U "$PG_SUPER" -d postgres
 }
 
 # ------------------------------------------------------------------------------ main
@@ -694,7 +709,8 @@ cmd_status() {
     return $rc
 }
 
-# Sourced (by scripts/cluster.sh, for the package install and the helpers above), it stops here.
+# Sourced (by scripts/cluster.sh and scripts/pg_cluster.sh, for the package install and the
+# helpers above), it stops here.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     case "${1:-}" in
         start) cmd_start ;;

@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from outbox.core import metrics
 from outbox.operations import gauges
@@ -22,6 +22,8 @@ def exposed() -> dict[str, set[str]]:
         # prometheus-client keeps a metric's label names only in this attribute.
         if isinstance(value, Counter):
             names[f"{value._name}_total"] = set(value._labelnames)
+        elif isinstance(value, Gauge):
+            names[value._name] = set(value._labelnames)
         elif isinstance(value, Histogram):
             for suffix in ("_bucket", "_sum", "_count"):
                 names[f"{value._name}{suffix}"] = set(value._labelnames) | {"le"}

@@ -10,8 +10,9 @@
 6. `failures`, `dead_letters`: a failed message is retried, then dead-lettered and recorded.
 
 Beside the path: `cloudevents` (the wire format), `versions` (former versions of an event),
-`senders` (who may publish what), `broker` and `failover` (connections), `containment` (a
-handler cannot stop its process), `signals` (what the in-process listeners hear), `sql`,
-`databases`, `task_queues`; and its instruments: `metrics`, `tracing`, `log_context` and
+`senders` (who may publish what), `broker` and `failover` (connections), `replication`
+(publishing and acknowledging only what a PostgreSQL standby has), `containment` (a handler
+cannot stop its process), `signals` (what the in-process listeners hear), `sql`, `databases`,
+`task_queues`; and its instruments: `metrics`, `tracing`, `log_context` and
 `faults` (crash points for the crash tests).
 """

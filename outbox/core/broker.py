@@ -5,6 +5,7 @@ import dataclasses
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from urllib.parse import quote
 
 import amqp
@@ -17,10 +18,14 @@ from outbox.core.publisher import ConfirmingPublisher
 from outbox.core.relay import Relay
 
 
-def relay_from_settings(database: str) -> Relay:
-    """A relay of the outbox in `database` that publishes to the configured broker."""
+def relay_from_settings(database: str, stopping: Callable[[], bool] = lambda: False) -> Relay:
+    """A relay of the outbox in `database` that publishes to the configured broker; `stopping`
+    says when its process stops."""
     return Relay(
-        confirming_publisher(), database=database, batch_size=settings.OUTBOX["RELAY_BATCH_SIZE"]
+        confirming_publisher(),
+        database=database,
+        batch_size=settings.OUTBOX["RELAY_BATCH_SIZE"],
+        stopping=stopping,
     )
 
 

@@ -18,7 +18,7 @@ from collections import Counter as Tally
 from collections.abc import Iterable
 
 from django.conf import settings
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.exposition import start_http_server
 
 from outbox.core.cloudevents import MalformedEvent, parse_cloudevent
@@ -83,6 +83,20 @@ DEAD_LETTERS_RECORDED = Counter(
     "outbox_dead_letters_recorded_total",
     "Messages taken from a dead-letter queue into the dead-letter table, by service and kind.",
     ["service", "kind"],
+)
+STANDBY_WAIT_DURATION = Histogram(
+    "outbox_standby_wait_seconds",
+    "A batch waiting for a standby to flush its WAL before it is published (relay) or "
+    "acknowledged (worker), with OUTBOX_WAIT_FOR_STANDBY on; by database and process.",
+    ["database", "process"],
+    buckets=BATCH_BUCKETS,
+)
+WAITING_FOR_STANDBY = Gauge(
+    "outbox_waiting_for_standby",
+    "1 while a batch has waited over a second for a standby (none connected, or all behind), "
+    "by database and process.",
+    ["database", "process"],
+    multiprocess_mode="livemax",
 )
 
 
@@ -163,6 +177,16 @@ def count_failure_routed(consumer: str, body: bytes, *, retried: bool) -> None:
 def count_forged(consumer: str, sender: str | None) -> None:
     if enabled():
         EVENTS_FORGED.labels(consumer, sender or "none").inc()
+
+
+def count_standby_wait(database: str, process: str, seconds: float) -> None:
+    if enabled():
+        STANDBY_WAIT_DURATION.labels(database, process).observe(seconds)
+
+
+def waiting_for_standby(database: str, process: str, waiting: bool) -> None:
+    if enabled():
+        WAITING_FOR_STANDBY.labels(database, process).set(1 if waiting else 0)
 
 
 def count_dead_letter_recorded(service: str, kind: str) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
-from outbox.core import faults, metrics, tracing
+from outbox.core import faults, metrics, replication, tracing
 from outbox.core.cloudevents import CONTENT_TYPE
 from outbox.core.publisher import ConfirmingPublisher, OutgoingMessage, PublishFailed
 from outbox.core.topology import publish_exchange
@@ -104,10 +104,13 @@ class Relay:
         *,
         database: str = DEFAULT_DB_ALIAS,
         batch_size: int = 500,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.publisher = publisher
         self.database = database
         self.batch_size = batch_size
+        # Whether the process is stopping: a batch waiting for a standby is given up then.
+        self.stopping = stopping
 
     def connect(self) -> None:
         """Connect to the broker before anything is pending, so that a broker with no live
@@ -154,7 +157,8 @@ class Relay:
 
         The mark is written while the broker stores the batch, in a savepoint that is rolled
         back unless every message is confirmed: the batch commits as published only once the
-        broker has confirmed all of it.
+        broker has confirmed all of it. With OUTBOX["WAIT_FOR_STANDBY"] nothing is sent before
+        a standby has the rows' commits (`outbox.core.replication`).
         """
         started = time.perf_counter()
         with transaction.atomic(using=self.database):
@@ -162,6 +166,7 @@ class Relay:
             if not batch:
                 return []
             ids = [event.id for event in batch]
+            replication.wait_for_standby(self.database, waiter="relay", stopping=self.stopping)
             try:
                 with transaction.atomic(using=self.database), tracing.publishing(batch):
                     sent = self.publisher.send([event.to_message() for event in batch])

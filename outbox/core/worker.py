@@ -24,6 +24,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from celery import bootsteps
 from celery.worker import consumer as celery_consumer
+from celery.worker import state as worker_state
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 from kombu import Connection, Consumer, Queue
@@ -31,7 +32,7 @@ from kombu.asynchronous import Hub
 from kombu.message import Message
 from kombu.transport import pyamqp
 
-from outbox.core import metrics, registry, topology, tracing
+from outbox.core import metrics, registry, replication, topology, tracing
 from outbox.core.broker import confirming_publisher, declare_own_topology
 from outbox.core.cloudevents import MalformedEvent
 from outbox.core.consumer import handle_batch
@@ -144,6 +145,8 @@ class EventConsumerStep(bootsteps.ConsumerStep):
             except DATABASE_ERRORS as error:
                 give_back(messages, error, service.database)
                 return
+            if not standby_has_commit(messages, service.database):
+                return
             for message, outcome in zip(messages, outcomes, strict=True):
                 if isinstance(outcome, MalformedEvent):
                     self._route_failure(service.name, message, outcome, retry=False)
@@ -182,6 +185,8 @@ class EventConsumerStep(bootsteps.ConsumerStep):
                 )
             except DATABASE_ERRORS as error:
                 give_back([message], error, service.database)
+                return
+            if not standby_has_commit([message], service.database):
                 return
             message.ack()
             metrics.count_dead_letter_recorded(service.name, kind)
@@ -290,6 +295,29 @@ def previous_deliveries(message: Message) -> int:
     if message.delivery_info.get("redelivered"):
         return max(count, 1)
     return count
+
+
+def standby_has_commit(messages: Sequence[Message], database: str) -> bool:
+    """Whether the messages may be acknowledged: with OUTBOX["WAIT_FOR_STANDBY"], once a
+    standby has flushed the commit that handled them (`outbox.core.replication`).
+
+    False leaves them unacknowledged: the worker is stopping, and the broker gives them again
+    to the next worker; or the database went away, and they go back to their queue. Either way
+    the consumers' processed-event records make the handling happen once.
+    """
+    try:
+        replication.wait_for_standby(database, waiter="worker", stopping=worker_stopping)
+    except replication.StandbyWaitAbandoned:
+        return False
+    except DATABASE_ERRORS as error:
+        give_back(messages, error, database)
+        return False
+    return True
+
+
+def worker_stopping() -> bool:
+    """Whether Celery was told to stop (its signal handlers only set these)."""
+    return bool(worker_state.should_stop or worker_state.should_terminate)
 
 
 def give_back(messages: Sequence[Message], error: Exception, database: str) -> None:

@@ -15,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from outbox.core import replication
 from outbox.operations import overview
 
 logger = logging.getLogger(__name__)
@@ -67,8 +68,15 @@ QUEUE_CONSUMERS = StateGauge(
     "Consumers of a receive or dead-letter queue of a served service.",
     ("queue", "service", "role"),
 )
+STANDBYS = StateGauge(
+    "outbox_standbys",
+    "Standbys streaming from the database's primary and reporting what they flushed; read with "
+    "OUTBOX_WAIT_FOR_STANDBY on, when the relay and the workers wait for one of them.",
+    ("database",),
+)
 STATE_GAUGES = (
     DATABASE_UP,
+    STANDBYS,
     PENDING_EVENTS,
     OLDEST_PENDING_AGE,
     LAST_BATCH_TIME,
@@ -102,6 +110,9 @@ class MessagingStateCollector(Collector):
                 families[LAST_BATCH_EVENTS].add_metric([database], batch.size)
             for row in letters:
                 families[DEAD_LETTERS_PENDING].add_metric([row.service, row.kind], row.pending)
+            if replication.enabled():
+                standbys = replication.connected_standbys(database)
+                families[STANDBYS].add_metric([database], standbys)
         try:
             depths = overview.queue_depths()
         except overview.QueueDepthsUnavailable as error:

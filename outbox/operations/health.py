@@ -11,12 +11,13 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from outbox.core import registry, topology
+from outbox.core import registry, replication, topology
 from outbox.core.failover import amqp_channel, broker_connection, connect_to_any_node
 from outbox.models import DeadLetter, OutboxEvent
 
 BROKER_TIMEOUT_SECONDS = 3
 HEALTHY_CACHE_KEY = "outbox.operations.health.healthy"
+NO_STANDBY = "no standby connected: events wait to be published and to be acknowledged"
 
 
 def health_report() -> dict[str, Any]:
@@ -32,6 +33,8 @@ def health_report() -> dict[str, Any]:
     if databases_ok:
         report["outbox"] = _outbox_backlog()
         report["dead_letters"] = _dead_letters(broker.get("queues", {}))
+        if replication.enabled():
+            report["standbys"] = _standbys()
     return report
 
 
@@ -110,6 +113,19 @@ def _outbox_backlog() -> dict[str, Any]:
             for database in registry.outbox_databases()
         ),
     }
+
+
+def _standbys() -> dict[str, Any]:
+    """With OUTBOX_WAIT_FOR_STANDBY: the standbys of each outbox database. With none, its relay
+    publishes nothing and its workers acknowledge nothing: they wait for one."""
+    report: dict[str, Any] = {"ok": True}
+    for database in registry.outbox_databases():
+        connected = replication.connected_standbys(database)
+        report[database] = {"connected": connected}
+        if not connected:
+            report["ok"] = False
+            report[database]["waiting"] = NO_STANDBY
+    return report
 
 
 def _dead_letters(queue_depths: dict[str, int]) -> dict[str, Any]:

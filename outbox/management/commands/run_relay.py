@@ -34,7 +34,7 @@ class Command(BaseCommand):
         stopping = threading.Event()
         processes = [
             RelayProcess(
-                relay_from_settings(database),
+                relay_from_settings(database, stopping.is_set),
                 idle_seconds=settings.OUTBOX["RELAY_IDLE_SECONDS"],
                 stopping=stopping,
             )
