@@ -256,8 +256,13 @@ def database(url: str) -> dj_database_url.DBConfig:
     one_server = urlunsplit(parts._replace(netloc=f"{credentials}{at}{first}"))
     config = dj_database_url.parse(one_server, conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "60")))
     if others:
+        if config.get("OPTIONS", {}).get("target_session_attrs") not in ("read-write", "primary"):
+            raise ImproperlyConfigured(
+                f"The database URL names the servers {servers} without "
+                "?target_session_attrs=read-write: a connection could go to a standby."
+            )
         addresses = [urlsplit(f"//{server}") for server in (first, *others)]
-        config["HOST"] = ",".join(address.hostname or "" for address in addresses)
+        config["HOST"] = ",".join(unquote(address.hostname or "") for address in addresses)
         config["PORT"] = ",".join(str(address.port or 5432) for address in addresses)
     # Django's PostgreSQL backend plus before-commit and after-rollback hooks, which the
     # in-process listeners of outbox.inprocess.listeners bind their transaction phases to.

@@ -33,8 +33,6 @@ from outbox.operations.replay import dead_letter_discard, dead_letter_replay
 
 # Rows an action publishes while the operator's page waits; more go to a worker.
 BACKGROUND_THRESHOLD = 100
-# How long "publish now" waits for a standby (OUTBOX_WAIT_FOR_STANDBY) before it answers.
-STANDBY_PATIENCE_SECONDS = 10.0
 
 # The index links to the operations page (outbox.operations.admin_page).
 admin.site.index_template = "admin/outbox/index.html"
@@ -169,9 +167,7 @@ class OutboxEventAdmin(OutboxRecordAdmin):
                 "follow them.",
             )
             return
-        relay = relay_from_settings(
-            admin_database(), replication.give_up_after(STANDBY_PATIENCE_SECONDS)
-        )
+        relay = relay_from_settings(admin_database())
         try:
             published = relay.publish_selected([pk for ids in selected.values() for pk in ids])
         except PublishFailed as error:

@@ -6,7 +6,6 @@ own task queue (`outbox.core.task_queues`), which only that service's workers co
 """
 
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 
 from celery import shared_task
@@ -26,15 +25,12 @@ SWEEP_OUTBOX_TASK = "outbox.tasks.sweep_outbox"
 PURGE_EXPIRED_RECORDS_TASK = "outbox.tasks.purge_expired_records"
 PUBLISH_OUTBOX_EVENTS_TASK = "outbox.tasks.publish_outbox_events"
 REPLAY_DEAD_LETTERS_TASK = "outbox.tasks.replay_dead_letters"
-# How long a task that publishes waits for a standby (OUTBOX_WAIT_FOR_STANDBY) before it leaves
-# the rows to the relay: the worker handles nothing else meanwhile.
-STANDBY_PATIENCE_SECONDS = 10.0
 
 
 @shared_task(name=SWEEP_OUTBOX_TASK, ignore_result=True)
 def sweep_outbox(*, service: str) -> int:
     """Publish whatever the relay left pending (crash, broker down): the safety net."""
-    relay = relay_from_settings(registry.get_service(service).database, patient_while_working())
+    relay = relay_from_settings(registry.get_service(service).database, worker_stopping)
     try:
         published = relay.publish_pending()
     except replication.StandbyWaitAbandoned as waited:
@@ -72,7 +68,7 @@ def purge_expired_records(*, service: str) -> dict[str, int]:
 @shared_task(name=PUBLISH_OUTBOX_EVENTS_TASK, ignore_result=True)
 def publish_outbox_events(*, service: str, ids: list[int]) -> int:
     """Publish the pending outbox rows `ids` of a service now (the admin's publish_now)."""
-    relay = relay_from_settings(registry.get_service(service).database, patient_while_working())
+    relay = relay_from_settings(registry.get_service(service).database, worker_stopping)
     try:
         return len(relay.publish_selected(ids))
     except replication.StandbyWaitAbandoned as waited:
@@ -96,8 +92,3 @@ def replay_dead_letters(*, service: str, ids: list[int]) -> dict[str, int]:
     counts = {"moved": summary.moved, "skipped": summary.skipped, "failed": summary.failed}
     logger.info("replayed dead letters of %s: %s", service, counts)
     return counts
-
-
-def patient_while_working() -> Callable[[], bool]:
-    """When a task stops waiting for a standby: after a while, or when the worker stops."""
-    return replication.give_up_after(STANDBY_PATIENCE_SECONDS, or_when=worker_stopping)

@@ -30,7 +30,7 @@
 #
 # Everything listens on 127.0.0.1 only. As root, etcd and the members run as the postgres user.
 # Roles: ecommerce (scripts/secret.sh postgres, owns the database ecommerce, member of
-# pg_monitor to read the standbys' positions), the superuser postgres (postgres-superuser),
+# pg_read_all_stats to read the standbys' positions), the superuser postgres (postgres-superuser),
 # replicator for the standbys (postgres-replication); Patroni's REST API takes the user patroni
 # (patroni-rest) for what changes the cluster.
 # Logs: .run/log/pg-cluster-<name>-member<i>.log, -etcd.log, and .run/log/pg-cluster-<name>.log
@@ -167,7 +167,7 @@ REST_PY='
 import json, sys, urllib.request
 
 def get(url):
-    with urllib.request.urlopen(url, timeout=2) as answer:
+    with urllib.request.urlopen(url, timeout=5) as answer:
         return json.load(answer)
 
 what, ports = sys.argv[1], sys.argv[2:]
@@ -209,7 +209,8 @@ cluster_ready() {  # cluster_ready SYNC: a running leader, every other member ru
     lines=$(rest members 2>/dev/null) || return 1
     LEADER_PORT=""
     while read -r name role state port lag streaming; do
-        [ "$state" = running ] || return 1
+        # Patroni 3.0.4 and later call a standby that streams "streaming".
+        case $state in running|streaming) ;; *) return 1 ;; esac
         case $role in
             leader) leaders=$((leaders + 1)); LEADER_PORT=$port ;;
             sync_standby|replica)
@@ -241,7 +242,7 @@ mode_holds() {  # mode_holds SYNC: a running leader, and a synchronous standby w
     local lines
     lines=$(rest quick 2>/dev/null) || return 1
     grep -q '^[^ ]* leader running ' <<<"$lines" || return 1
-    if grep -q '^[^ ]* sync_standby running ' <<<"$lines"; then [ "$1" = true ]; else [ "$1" = false ]; fi
+    if grep -Eq '^[^ ]* sync_standby (running|streaming) ' <<<"$lines"; then [ "$1" = true ]; else [ "$1" = false ]; fi
 }
 
 cluster_fail() {
@@ -460,13 +461,7 @@ set_mode() {  # set_mode true|false: Patroni's synchronous_mode (strict), if it 
 mode_words() { if [ "$1" = true ]; then echo "synchronous"; else echo "asynchronous"; fi; }
 
 ensure_app_db() {  # idempotent, on the leader: role and database ecommerce
-    {
-        pg_app_db_sql
-        # The outbox reads how far the standbys have come (pg_stat_replication's LSNs), which
-        # only pg_monitor shows of other roles' sessions.
-        printf "SELECT 'GRANT pg_monitor TO %s' WHERE NOT pg_has_role('%s', 'pg_monitor', 'MEMBER')\n\\gexec\n" \
-            "$APP_USER" "$APP_USER"
-    } | superuser_psql "$LEADER_PORT" -d postgres >>"$CLUSTER_LOG" 2>&1 \
+    pg_app_db_sql | superuser_psql "$LEADER_PORT" -d postgres >>"$CLUSTER_LOG" 2>&1 \
         || { show_log "$CLUSTER_LOG"; die "$LABEL: could not create role/database $APP_DB"; }
 }
 
@@ -553,7 +548,7 @@ cmd_status() {
         case $streaming in yes) streaming=", streaming" ;; no) streaming=", NOT streaming" ;; *) streaming="" ;; esac
         if [ "$role" = leader ]; then lag=""; else lag=", lag $lag bytes"; fi
         say "$LABEL: $name $role, $state$streaming$lag (postgres 127.0.0.1:$port, REST http://127.0.0.1:${REST_PORTS[i]})"
-        [ "$state" = running ] || rc=1
+        case $state in running|streaming) ;; *) rc=1 ;; esac
     done
     if [ $rc = 0 ]; then
         say "$LABEL: $(mode_words "$(rest config synchronous_mode 2>/dev/null || echo false)") replication"
@@ -563,7 +558,9 @@ cmd_status() {
 
 cmd_url() {  # cmd_url USER PASSWORD-SECRET DATABASE
     running_quick || exit 1
-    cluster_url "$1" "$(secret "$2")" "$3"
+    local password
+    password=$(secret "$2")
+    cluster_url "$1" "$password" "$3"
 }
 
 cmd_mode() {
@@ -573,9 +570,15 @@ cmd_mode() {
         asynchronous) want=false ;;
         *) usage ;;
     esac
-    running_quick || die "$LABEL: not running ($0 start)"
-    set_mode "$want"
+    [ -n "$(etcd_pid)" ] || die "$LABEL: not running ($0 start)"
+    # A member that was just started, or a busy machine, may keep the leader from answering
+    # for a moment.
     local deadline=$((SECONDS + START_TIMEOUT))
+    until running_quick; do
+        [ $SECONDS -lt $deadline ] || die "$LABEL: no running leader after ${START_TIMEOUT}s ($0 status)"
+        sleep 0.3
+    done
+    set_mode "$want"
     until mode_holds "$want"; do
         [ $SECONDS -lt $deadline ] || cluster_fail "not $1 after ${START_TIMEOUT}s"
         sleep 0.3

@@ -266,6 +266,11 @@ SELECT format('CREATE DATABASE %I OWNER %I', '$APP_DB', '$APP_USER')
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$APP_DB')
 \gexec
 ALTER DATABASE "$APP_DB" OWNER TO "$APP_USER";
+-- With OUTBOX_WAIT_FOR_STANDBY the outbox reads how far the standbys have come, which only
+-- pg_read_all_stats shows of other roles' sessions (the WAL senders').
+SELECT format('GRANT pg_read_all_stats TO %I', '$APP_USER')
+ WHERE NOT pg_has_role('$APP_USER', 'pg_read_all_stats', 'MEMBER')
+\gexec
 SQL
 }
 

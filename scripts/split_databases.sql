@@ -40,18 +40,13 @@ SELECT :'action' = 'drop' AS dropping \gset
     \quit
 \endif
 
--- Roles: they log in, own their database, and read the server's statistics; nothing more.
+-- Roles: they log in, and own their database; nothing more.
 SELECT format('CREATE ROLE %I', name)
   FROM (VALUES (:'products'), (:'inventory'), (:'orders')) AS context(name)
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = name) \gexec
 ALTER ROLE :"products" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'products_password';
 ALTER ROLE :"inventory" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'inventory_password';
 ALTER ROLE :"orders" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'orders_password';
--- Each service's outbox reads how far the standbys have come (pg_stat_replication's LSNs, on a
--- cluster of scripts/pg_cluster.sh), which only pg_monitor shows of other roles' sessions.
-SELECT format('GRANT pg_monitor TO %I', name)
-  FROM (VALUES (:'products'), (:'inventory'), (:'orders')) AS context(name)
- WHERE NOT pg_has_role(name, 'pg_monitor', 'MEMBER') \gexec
 
 -- Databases, each closed to every role but its owner (PUBLIC may connect by default).
 SELECT format('CREATE DATABASE %I OWNER %I', name, name)

@@ -13,7 +13,7 @@ psql -X -q -v ON_ERROR_STOP=1 --no-password -d "$1" <<'SQL'
 \getenv app_password APP_PASSWORD
 CREATE ROLE ecommerce WITH LOGIN CREATEDB PASSWORD :'app_password';
 CREATE DATABASE ecommerce OWNER ecommerce;
--- The outbox reads how far the standbys have come (pg_stat_replication's LSNs, with
--- OUTBOX_WAIT_FOR_STANDBY), which only pg_monitor shows of other roles' sessions.
-GRANT pg_monitor TO ecommerce;
+-- With OUTBOX_WAIT_FOR_STANDBY the outbox reads how far the standbys have come, which only
+-- pg_read_all_stats shows of other roles' sessions (the WAL senders').
+GRANT pg_read_all_stats TO ecommerce;
 SQL

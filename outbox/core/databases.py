@@ -12,18 +12,28 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError, connections
 
+from outbox.core import replication
+
 
 class DatabaseUnreachable(ImproperlyConfigured):
-    """One or more databases of this process cannot be connected to; the message says which."""
+    """One or more databases of this process cannot be connected to, or not used as its
+    settings need; the message says which."""
 
 
 def require_databases(aliases: Iterable[str]) -> None:
-    """Connect to each database once; raise `DatabaseUnreachable` naming every one that fails."""
+    """Connect to each database once; raise `DatabaseUnreachable` naming every one that fails.
+    With OUTBOX_WAIT_FOR_STANDBY, each role must also see how far the standbys have come."""
     problems = []
     for alias in aliases:
         connection = connections[alias]
         try:
             connection.ensure_connection()
+            if replication.enabled() and not replication.standby_positions_readable(alias):
+                problems.append(
+                    f"{describe_database(alias)}: OUTBOX_WAIT_FOR_STANDBY is on, and the role "
+                    f"cannot read the standbys' positions (GRANT pg_read_all_stats TO "
+                    f"{connection.settings_dict['USER']})"
+                )
         except OperationalError as error:
             problems.append(f"{describe_database(alias)}: {one_line(error)}")
         finally:
@@ -40,7 +50,10 @@ def describe_database(alias: str) -> str:
     config = settings.DATABASES[alias]
     source = settings.DATABASE_URL_VARIABLES.get(alias, f"DATABASES[{alias!r}]")
     password = ":***" if config.get("PASSWORD") else ""
-    location = f"{config.get('HOST') or 'localhost'}:{config.get('PORT') or 5432}"
+    hosts = str(config.get("HOST") or "localhost").split(",")
+    ports = str(config.get("PORT") or 5432).split(",")
+    # A cluster's URL lists its members, each host with its port.
+    location = ",".join(f"{host}:{port}" for host, port in zip(hosts, ports, strict=False))
     masked_url = f"postgres://{config.get('USER', '')}{password}@{location}/{config['NAME']}"
     return f"database {alias!r} ({source}={masked_url})"
 

@@ -166,7 +166,12 @@ class Relay:
             if not batch:
                 return []
             ids = [event.id for event in batch]
-            replication.wait_for_standby(self.database, waiter="relay", stopping=self.stopping)
+            replication.wait_for_standby(
+                self.database,
+                waiter="relay",
+                patience=replication.STANDBY_PATIENCE_SECONDS,
+                stopping=self.stopping,
+            )
             try:
                 with transaction.atomic(using=self.database), tracing.publishing(batch):
                     sent = self.publisher.send([event.to_message() for event in batch])

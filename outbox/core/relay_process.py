@@ -7,6 +7,7 @@ import threading
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from outbox.core import replication
 from outbox.core.publisher import PublishFailed
 from outbox.core.relay import Relay
 from outbox.core.relay_wakeup import RELAY_WAKEUP_CHANNEL
@@ -14,6 +15,8 @@ from outbox.core.relay_wakeup import RELAY_WAKEUP_CHANNEL
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 30.0
+# After a batch waited its patience for a standby, the pause before it is claimed again.
+STANDBY_RETRY_SECONDS = 1.0
 
 
 class RelayProcess:
@@ -49,6 +52,10 @@ class RelayProcess:
                 backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_SECONDS)
                 logger.warning("broker unavailable (%s); retrying in %.1fs", error, backoff)
                 self.stopping.wait(backoff)
+                continue
+            except replication.StandbyWaitAbandoned:
+                # Logged while it waited; the claim is let go, so that VACUUM is not held back.
+                self.stopping.wait(STANDBY_RETRY_SECONDS)
                 continue
             except DatabaseError as error:
                 backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_SECONDS)

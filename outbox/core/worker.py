@@ -145,7 +145,7 @@ class EventConsumerStep(bootsteps.ConsumerStep):
             except DATABASE_ERRORS as error:
                 give_back(messages, error, service.database)
                 return
-            if not standby_has_commit(messages, service.database):
+            if not standby_has_commit(messages, service.database, self.heartbeat):
                 return
             for message, outcome in zip(messages, outcomes, strict=True):
                 if isinstance(outcome, MalformedEvent):
@@ -186,12 +186,18 @@ class EventConsumerStep(bootsteps.ConsumerStep):
             except DATABASE_ERRORS as error:
                 give_back([message], error, service.database)
                 return
-            if not standby_has_commit([message], service.database):
+            if not standby_has_commit([message], service.database, self.heartbeat):
                 return
             message.ack()
             metrics.count_dead_letter_recorded(service.name, kind)
 
         return on_dead_letter
+
+    def heartbeat(self) -> None:
+        """Answer the broker's heartbeats while the event loop is held (a wait for a standby):
+        a broker that hears nothing closes the connection and gives the messages back."""
+        if self.connection is not None:
+            self.connection.heartbeat_check()
 
     def frames_waiting(self) -> bool:
         """Whether the broker has sent more than this worker has read yet."""
@@ -297,7 +303,9 @@ def previous_deliveries(message: Message) -> int:
     return count
 
 
-def standby_has_commit(messages: Sequence[Message], database: str) -> bool:
+def standby_has_commit(
+    messages: Sequence[Message], database: str, while_waiting: Callable[[], None]
+) -> bool:
     """Whether the messages may be acknowledged: with OUTBOX["WAIT_FOR_STANDBY"], once a
     standby has flushed the commit that handled them (`outbox.core.replication`).
 
@@ -306,7 +314,9 @@ def standby_has_commit(messages: Sequence[Message], database: str) -> bool:
     the consumers' processed-event records make the handling happen once.
     """
     try:
-        replication.wait_for_standby(database, waiter="worker", stopping=worker_stopping)
+        replication.wait_for_standby(
+            database, waiter="worker", stopping=worker_stopping, while_waiting=while_waiting
+        )
     except replication.StandbyWaitAbandoned:
         return False
     except DATABASE_ERRORS as error:
@@ -316,8 +326,12 @@ def standby_has_commit(messages: Sequence[Message], database: str) -> bool:
 
 
 def worker_stopping() -> bool:
-    """Whether Celery was told to stop (its signal handlers only set these)."""
-    return bool(worker_state.should_stop or worker_state.should_terminate)
+    """Whether Celery was told to stop. Its signal handlers only set these, to an exit code
+    that may be 0, as Celery's own loop tests them."""
+    return any(
+        flag is not None and flag is not False
+        for flag in (worker_state.should_stop, worker_state.should_terminate)
+    )
 
 
 def give_back(messages: Sequence[Message], error: Exception, database: str) -> None:

@@ -98,6 +98,9 @@ class MessagingStateCollector(Collector):
                 lag = overview.outbox_lag(database)
                 batch = overview.last_relay_batch(database)
                 letters = overview.dead_letters_pending(database)
+                standbys = (
+                    replication.connected_standbys(database) if replication.enabled() else None
+                )
             except DatabaseError as error:
                 logger.warning("metrics: database %s unreachable: %s", database, error)
                 families[DATABASE_UP].add_metric([database], 0)
@@ -110,8 +113,7 @@ class MessagingStateCollector(Collector):
                 families[LAST_BATCH_EVENTS].add_metric([database], batch.size)
             for row in letters:
                 families[DEAD_LETTERS_PENDING].add_metric([row.service, row.kind], row.pending)
-            if replication.enabled():
-                standbys = replication.connected_standbys(database)
+            if standbys is not None:
                 families[STANDBYS].add_metric([database], standbys)
         try:
             depths = overview.queue_depths()

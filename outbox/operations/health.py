@@ -120,7 +120,12 @@ def _standbys() -> dict[str, Any]:
     publishes nothing and its workers acknowledge nothing: they wait for one."""
     report: dict[str, Any] = {"ok": True}
     for database in registry.outbox_databases():
-        connected = replication.connected_standbys(database)
+        try:
+            connected = replication.connected_standbys(database)
+        except DatabaseError as error:
+            report["ok"] = False
+            report[database] = {"error": str(error).strip()}
+            continue
         report[database] = {"connected": connected}
         if not connected:
             report["ok"] = False

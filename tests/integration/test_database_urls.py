@@ -3,6 +3,7 @@ primary now, which is how the processes follow a PostgreSQL failover."""
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
 from ecommerce.settings import database
@@ -40,3 +41,8 @@ def test_a_connection_passes_over_a_server_that_is_down_to_the_primary() -> None
             assert cursor.fetchone() == (int(server["PORT"]), False)
     finally:
         wrapper.close()
+
+
+def test_several_servers_without_a_session_kind_are_refused() -> None:
+    with pytest.raises(ImproperlyConfigured, match="target_session_attrs=read-write"):
+        database("postgres://shop:secret@10.0.0.1:5433,10.0.0.2:5434/shop")

@@ -27,6 +27,8 @@ SCRIPT_ENV = {
     "PG_CLUSTER_PORT_BASE": str(PORT_BASE),
     "PG_CLUSTER_REST_PORT_BASE": str(REST_PORT_BASE),
     "PG_CLUSTER_ETCD_PORT": str(ETCD_PORT),
+    # Every start sets the mode it is given; each test sets its own.
+    "PG_CLUSTER_SYNCHRONOUS": "true",
 }
 SCRIPT_TIMEOUT_SECONDS = 300
 CLUSTER_DIR = PROJECT_DIR / ".run" / "pg-cluster" / NAME
@@ -162,7 +164,14 @@ class PgCluster:
     def hold_wal(self, member: Member) -> list[int]:
         """Stop the member's WAL senders (SIGSTOP): its commits go on, and no standby gets
         them. The pids, for `crash_holding_wal`."""
-        with closing(self.superuser()) as primary, primary.cursor() as cursor:
+        member_server = psycopg2.connect(
+            host="127.0.0.1",
+            port=member.port,
+            user=SUPERUSER,
+            password=SUPERUSER_PASSWORD,
+            dbname="postgres",
+        )
+        with closing(member_server) as server, server.cursor() as cursor:
             cursor.execute("SELECT pid FROM pg_stat_replication")
             senders = [pid for (pid,) in cursor.fetchall()]
         assert senders, "the primary has standbys"

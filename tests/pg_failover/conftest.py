@@ -115,7 +115,7 @@ def start_shop(
 
     def start(**env: str) -> Shop:
         # Beat sends a sweep every second: it is seen going on after a failover.
-        defaults = {"OUTBOX_SWEEP_SECONDS": "1"}
+        defaults = {"OUTBOX_SWEEP_SECONDS": "1", "OUTBOX_WAIT_FOR_STANDBY": "false"}
         processes = Processes({**process_env(shop_database, probe_dir), **defaults, **env})
         started.append(processes)
         return Shop(processes, shop_database)

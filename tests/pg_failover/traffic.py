@@ -21,7 +21,7 @@ class PlacedOrder:
     id: str
     product_id: str
     count: int
-    placed_at: float  # time.monotonic()
+    placed_at: float  # time.monotonic() when its request was sent
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,9 +72,10 @@ class ShopTraffic:
                 "items": [{"productId": product_id, "count": count, "itemPrice": UNIT_PRICE}],
                 "address": ADDRESS,
             }
+            sent_at = time.monotonic()
             response = self._send("order", "post", "/orders", body)
             if response is not None and response.status_code == 201:
-                order = PlacedOrder(response.json()["id"], product_id, count, time.monotonic())
+                order = PlacedOrder(response.json()["id"], product_id, count, sent_at)
                 self.placed.append(order)
                 self._to_pay.append(order)
             self._pay_one()
