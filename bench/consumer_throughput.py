@@ -125,9 +125,11 @@ def measure_consumer(
                     name,
                     wait=False,
                     loglevel="WARNING",
-                    ECOMMERCE_SERVICES=CONSUMER,
-                    OUTBOX_QUEUE_TYPE=queue_type,
-                    **(env or {}),
+                    env={
+                        "ECOMMERCE_SERVICES": CONSUMER,
+                        "OUTBOX_QUEUE_TYPE": queue_type,
+                        **(env or {}),
+                    },
                 )
             for name in names:
                 children.wait_for_consumers(name, queues=[queue], consumers=workers)

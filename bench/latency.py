@@ -85,7 +85,7 @@ def measure_latency(
                 name,
                 queues=[topology.receive_queue(service) for service in services],
                 loglevel="WARNING",
-                ECOMMERCE_SERVICES=",".join(services),
+                env={"ECOMMERCE_SERVICES": ",".join(services)},
             )
         staff_token, customer_token = api_tokens()
         product_ids = stock_products(api, staff_token, children)

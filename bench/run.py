@@ -6,6 +6,7 @@
     python -m bench.run --only relay --sizes 10000 --repeat 5
     python -m bench.run --only consumer --queue-types quorum --workers 1,2,4,8
     python -m bench.run --only telemetry --telemetry-repeat 4   # metrics and tracing, on/off
+    python -m bench.run --only replication       # a PostgreSQL cluster's modes and the guard
 
 Everything runs in a database and a vhost of its own (BENCH_DATABASE, BENCH_VHOST, default
 bench_outbox): the database is created afresh for each run, and the vhost and the tables are
@@ -86,11 +87,24 @@ MODULE_SCENARIOS = (
         render="bench.web_config:render_configs",
         options=lambda arguments: {"rate": max(arguments.rates), "seconds": arguments.seconds},
     ),
+    Scenario(
+        "replication",
+        measure="bench.replication:measure_replication",
+        render="bench.replication:render",
+        options=lambda arguments: {
+            "relay_size": arguments.replication_relay_size,
+            "rate": arguments.replication_rate,
+            "seconds": arguments.replication_seconds,
+            "repeat": arguments.replication_repeat,
+        },
+    ),
 )
 SCENARIOS = ("relay", "consumer", "plan", "latency", *(s.name for s in MODULE_SCENARIOS))
 # `make bench`: the before-and-after and the peer in about 20 minutes. The telemetry scenario
 # (6 minutes), PostgreSQL's commits with 1-64 writers (`commits`, 5 minutes), gunicorn's
-# configurations (`web`, 16 of them, 5 minutes) and the relay at 100k pending run when asked for.
+# configurations (`web`, 16 of them, 5 minutes), replication modes and the standby guard on a
+# cluster of their own (`replication`, 4 minutes) and the relay at 100k pending run when asked
+# for.
 DEFAULT_SCENARIOS = ("relay", "consumer", "plan", "latency", "peer")
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 DEFAULT_SIZES = "10000"
@@ -203,6 +217,30 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         default=int(env("BENCH_PEER_REPEAT", "1")),
         help="drains of each relay per queue type, first one then the other going first",
     )
+    option(
+        "--replication-relay-size",
+        type=lambda text: int(float(text)),
+        default=env("BENCH_REPLICATION_RELAY_SIZE", "20000"),
+        help="pending rows the relay drains in each replication mode (replication scenario)",
+    )
+    option(
+        "--replication-rate",
+        type=float,
+        default=float(env("BENCH_REPLICATION_RATE", "40")),
+        help="orders per second of each replication mode's latency phase",
+    )
+    option(
+        "--replication-seconds",
+        type=float,
+        default=float(env("BENCH_REPLICATION_SECONDS", "30")),
+        help="length of each replication mode's latency phase",
+    )
+    option(
+        "--replication-repeat",
+        type=int,
+        default=int(env("BENCH_REPLICATION_REPEAT", "1")),
+        help="runs of the four replication modes, every other one in reverse order",
+    )
     option("--database", default=env("BENCH_DATABASE", "bench_outbox"))
     option("--vhost", default=env("BENCH_VHOST", "bench_outbox"))
     option("--output", type=Path, help="JSON file (default bench/results/<time>.json)")
@@ -228,6 +266,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         arguments.telemetry_relay_size = arguments.telemetry_consumer_size = 300
         arguments.telemetry_repeat = 1
         arguments.peer_size, arguments.peer_repeat = 300, 1
+        arguments.replication_relay_size, arguments.replication_repeat = 300, 1
+        arguments.replication_rate, arguments.replication_seconds = 20.0, 3.0
     arguments.only = [name for name in arguments.only.split(",") if name]
     if unknown := set(arguments.only) - set(SCENARIOS):
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")

@@ -3,6 +3,7 @@ database on it, and real web, relay, worker and beat processes given every membe
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from kombu import Connection
 from conftest import EVERY_PROCESSES, Processes, empty_every_queue, process_env
 from harness.project import PROJECT_DIR
 from tests.cluster.load import ApiClient
-from tests.pg_failover.cluster import APP_USER, PgCluster
+from tests.pg_failover.cluster import APP_USER, CLUSTER_DIR, PgCluster
 
 TEMPLATE_DATABASE = "failover_template"
 # Users and their tokens, made in a test's database: the staff user stocks the shop, the
@@ -33,8 +34,11 @@ print("tokens:", *tokens)
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
-    """The cluster, started (or found running) in synchronous mode; stopped after."""
+    """The cluster, made afresh in synchronous mode (a session that was killed may have left
+    one with a member that cannot rejoin); stopped after."""
     cluster = PgCluster()
+    cluster.script("stop")
+    shutil.rmtree(CLUSTER_DIR, ignore_errors=True)
     cluster.script("start")
     try:
         yield cluster

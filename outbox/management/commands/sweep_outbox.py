@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from outbox.core import registry
+from outbox.core import registry, replication
 from outbox.core.broker import relay_from_settings
 from outbox.core.publisher import PublishFailed
 
@@ -18,6 +18,8 @@ class Command(BaseCommand):
                 published = relay.publish_pending()
             except PublishFailed as error:
                 raise CommandError(f"Broker did not take the events: {error}") from error
+            except replication.StandbyWaitAbandoned as error:
+                raise CommandError(f"Not published, the relay will: {error}") from error
             finally:
                 relay.publisher.close()
             self.stdout.write(self.style.SUCCESS(f"Published {published} events of {database}."))
