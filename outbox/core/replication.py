@@ -20,8 +20,9 @@ survives the loss of the primary. With no standby connected they wait, and say s
 The relay waits inside its claim's transaction, which holds back VACUUM on the whole primary:
 it lets go after STANDBY_PATIENCE_SECONDS and claims again (`outbox.core.relay_process`), and so
 do the sweep task and the admin's "publish now", which leave the rows to the relay. A worker
-waits on, answering the broker's heartbeats, since a message it gave back would count towards
-its delivery limit.
+waits on, sending its heartbeats to the broker, since a message it gave back would count towards
+its delivery limit (after two heartbeat intervals that it read none, the connection is dropped
+all the same).
 
 The role needs to read the standbys' positions: membership of `pg_read_all_stats`
 (`standby_positions_readable`).
