@@ -17,8 +17,8 @@ from pytest_django import DjangoDbBlocker
 from conftest import EVERY_PROCESSES, Processes, database_url
 from ecommerce.staff import catalog_manager_create
 from harness.project import PROJECT_DIR
-from tests.cluster.load import ApiClient
 from tests.cluster.nodes import Cluster
+from tests.load import ApiClient
 
 # Retries spaced as in production, only shorter: a handler that runs ahead of its source (two
 # workers share each queue) has several seconds to let it arrive before being dead-lettered.

@@ -22,9 +22,9 @@ from orders.models import Order, OrderStatus, OrderSummary
 from outbox.models import DeadLetter, OutboxEvent
 from products.models import Product
 from tests.cluster.conftest import ClusterProcesses
-from tests.cluster.load import ApiClient, OrderStream
 from tests.cluster.nodes import Cluster
 from tests.e2e.shop import stocked_product
+from tests.load import ApiClient, OrderStream
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from kombu import Connection
 
-from tests.pg_failover.traffic import ShopTraffic
+from tests.load import OrderStream
 
 # Every aggregate an event can be about: its subject is the id of one of these rows.
 AGGREGATE_TABLES = (
@@ -67,7 +67,7 @@ def existing_orders(database: Any, ids: Iterable[str]) -> dict[str, str]:
     return {uuid.UUID(str(order_id)).hex: status for order_id, status in found}
 
 
-def orders_with_201_missing(database: Any, traffic: ShopTraffic) -> list[str]:
+def orders_with_201_missing(database: Any, traffic: OrderStream) -> list[str]:
     existing = existing_orders(database, [order.id for order in traffic.placed])
     return [
         f"order {order.id} was answered 201 and is gone"
@@ -110,7 +110,7 @@ def effects_without_order(database: Any) -> list[str]:
     return found
 
 
-def lost_effects(database: Any, traffic: ShopTraffic) -> list[str]:
+def lost_effects(database: Any, traffic: OrderStream) -> list[str]:
     """Orders that exist and were never settled, or paid without their points."""
     ids = [order.id for order in traffic.placed]
     statuses = existing_orders(database, ids)
@@ -163,7 +163,7 @@ def stock_errors(database: Any, stock: dict[str, int]) -> list[str]:
     return found
 
 
-def read_model_errors(database: Any, traffic: ShopTraffic) -> list[str]:
+def read_model_errors(database: Any, traffic: OrderStream) -> list[str]:
     ids = [order.id for order in traffic.placed]
     orders = existing_orders(database, ids)
     summaries = {

@@ -15,7 +15,7 @@ from kombu import Connection
 
 from conftest import EVERY_PROCESSES, Processes, empty_every_queue, process_env
 from harness.project import PROJECT_DIR
-from tests.cluster.load import ApiClient
+from tests.load import ApiClient
 from tests.pg_failover.cluster import APP_USER, CLUSTER_DIR, PgCluster
 
 TEMPLATE_DATABASE = "failover_template"

@@ -29,10 +29,10 @@ from harness.waiting import wait_until
 from outbox.core import registry, topology
 from tests import management_api
 from tests.e2e.shop import stocked_product
+from tests.load import OrderStream
 from tests.pg_failover import checks
 from tests.pg_failover.cluster import PgCluster
 from tests.pg_failover.conftest import Shop
-from tests.pg_failover.traffic import ShopTraffic
 
 pytestmark = pytest.mark.pg_cluster
 
@@ -66,8 +66,13 @@ def cluster(pg_cluster: PgCluster) -> Iterator[PgCluster]:
     pg_cluster.configure(maximum_lag_on_failover=DEFAULT_LAG_ON_FAILOVER)
 
 
-def test_kill_9_of_the_primarys_postgres_loses_no_order_and_invents_no_event(
-    cluster: PgCluster, start_shop: Callable[..., Shop], tap: checks.Tap, broker: Connection
+@pytest.mark.parametrize("what_dies", ["postgres", "Patroni"])
+def test_kill_9_of_the_primary_loses_no_order_and_invents_no_event(
+    what_dies: str,
+    cluster: PgCluster,
+    start_shop: Callable[..., Shop],
+    tap: checks.Tap,
+    broker: Connection,
 ) -> None:
     cluster.set_mode(synchronous=True)
     primary = cluster.wait_until_healthy(synchronous=True)
@@ -75,47 +80,30 @@ def test_kill_9_of_the_primarys_postgres_loses_no_order_and_invents_no_event(
 
     with orders_flowing(shop) as (traffic, stock):
         killed_at = time.monotonic()
-        cluster.kill_postgres(primary)
+        if what_dies == "postgres":
+            cluster.kill_postgres(primary)
+        else:
+            cluster.kill_patroni(primary)
         promoted = cluster.wait_for_new_leader(primary)
         print(
-            f"\nkill -9 postgres of {primary.name}: {promoted.name} leads after", since(killed_at)
+            f"\nkill -9 {what_dies} of {primary.name}:",
+            promoted.name,
+            "leads after",
+            since(killed_at),
         )
+        if what_dies == "Patroni":
+            # Its service manager starts Patroni again, which turns the old primary into a
+            # standby of the new one: until then, commits there wait for a synchronous standby
+            # that follows another primary now, and their requests for an answer.
+            cluster.heal()
         wait_for_settled_orders(shop, traffic, after=time.monotonic(), count=10)
 
     found = everything_wrong(shop, traffic, stock, tap.published(broker), synchronous=True)
     assert found == []
-    assert_only_503_with_retry_after(traffic, no_answer_allowed=False)
+    assert_only_503_with_retry_after(traffic, no_answer_allowed=what_dies == "Patroni")
     assert_beat_and_commands_go_on(shop)
     print(
-        "kill -9 postgres: the longest pause between two settled orders:",
-        longest_pause(shop, traffic),
-    )
-
-
-def test_kill_9_of_the_primarys_patroni_loses_no_order_and_invents_no_event(
-    cluster: PgCluster, start_shop: Callable[..., Shop], tap: checks.Tap, broker: Connection
-) -> None:
-    cluster.set_mode(synchronous=True)
-    primary = cluster.wait_until_healthy(synchronous=True)
-    shop = start_shop()
-
-    with orders_flowing(shop) as (traffic, stock):
-        killed_at = time.monotonic()
-        cluster.kill_patroni(primary)
-        promoted = cluster.wait_for_new_leader(primary)
-        print(f"\nkill -9 Patroni of {primary.name}: {promoted.name} leads after", since(killed_at))
-        # Its service manager starts Patroni again, which turns the old primary into a standby
-        # of the new one: until then, commits there wait for a synchronous standby that
-        # follows another primary now.
-        cluster.heal()
-        wait_for_settled_orders(shop, traffic, after=time.monotonic(), count=10)
-
-    found = everything_wrong(shop, traffic, stock, tap.published(broker), synchronous=True)
-    assert found == []
-    assert_only_503_with_retry_after(traffic, no_answer_allowed=True)
-    assert_beat_and_commands_go_on(shop)
-    print(
-        "kill -9 Patroni: the longest pause between two settled orders:",
+        f"kill -9 {what_dies}: the longest pause between two settled orders:",
         longest_pause(shop, traffic),
     )
 
@@ -177,11 +165,13 @@ def test_asynchronous_replication_without_the_guard_is_seen_to_invent_events(
 
 
 @contextmanager
-def orders_flowing(shop: Shop) -> Iterator[tuple[ShopTraffic, dict[str, int]]]:
+def orders_flowing(shop: Shop) -> Iterator[tuple[OrderStream, dict[str, int]]]:
     """Orders and payments through the API on freshly stocked products (by id, with their
     initial stock), already settling orders; they stop when the block ends."""
     stock = {stocked_product(shop.staff, units, name=name): units for name, units in STOCK.items()}
-    with ShopTraffic(shop.customer, list(stock), interval=ORDER_INTERVAL_SECONDS) as traffic:
+    with OrderStream(
+        shop.customer, list(stock), interval=ORDER_INTERVAL_SECONDS, pays=True
+    ) as traffic:
         wait_for_settled_orders(shop, traffic, after=0.0, count=10)
         yield traffic, stock
 
@@ -193,7 +183,7 @@ def on_primary(shop: Shop) -> Any:
     return connection
 
 
-def wait_for_settled_orders(shop: Shop, traffic: ShopTraffic, *, after: float, count: int) -> None:
+def wait_for_settled_orders(shop: Shop, traffic: OrderStream, *, after: float, count: int) -> None:
     """Wait until `count` orders answered 201 after `after` are confirmed or rejected."""
 
     def settled() -> bool:
@@ -213,7 +203,7 @@ def wait_for_settled_orders(shop: Shop, traffic: ShopTraffic, *, after: float, c
 
 def everything_wrong(
     shop: Shop,
-    traffic: ShopTraffic,
+    traffic: OrderStream,
     stock: dict[str, int],
     published: list[dict[str, Any]],
     *,
@@ -267,7 +257,7 @@ def messages_in_flight() -> int:
     )
 
 
-def assert_only_503_with_retry_after(traffic: ShopTraffic, *, no_answer_allowed: bool) -> None:
+def assert_only_503_with_retry_after(traffic: OrderStream, *, no_answer_allowed: bool) -> None:
     """No request was answered 500: those the failover caught were 503 with Retry-After (or,
     for a payment answered 503 after its commit, a 409 when paid again)."""
     wrong = [
@@ -302,7 +292,7 @@ def since(moment: float) -> str:
     return f"{time.monotonic() - moment:.1f}s"
 
 
-def longest_pause(shop: Shop, traffic: ShopTraffic) -> str:
+def longest_pause(shop: Shop, traffic: OrderStream) -> str:
     """The longest time between two orders being confirmed or rejected (when the order context
     recorded OrderConfirmedEvent or OrderRejectedEvent)."""
     with closing(on_primary(shop)) as database:

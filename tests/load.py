@@ -1,19 +1,36 @@
-"""Orders and payments through the web process's API at a steady rate, and every answer kept."""
+"""A steady stream of orders, and of their payments, through a web process's API over HTTP,
+with every answer kept."""
 
 import dataclasses
 import random
 import threading
 import time
 from collections import deque
+from typing import Any
 
 import requests
 
-from tests.cluster.load import ApiClient
 from tests.e2e.shop import ADDRESS
 
 UNIT_PRICE = 10
 # An order is looked at for payment once it had this long to be confirmed.
 PAY_AFTER_SECONDS = 0.5
+
+
+class ApiClient:
+    """The API over HTTP with a user's token, called as DRF's test client is (so that the
+    helpers of tests/e2e/shop.py work with it)."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {token}"
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
+        return self.session.get(self.base_url + path, params=params, timeout=10)
+
+    def post(self, path: str, body: dict[str, Any], format: str = "json") -> requests.Response:
+        return self.session.post(self.base_url + path, json=body, timeout=10)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,32 +51,43 @@ class Refusal:
     detail: str
 
 
-class ShopTraffic:
-    """From a thread, every `interval` seconds: an order of one or two units of a product, and
-    the payment of the oldest confirmed order not yet paid.
+class OrderStream:
+    """From a thread, every `interval` seconds: an order of one or two units of one of the
+    products, chosen by a seeded random generator, so that a short-stocked product runs out and
+    its later orders are rejected; and with `pays`, the payment of the oldest confirmed order
+    not yet paid.
 
     `placed` holds the orders answered 201, `paid` those whose payment was answered 200, and
-    `refused` every other answer.
+    `refused` every other answer. `start` and `stop`, or a `with` block, run it.
     """
 
-    def __init__(self, client: ApiClient, product_ids: list[str], *, interval: float) -> None:
+    def __init__(
+        self, client: ApiClient, product_ids: list[str], *, interval: float, pays: bool = False
+    ) -> None:
         self.client = client
         self.product_ids = product_ids
         self.interval = interval
+        self.pays = pays
         self.placed: list[PlacedOrder] = []
         self.paid: list[str] = []
         self.refused: list[Refusal] = []
         self._to_pay: deque[PlacedOrder] = deque()
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="shop-traffic", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="order-stream", daemon=True)
 
-    def __enter__(self) -> "ShopTraffic":
+    def start(self) -> None:
         self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=60)
+
+    def __enter__(self) -> "OrderStream":
+        self.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=60)
+        self.stop()
 
     def placed_after(self, moment: float) -> list[PlacedOrder]:
         return [order for order in list(self.placed) if order.placed_at > moment]
@@ -77,7 +105,8 @@ class ShopTraffic:
             if response is not None and response.status_code == 201:
                 order = PlacedOrder(response.json()["id"], product_id, count, sent_at)
                 self.placed.append(order)
-                self._to_pay.append(order)
+                if self.pays:
+                    self._to_pay.append(order)
             self._pay_one()
 
     def _pay_one(self) -> None:
