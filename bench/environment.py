@@ -98,9 +98,17 @@ class BenchEnvironment:
             "BROKER_USERS": ",".join(f"{service}={user}" for service in BENCH_SERVICES),
         }
 
+    def servers(self) -> list[tuple[str, int]]:
+        """(host, port) of each server the database URL names: one, or a cluster's members,
+        of which libpq takes the primary."""
+        servers = urlsplit(self.database_url).netloc.rpartition("@")[2]
+        addresses = [urlsplit(f"//{server}") for server in servers.split(",")]
+        return [(address.hostname or "127.0.0.1", address.port or 5432) for address in addresses]
+
     def child_env(self, **extra: str) -> dict[str, str]:
         """Environment of a process (relay, worker, web, pgbench) that works on this run."""
         url = urlsplit(self.database_url)
+        servers = self.servers()
         return {
             **os.environ,
             **DJANGO_ENV,
@@ -108,8 +116,9 @@ class BenchEnvironment:
             "DATABASE_URL": self.database_url,
             "CELERY_BROKER_URL": self.broker_url,
             **self.broker_env,
-            "PGHOST": url.hostname or "127.0.0.1",
-            "PGPORT": str(url.port or 5432),
+            "PGHOST": ",".join(host for host, _ in servers),
+            "PGPORT": ",".join(str(port) for _, port in servers),
+            **({"PGTARGETSESSIONATTRS": "read-write"} if len(servers) > 1 else {}),
             "PGUSER": url.username or "",
             "PGPASSWORD": url.password or "",
             "PGDATABASE": self.database,
@@ -135,11 +144,9 @@ class BenchEnvironment:
 
     def recreate_database(self) -> None:
         """Drop the run's database if it exists and create it empty (migrations come after)."""
+        # libpq reads the URL itself, a cluster's list of members included.
         url = urlsplit(self.database_url)
-        server = psycopg2.connect(
-            host=url.hostname, port=url.port or 5432, user=url.username,
-            password=url.password, dbname="postgres",
-        )  # fmt: skip
+        server = psycopg2.connect(urlunsplit(url._replace(path="/postgres")))
         server.autocommit = True
         name = sql.Identifier(self.database)
         with server.cursor() as cursor:

@@ -78,17 +78,7 @@ def measure_latency(
     backlog.truncate_tables()
     port = free_port()
     with environment.processes() as children:
-        api = children.start_web("web", port=port)
-        children.start_relay()
-        for name, services in WORKER_SERVICES.items():
-            children.start_worker(
-                name,
-                queues=[topology.receive_queue(service) for service in services],
-                loglevel="WARNING",
-                env={"ECOMMERCE_SERVICES": ",".join(services)},
-            )
-        staff_token, customer_token = api_tokens()
-        product_ids = stock_products(api, staff_token, children)
+        customer_token, product_ids = start_shop(children, port)
         return [
             run_phase(
                 PacedOrders(
@@ -102,6 +92,22 @@ def measure_latency(
             )
             for rate in rates
         ]
+
+
+def start_shop(children: Processes, port: int) -> tuple[str, list[str]]:
+    """The web on `port`, a relay and the workers of WORKER_SERVICES, with stocked products:
+    a customer's API token and the products' ids."""
+    api = children.start_web("web", port=port)
+    children.start_relay()
+    for name, services in WORKER_SERVICES.items():
+        children.start_worker(
+            name,
+            queues=[topology.receive_queue(service) for service in services],
+            loglevel="WARNING",
+            env={"ECOMMERCE_SERVICES": ",".join(services)},
+        )
+    staff_token, customer_token = api_tokens()
+    return customer_token, stock_products(api, staff_token, children)
 
 
 def api_tokens() -> tuple[str, str]:

@@ -53,12 +53,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from psycopg2 import sql
 
 from bench.environment import BenchEnvironment
 from harness.ports import free_port
@@ -121,50 +119,22 @@ MODES = (
 
 @dataclasses.dataclass(frozen=True)
 class ClusterEnvironment(BenchEnvironment):
-    """The run's database on the bench cluster, and the guard and relay metrics port of the
-    processes started to work on it.
-
-    Its URL names the three members. urllib reads no port from such a URL, which
-    BenchEnvironment's database creation and its PG* variables need: here they name every
-    member, and libpq picks the primary among them."""
+    """The run's database on the bench cluster (its URL names the three members), and the
+    guard and relay metrics port of the processes started to work on it."""
 
     guard: bool = False
     relay_metrics_port: int = 0
 
-    def servers(self) -> list[tuple[str, int]]:
-        """(host, port) of each member the URL names."""
-        servers = urlsplit(self.database_url).netloc.rpartition("@")[2]
-        addresses = [urlsplit(f"//{server}") for server in servers.split(",")]
-        return [(address.hostname or "127.0.0.1", address.port or 5432) for address in addresses]
-
     def child_env(self, **extra: str) -> dict[str, str]:
-        url = urlsplit(self.database_url)
-        credentials = url.netloc.rpartition("@")[0]
-        host, port = self.servers()[0]
-        one_server = urlunsplit(url._replace(netloc=f"{credentials}@{host}:{port}"))
-        ours = {
-            "DATABASE_URL": self.database_url,
-            "PGHOST": ",".join(host for host, _ in self.servers()),
-            "PGPORT": ",".join(str(port) for _, port in self.servers()),
-            "PGTARGETSESSIONATTRS": "read-write",
-            "OUTBOX_WAIT_FOR_STANDBY": "true" if self.guard else "false",
-            # The check that the guard applied reads the relay's metrics.
-            "METRICS_ENABLED": "true",
-            "RELAY_METRICS_PORT": str(self.relay_metrics_port or ""),
-        }
-        single = BenchEnvironment(one_server, self.broker_url, self.management_url)
-        return single.child_env(**{**ours, **extra})
-
-    def recreate_database(self) -> None:
-        """Drop the run's database if it exists and create it empty, on the primary."""
-        url = urlsplit(self.database_url)
-        server = psycopg2.connect(urlunsplit(url._replace(path="/postgres")))
-        server.autocommit = True
-        name = sql.Identifier(self.database)
-        with server.cursor() as cursor:
-            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(name))
-        server.close()
+        return super().child_env(
+            **{
+                "OUTBOX_WAIT_FOR_STANDBY": "true" if self.guard else "false",
+                # The check that the guard applied reads the relay's metrics.
+                "METRICS_ENABLED": "true",
+                "RELAY_METRICS_PORT": str(self.relay_metrics_port or ""),
+                **extra,
+            }
+        )
 
 
 def pg_cluster(*arguments: str, **env: str) -> str:
@@ -342,9 +312,8 @@ def measure_orders(
     afresh with the mode's guard as `bench.latency` starts them, measured by its `run_phase`;
     the relay's waits for a standby are read before it stops, so that all of them count."""
     from bench import backlog
-    from bench.latency import WORKER_SERVICES, api_tokens, run_phase, stock_products
+    from bench.latency import run_phase, start_shop
     from bench.load import PacedOrders
-    from outbox.core import topology
     from outbox.core.broker import declare_topology
 
     environment.reset_vhost()
@@ -353,17 +322,7 @@ def measure_orders(
     settle(superuser_url)
     port = free_port()
     with environment.processes() as children, requests.Session() as session:
-        api = children.start_web("web", port=port)
-        children.start_relay()
-        for name, services in WORKER_SERVICES.items():
-            children.start_worker(
-                name,
-                queues=[topology.receive_queue(service) for service in services],
-                loglevel="WARNING",
-                env={"ECOMMERCE_SERVICES": ",".join(services)},
-            )
-        staff_token, customer_token = api_tokens()
-        product_ids = stock_products(api, staff_token, children)
+        customer_token, product_ids = start_shop(children, port)
         load = PacedOrders(
             port=port,
             token=customer_token,
@@ -391,46 +350,28 @@ def measure_mode(
     relay_size: int,
     rate: float,
     seconds: float,
+    kept: bool = True,
 ) -> dict[str, Any]:
-    """The relay's drain, then the orders' latency, in `mode`."""
+    """The relay's drain, then the orders' latency, in `mode`. Not `kept`: a warm-up, a drain
+    and a phase of orders of at most WARM_UP_SECONDS in the mode measured first. On a cluster
+    just started and a database just made, the first phase of orders had a p95 two to four
+    times the other modes' in three runs out of three: it would weigh on the first mode alone."""
     pg_cluster("mode", mode.replication)
     guarded = dataclasses.replace(environment, guard=mode.guard, relay_metrics_port=free_port())
     relay = measure_relay(guarded, superuser_url, relay_size)
     guarded = dataclasses.replace(guarded, relay_metrics_port=free_port())
-    orders = measure_orders(guarded, superuser_url, mode, rate, seconds)
+    orders = measure_orders(
+        guarded, superuser_url, mode, rate, seconds if kept else min(seconds, WARM_UP_SECONDS)
+    )
     run = {**relay, **orders}
     print(
-        f"  {mode.name}: relay {run['relay_eps']:,.0f} events/s"
+        f"  {mode.name if kept else 'warm-up, not kept'}: relay {run['relay_eps']:,.0f} events/s"
         f" (held {run['relay_standby_waits']} batches); latency p50 {run['p50_ms']:.1f}"
         f" p95 {run['p95_ms']:.1f} p99 {run['p99_ms']:.1f} ms over {run['orders']} orders"
         f" (held {run['latency_standby_waits']} batches)",
         flush=True,
     )
     return run
-
-
-def warm_up(
-    environment: ClusterEnvironment,
-    superuser_url: str,
-    mode: Mode,
-    *,
-    relay_size: int,
-    rate: float,
-    seconds: float,
-) -> None:
-    """A drain and a short phase of orders, not kept, in the mode measured first. On a cluster
-    just started and a database just made, the first phase of orders had a p95 two to four
-    times the other modes' in three runs out of three: it would weigh on the first mode alone."""
-    pg_cluster("mode", mode.replication)
-    guarded = dataclasses.replace(environment, guard=mode.guard, relay_metrics_port=free_port())
-    drain = measure_relay(guarded, superuser_url, relay_size)
-    guarded = dataclasses.replace(guarded, relay_metrics_port=free_port())
-    phase = measure_orders(guarded, superuser_url, mode, rate, min(seconds, WARM_UP_SECONDS))
-    print(
-        f"  warm-up, not kept: relay {drain['relay_eps']:,.0f} events/s; latency p50"
-        f" {phase['p50_ms']:.1f} p95 {phase['p95_ms']:.1f} p99 {phase['p99_ms']:.1f} ms",
-        flush=True,
-    )
 
 
 def orders_of_modes(repeat: int) -> list[list[Mode]]:
@@ -448,13 +389,14 @@ def measure_on_cluster(
     repeat: int,
 ) -> list[dict[str, Any]]:
     """One result per mode, in a process whose Django uses the running bench cluster."""
-    warm_up(
+    measure_mode(
         environment,
         superuser_url,
         orders_of_modes(repeat)[0][0],
         relay_size=relay_size,
         rate=rate,
         seconds=seconds,
+        kept=False,
     )
     runs = [
         {
